@@ -1,0 +1,309 @@
+"""The `splade-lite` command: parses arguments and calls the Python API, nothing more."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from splade_lite import __version__
+
+# Errors a user can cause and fix; shown as one line instead of a traceback.
+# SPLADE_LITE_DEBUG=1 shows the traceback anyway.
+_USER_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    RuntimeError,
+)
+
+
+def _friendly(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except _USER_ERRORS as err:
+            if os.environ.get("SPLADE_LITE_DEBUG"):
+                raise
+            message = str(err) or type(err).__name__
+            raise click.ClickException(message) from None
+
+    return wrapper
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="splade-lite")
+def main() -> None:
+    """Learned sparse retrieval on a CPU: encode -> index -> search -> evaluate.
+
+    \b
+    Start with `splade-lite demo`, then on your own corpus:
+      splade-lite encode corpus.jsonl --out vectors/
+      splade-lite index vectors/ --out index/ --bm25-corpus corpus.jsonl
+      splade-lite search index/ "your question"
+    """
+
+
+@main.command()
+@click.argument("corpus", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the vector shards and vectors.json.",
+)
+@click.option(
+    "--model",
+    default="splade-tiny",
+    show_default=True,
+    help="Built-in name, local folder or Hugging Face id of a SPLADE masked-LM.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["splade", "inference-free"]),
+    default="splade",
+    show_default=True,
+    help="How queries will be encoded (documents are the same).",
+)
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--max-length",
+    default=None,
+    type=click.IntRange(8),
+    help="Tokens per document [default: the model's, else 256].",
+)
+@click.option("--device", default=None, help="cpu or cuda [default: cuda when present].")
+@click.option(
+    "--scale",
+    default=100.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Integer impact = round(weight x scale).",
+)
+@click.option(
+    "--skip-invalid", is_flag=True, help="Skip and count malformed records instead of stopping."
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_friendly
+def encode(
+    corpus, out_dir, model, mode, batch_size, max_length, device, scale, skip_invalid, quiet
+):
+    """Encode CORPUS (BEIR corpus.jsonl, JSONL {id, contents}, or TSV id<TAB>text)."""
+    from splade_lite.encode import encode_corpus
+
+    summary = encode_corpus(
+        corpus,
+        out_dir,
+        model=model,
+        mode=mode,
+        batch_size=batch_size,
+        max_length=max_length,
+        device=device,
+        scale=scale,
+        skip_invalid=skip_invalid,
+        progress=not quiet,
+        log=_log,
+    )
+    _log(
+        f"encoded {summary.num_docs} documents in {summary.seconds:.1f} s "
+        f"({summary.docs_per_second:.1f} docs/s, {summary.num_empty} empty) -> {out_dir}"
+    )
+
+
+@main.command()
+@click.argument("vectors_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--bm25-corpus",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Also build a BM25 index of this corpus inside the index folder.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing index folder.")
+@_friendly
+def index(vectors_dir, out_dir, threads, bm25_corpus, overwrite):
+    """Build a Lucene impact index from VECTORS_DIR (made by `encode`)."""
+    from splade_lite.index import build_index
+
+    meta = build_index(
+        vectors_dir,
+        out_dir,
+        threads=threads,
+        bm25_corpus=bm25_corpus,
+        overwrite=overwrite,
+        log=_log,
+    )
+    size = meta["lucene_bytes"] / 1e6
+    _log(
+        f"{meta['num_docs']} documents, {size:.1f} MB, mode {meta['mode']}, "
+        f"IDF from {meta['idf_source']}"
+    )
+
+
+@main.command()
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("query", required=False)
+@click.option(
+    "--queries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Queries file (BEIR queries.jsonl or TSV qid<TAB>text); writes a TREC run.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TREC run file to write (with --queries).",
+)
+@click.option(
+    "--k",
+    default=None,
+    type=click.IntRange(1),
+    help="Hits per query [default: 10 for one query, 1000 with --queries].",
+)
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--bm25", is_flag=True, help="Rank with the BM25 index built beside it.")
+@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
+@click.option("--device", default=None, help="For SPLADE query encoding: cpu or cuda.")
+@_friendly
+def search(index_dir, query, queries, out_file, k, threads, bm25, as_json, device):
+    """Search INDEX_DIR for QUERY, or for every query of --queries into a TREC run."""
+    from splade_lite.search import Searcher
+
+    if (query is None) == (queries is None):
+        raise click.UsageError("give either a QUERY or --queries FILE")
+    searcher = Searcher(index_dir, bm25=bm25, device=device)
+    if queries is not None:
+        _search_file(searcher, queries, out_file, k or 1000, threads)
+        return
+    hits = searcher.search(query, k=k or 10)
+    docs = searcher.documents(h.docid for h in hits)
+    if as_json:
+        payload = [
+            {
+                "rank": r,
+                "docid": h.docid,
+                "score": h.score,
+                "title": docs.get(h.docid, {}).get("title", ""),
+            }
+            for r, h in enumerate(hits, 1)
+        ]
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=1))
+        return
+    if not hits:
+        click.echo("no document matches this query")
+    for rank, hit in enumerate(hits, 1):
+        click.echo(f"{rank:>3}  {hit.score:>10.0f}  {hit.docid}  {_describe(docs.get(hit.docid))}")
+
+
+def _describe(doc: dict | None, width: int = 90) -> str:
+    if not doc:
+        return ""
+    text = doc.get("title") or doc.get("text") or ""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _search_file(searcher, queries_path: Path, out_file: Path | None, k: int, threads: int) -> None:
+    from tqdm.auto import tqdm
+
+    from splade_lite.io import read_queries, write_trec_run
+
+    if out_file is None:
+        raise click.UsageError("--queries needs --out RUN_FILE")
+    queries = read_queries(queries_path)
+    started = time.perf_counter()
+    results = []
+    step = 256
+    with tqdm(total=len(queries), unit="query", desc="searching", file=sys.stderr) as bar:
+        for start in range(0, len(queries), step):
+            part = queries[start : start + step]
+            hits = searcher.batch_search([q.text for q in part], k=k, threads=threads)
+            results.extend((q.id, h) for q, h in zip(part, hits))
+            bar.update(len(part))
+    elapsed = time.perf_counter() - started
+    write_trec_run(out_file, results, tag=f"splade-lite-{searcher.mode}")
+    empty = sum(1 for _, hits in results if not hits)
+    _log(
+        f"{len(queries)} queries in {elapsed:.2f} s -> {out_file}"
+        + (f" ({empty} queries matched no document)" if empty else "")
+    )
+
+
+@main.command()
+@click.argument("run", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--qrels",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="BEIR qrels TSV (with header) or TREC qrels.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object keyed by measure name.")
+@click.option(
+    "--measure",
+    "measures",
+    multiple=True,
+    help="An ir-measures measure name (repeatable) [default: nDCG@10 R@100 RR@10 AP].",
+)
+@_friendly
+def evaluate(run, qrels, as_json, measures):
+    """Score a TREC RUN against QRELS with ir-measures."""
+    from splade_lite import evaluate as ev
+
+    scores = ev.evaluate(run, qrels, **({"measures": measures} if measures else {}))
+    if as_json:
+        click.echo(json.dumps(scores))
+    else:
+        click.echo(ev.format_table(scores))
+
+
+@main.command()
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--gzip", "compress", is_flag=True, help="Write .jsonl.gz shards.")
+@_friendly
+def export(index_dir, out_dir, compress):
+    """Write the document vectors of INDEX_DIR back out as JsonVectorCollection files."""
+    from splade_lite.index import export_index
+
+    export_index(index_dir, out_dir, compress=compress, log=_log)
+
+
+@main.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to keep the demo index [default: a folder in the user cache].",
+)
+@click.option("--max-docs", default=2000, show_default=True, type=click.IntRange(50))
+@click.option("--query", "queries", multiple=True, help="Your own query (repeatable).")
+@click.option("--rebuild", is_flag=True, help="Encode and index again even if cached.")
+@_friendly
+def demo(workdir, max_docs, queries, rebuild):
+    """Index the Python standard library's docstrings and compare SPLADE with BM25 on them."""
+    from splade_lite.demo import run_demo
+
+    run_demo(
+        workdir=workdir,
+        max_docs=max_docs,
+        queries=list(queries) or None,
+        rebuild=rebuild,
+        echo=click.echo,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,150 @@
+"""Inference-free sparse retrieval: SPLADE documents, queries from the tokenizer and an IDF table.
+
+A query is tokenized (no special tokens), each distinct token counted once, and weighted by
+its IDF. No neural model runs at query time, so a search costs about what BM25 costs.
+
+The IDF table comes, in this order, from: the argument `idf`; the model's own table
+(``idf.json``, token -> weight, as OpenSearch and sentence-transformers ship it, or a
+``SparseStaticEmbedding`` module); else it must be computed from the indexed corpus (the
+indexer does that and stores it in the index).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from splade_lite.encoders.base import vocab_terms
+from splade_lite.encoders.models import ModelSource, resolve_model
+from splade_lite.vectors import SparseVector
+
+
+def idf_from_df(df: Mapping[str, int], num_docs: int) -> dict[str, float]:
+    """IDF = log((N + 1) / (df + 1)): positive for any term missing from some document."""
+    return {term: math.log((num_docs + 1) / (count + 1)) for term, count in df.items()}
+
+
+def read_idf_file(path: Path, terms: Sequence[str] | None = None) -> dict[str, float]:
+    """Read an IDF table: ``idf.json`` (token -> weight) or a SparseStaticEmbedding weight file.
+
+    The safetensors form holds one weight per token id, so it needs the vocabulary `terms`.
+    """
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        weights = load_file(str(path))["weight"].astype(np.float64)
+        if terms is None:
+            raise ValueError(f"{path}: reading per-id weights needs the vocabulary")
+        return {terms[i]: float(w) for i, w in enumerate(weights) if w > 0 and i < len(terms)}
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable IDF table ({err})") from None
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: an IDF table must be a JSON object token -> weight")
+    out: dict[str, float] = {}
+    for token, weight in table.items():
+        if not isinstance(weight, (int, float)) or not math.isfinite(weight):
+            raise ValueError(f"{path}: weight of {token!r} is not a finite number")
+        if weight > 0:
+            out[token] = float(weight)
+    return out
+
+
+class IdfQueryEncoder:
+    """Queries as distinct tokenizer tokens weighted by IDF; loads only the tokenizer."""
+
+    def __init__(self, tokenizer, idf: Mapping[str, float], terms: Sequence[str] | None = None):
+        self.tokenizer = tokenizer
+        self.terms = list(terms) if terms is not None else vocab_terms(tokenizer)
+        self._special = set(tokenizer.all_special_ids)
+        self.set_idf(idf)
+
+    def set_idf(self, idf: Mapping[str, float]) -> None:
+        """Replace the IDF table (token -> weight); tokens outside the vocabulary are ignored."""
+        weights = np.zeros(len(self.terms), dtype=np.float32)
+        position = {term: i for i, term in enumerate(self.terms)}
+        for token, weight in idf.items():
+            i = position.get(token)
+            if i is not None:
+                weights[i] = weight
+        self.idf = weights
+
+    def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]:
+        ids_per_text = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        out = []
+        for ids in ids_per_text:
+            unique = np.unique(np.asarray([i for i in ids if i not in self._special], np.int64))
+            unique = unique[unique < len(self.idf)]
+            out.append(SparseVector(unique, self.idf[unique]))
+        return out
+
+
+class InferenceFreeEncoder:
+    """SPLADE document vectors, IDF-weighted tokenizer-only query vectors.
+
+    `idf` (token -> weight) overrides the model's own table; without either, documents can be
+    encoded but queries need an index (whose IDF the indexer computes) or :meth:`set_idf`.
+    """
+
+    mode = "inference-free"
+
+    def __init__(
+        self,
+        name_or_path: str | Path = "splade-tiny",
+        *,
+        idf: Mapping[str, float] | None = None,
+        max_length: int | None = None,
+        batch_size: int = 32,
+        device: str | None = None,
+    ) -> None:
+        from splade_lite.encoders.splade import SpladeEncoder
+
+        self.documents = SpladeEncoder(
+            name_or_path, max_length=max_length, batch_size=batch_size, device=device
+        )
+        self.source: ModelSource = self.documents.source
+        self.name = self.documents.name
+        self.max_length = self.documents.max_length
+        self.terms = self.documents.terms
+        self.tokenizer = self.documents.tokenizer
+        self.idf_source = "argument" if idf is not None else None
+        if idf is None and self.source.query_idf is not None:
+            idf = read_idf_file(self.source.query_idf, self.terms)
+            self.idf_source = "model"
+        self.queries: IdfQueryEncoder | None = (
+            IdfQueryEncoder(self.tokenizer, idf, self.terms) if idf is not None else None
+        )
+
+    def set_idf(self, idf: Mapping[str, float]) -> None:
+        """Use this IDF table (token -> weight) for queries."""
+        self.queries = IdfQueryEncoder(self.tokenizer, idf, self.terms)
+        self.idf_source = "argument"
+
+    def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]:
+        return self.documents.encode(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]:
+        if self.queries is None:
+            raise RuntimeError(
+                f"model {self.name!r} ships no idf.json: query weights come from an index "
+                "(splade_lite.Searcher(INDEX_DIR)) or from set_idf()"
+            )
+        return self.queries.encode_queries(texts)
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.documents.tokenize(texts)
+
+
+def load_query_tokenizer(source: ModelSource | str | Path):
+    """The tokenizer alone, for IDF queries (no model weights are read)."""
+    from splade_lite.encoders.splade import load_tokenizer
+
+    if not isinstance(source, ModelSource):
+        source = resolve_model(source)
+    return load_tokenizer(source)

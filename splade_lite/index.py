@@ -1,0 +1,219 @@
+"""Vectors folder -> Lucene impact index (plus what queries need), and index -> vectors again.
+
+An index folder holds the Lucene impact index files at its top level (so Pyserini's
+``LuceneImpactSearcher`` and Anserini open it as they are) and beside them:
+
+- ``splade_lite.json``: model, weights' hash, mode, scale, max length, counts, versions;
+- ``idf.json``: token -> IDF, the query weights of inference-free search;
+- ``tokenizer/``: the model's tokenizer, so inference-free queries need no model at all;
+- ``docs.jsonl.gz``: titles and text starts, to show hits;
+- ``bm25/`` (optional): a Lucene BM25 index of the same corpus, for baselines and fusion.
+
+The index is built in a temporary folder next to the target and moved into place only once
+it is complete and checked, so a failed build never leaves a half index that looks valid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from splade_lite import metadata as md
+from splade_lite.encoders.inference_free import idf_from_df, load_query_tokenizer, read_idf_file
+from splade_lite.encoders.models import resolve_model
+from splade_lite.io import atomic_write, read_corpus
+from splade_lite.vectors import EMPTY_DOC_TOKEN
+
+BM25_K1 = 0.9
+BM25_B = 0.4
+
+
+class IndexError_(RuntimeError):
+    """An index that could not be built or checked (the message says why)."""
+
+
+def folder_size(path: Path) -> int:
+    """Bytes of all files under `path`."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def lucene_size(index_dir: Path) -> int:
+    """Bytes of the Lucene impact index files alone (top level, without our extras)."""
+    ours = {md.INDEX_META, md.IDF_FILE, md.DOCS_FILE}
+    return sum(
+        f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file() and f.name not in ours
+    )
+
+
+def build_index(
+    vectors_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    threads: int = 1,
+    bm25_corpus: str | Path | None = None,
+    overwrite: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Build the impact index of `vectors_dir` into `out_dir`; returns the index metadata."""
+    from splade_lite.indexer import build_impact_index, count_documents
+
+    say = log or (lambda _msg: None)
+    vectors_dir, out = Path(vectors_dir), Path(out_dir)
+    vmeta = md.read_vectors_meta(vectors_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} already exists and is not empty; pass --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        started = time.perf_counter()
+        say(f"indexing {vmeta['num_docs']} documents from {vectors_dir}")
+        stats = build_impact_index(vectors_dir, tmp, threads=threads, log=log)
+        impact_seconds = time.perf_counter() - started
+        in_index = count_documents(tmp)
+        if in_index != vmeta["num_docs"]:
+            raise IndexError_(
+                f"{vectors_dir} has {vmeta['num_docs']} documents but the index holds "
+                f"{in_index} (Anserini: {stats}); the index was not written"
+            )
+        idf_source = _write_idf(vectors_dir, vmeta, tmp)
+        load_query_tokenizer(vmeta["model"]).save_pretrained(str(tmp / md.TOKENIZER_DIR))
+        if (vectors_dir / md.DOCS_FILE).is_file():
+            shutil.copyfile(vectors_dir / md.DOCS_FILE, tmp / md.DOCS_FILE)
+
+        bm25_meta = None
+        if bm25_corpus is not None:
+            bm25_meta = _build_bm25(Path(bm25_corpus), tmp, threads, vmeta["num_docs"], say)
+            bm25_meta["seconds"] = round(bm25_meta["seconds"], 3)
+
+        meta = {
+            "format": "splade-lite/index",
+            "format_version": 1,
+            **{
+                key: vmeta[key]
+                for key in ("model", "model_sha256", "mode", "scale", "max_length", "pooling")
+            },
+            "idf_source": idf_source,
+            "num_docs": in_index,
+            "num_empty": vmeta.get("num_empty", 0),
+            "vectors": str(vectors_dir.resolve()),
+            "build_seconds": round(impact_seconds, 3),
+            "lucene_bytes": lucene_size(tmp),
+            "bm25": bm25_meta,
+            "empty_doc_token": EMPTY_DOC_TOKEN,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "versions": md.software_versions(),
+        }
+        md.write_json(tmp / md.INDEX_META, meta)
+        _move_into_place(tmp, out)
+        say(f"index ready in {out} ({in_index} documents, {impact_seconds:.1f} s)")
+        return meta
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_idf(vectors_dir: Path, vmeta: dict, index_dir: Path) -> str:
+    """Store query IDF in the index: the model's own table if it ships one, else the corpus's."""
+    source = resolve_model(vmeta["model"])
+    if (vectors_dir / md.IDF_FILE).is_file():  # an exported index's vectors carry their IDF
+        idf = read_idf_file(vectors_dir / md.IDF_FILE)
+        kind = vmeta.get("idf_source") or "vectors"
+    elif source.query_idf is not None:
+        from splade_lite.encoders.base import vocab_terms
+
+        tokenizer = load_query_tokenizer(source)
+        idf = read_idf_file(source.query_idf, vocab_terms(tokenizer))
+        kind = "model"
+    else:
+        df = md.read_json(vectors_dir / md.DF_FILE, "vectors folder (made by `encode`)")
+        idf = idf_from_df(df["df"], df["num_docs"])
+        kind = "corpus"
+    md.write_json(index_dir / md.IDF_FILE, idf)
+    return kind
+
+
+def _build_bm25(corpus: Path, index_dir: Path, threads: int, expected: int, say) -> dict:
+    from splade_lite.indexer import build_bm25_index, count_documents
+
+    say(f"building the BM25 index of {corpus}")
+    staging = Path(tempfile.mkdtemp(prefix="bm25-corpus-", dir=index_dir))
+    try:
+        with atomic_write(staging / "docs.jsonl") as handle:
+            for doc in read_corpus(corpus):
+                handle.write(json.dumps({"id": doc.id, "contents": doc.full_text}) + "\n")
+        stats = build_bm25_index(staging, index_dir / md.BM25_DIR, threads=threads)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    count = count_documents(index_dir / md.BM25_DIR)
+    if count != expected:
+        say(f"warning: the BM25 index holds {count} documents, the impact index {expected}")
+    return {
+        "corpus": str(corpus.resolve()),
+        "k1": BM25_K1,
+        "b": BM25_B,
+        "num_docs": count,
+        "seconds": stats.seconds,
+        "bytes": folder_size(index_dir / md.BM25_DIR),
+    }
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished build onto `out`, replacing an old index only at the last moment."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_index(
+    index_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    compress: bool = False,
+    shard_size: int = 100_000,
+    log: Callable[[str], None] | None = None,
+) -> int:
+    """Write every document vector of an index as JsonVectorCollection files; returns the count.
+
+    The output is itself a vectors folder (it gets a ``vectors.json``), so it can be indexed
+    again, and it is plain JSON lines for any other tool.
+    """
+    from splade_lite.encode import ShardWriter
+    from splade_lite.indexer import read_document_vectors
+
+    index_dir, out = Path(index_dir), Path(out_dir)
+    meta = md.read_index_meta(index_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with ShardWriter(out, shard_size, ".gz" if compress else "") as writer:
+        for docid, vector in read_document_vectors(index_dir):
+            record = {"id": docid, "contents": "", "vector": vector}
+            writer.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    if count != meta["num_docs"]:
+        raise IndexError_(f"exported {count} documents but {index_dir} records {meta['num_docs']}")
+    vmeta = {key: meta[key] for key in ("model", "model_sha256", "mode", "scale", "max_length")}
+    vmeta.update(
+        format="splade-lite/vectors",
+        format_version=1,
+        exported_from=str(index_dir.resolve()),
+        shards=writer.names,
+        num_docs=count,
+        num_empty=meta.get("num_empty", 0),
+        pooling=meta.get("pooling", "max"),
+        idf_source=meta.get("idf_source"),
+    )
+    md.write_json(out / md.VECTORS_META, vmeta)
+    if (index_dir / md.IDF_FILE).is_file():
+        shutil.copyfile(index_dir / md.IDF_FILE, out / md.IDF_FILE)
+    if log:
+        log(f"exported {count} document vectors to {out}")
+    return count

@@ -1,0 +1,131 @@
+"""The one sparse vector type of splade-lite, and its integer quantisation.
+
+Free of torch and Java on purpose: encoders produce `SparseVector`s, the indexer and the
+searcher consume them, and users can build or inspect them with numpy alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Written for a document whose vector is empty after quantisation. Lucene (through Anserini)
+#: skips a document with no term at all, which would lose it silently; this token keeps the
+#: document in the index. No tokenizer produces it, so it never matches a query, and the
+#: exporter removes it again.
+EMPTY_DOC_TOKEN = "[splade-lite:empty]"
+
+
+@dataclass(frozen=True, eq=False)
+class SparseVector(Mapping[int, float]):
+    """Token ids with their float weights, sorted by id, weights strictly positive.
+
+    It is also a read-only mapping ``token id -> weight``.
+    """
+
+    indices: np.ndarray  # int64, strictly increasing
+    values: np.ndarray  # float32, > 0
+
+    def __post_init__(self) -> None:
+        indices = np.asarray(self.indices, dtype=np.int64).reshape(-1)
+        values = np.asarray(self.values, dtype=np.float32).reshape(-1)
+        if indices.shape != values.shape:
+            raise ValueError(
+                f"indices ({indices.size}) and values ({values.size}) differ in length"
+            )
+        if indices.size and np.any(np.diff(indices) <= 0):
+            order = np.argsort(indices, kind="stable")
+            indices, values = indices[order], values[order]
+            if np.any(np.diff(indices) == 0):
+                raise ValueError("duplicate token ids in a sparse vector")
+        if values.size and not np.all(np.isfinite(values)):
+            raise ValueError("a sparse vector weight is NaN or infinite")
+        keep = values > 0
+        if not keep.all():
+            indices, values = indices[keep], values[keep]
+        object.__setattr__(self, "indices", indices)
+        object.__setattr__(self, "values", values)
+
+    @classmethod
+    def from_dict(cls, weights: Mapping[int, float]) -> SparseVector:
+        """Build from ``{token id: weight}``; non-positive weights are dropped."""
+        ids = np.fromiter(weights.keys(), dtype=np.int64, count=len(weights))
+        vals = np.fromiter(weights.values(), dtype=np.float32, count=len(weights))
+        return cls(ids, vals)
+
+    @classmethod
+    def from_dense(cls, dense: Sequence[float] | np.ndarray) -> SparseVector:
+        """Build from a dense vocabulary-sized vector, keeping the positive entries."""
+        arr = np.asarray(dense, dtype=np.float32).reshape(-1)
+        ids = np.flatnonzero(arr > 0)
+        return cls(ids, arr[ids])
+
+    # Mapping interface
+    def __getitem__(self, token_id: int) -> float:
+        pos = int(np.searchsorted(self.indices, token_id))
+        if pos < self.indices.size and self.indices[pos] == token_id:
+            return float(self.values[pos])
+        raise KeyError(token_id)
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(i) for i in self.indices)
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SparseVector):
+            return np.array_equal(self.indices, other.indices) and np.array_equal(
+                self.values, other.values
+            )
+        return Mapping.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        head = ", ".join(f"{i}: {v:.3g}" for i, v in zip(self.indices[:5], self.values[:5]))
+        more = ", ..." if len(self) > 5 else ""
+        return f"SparseVector({len(self)} terms: {{{head}{more}}})"
+
+    def dot(self, other: SparseVector) -> float:
+        """Dot product with another sparse vector."""
+        common, ia, ib = np.intersect1d(self.indices, other.indices, return_indices=True)
+        return float(np.dot(self.values[ia].astype(np.float64), other.values[ib]))
+
+    def top(self, n: int) -> SparseVector:
+        """The `n` heaviest terms (ties broken by token id)."""
+        if n >= len(self):
+            return self
+        order = np.lexsort((self.indices, -self.values))[:n]
+        return SparseVector(self.indices[order], self.values[order])
+
+    def to_tokens(self, vocab: Sequence[str]) -> dict[str, float]:
+        """``{token string: weight}`` given the tokenizer's id -> token table."""
+        return {vocab[int(i)]: float(v) for i, v in zip(self.indices, self.values)}
+
+
+def quantize_weight(weight: float, scale: float) -> int:
+    """round(weight × scale), half away from zero, as stored in a Lucene impact posting."""
+    if not math.isfinite(weight):
+        raise ValueError(f"weight {weight!r} is not finite")
+    return int(math.floor(weight * scale + 0.5))
+
+
+def quantize(vector: SparseVector, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Integer impacts ``round(w × scale)`` with the zeros dropped: (token ids, int weights)."""
+    ints = np.floor(vector.values.astype(np.float64) * scale + 0.5).astype(np.int64)
+    keep = ints > 0
+    return vector.indices[keep], ints[keep]
+
+
+def quantize_tokens(weights: Mapping[str, float], scale: float) -> dict[str, int]:
+    """Quantise a ``{token: weight}`` map, dropping the terms that round to zero."""
+    out: dict[str, int] = {}
+    for token, weight in weights.items():
+        q = quantize_weight(weight, scale)
+        if q > 0:
+            out[token] = q
+    return out

@@ -1,0 +1,78 @@
+"""Shared test set-up: where the shared data is, and skipping what this machine cannot run."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@lru_cache(maxsize=1)
+def java_problem() -> str | None:
+    """Why the JVM tests cannot run here, or None when they can (nothing is started)."""
+    try:
+        from splade_lite.indexer.jvm import anserini_jar, java_home
+
+        java_home()
+        anserini_jar()
+    except Exception as err:  # any reason at all is a reason to skip
+        return str(err)
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "jvm" in item.keywords and java_problem():
+            item.add_marker(pytest.mark.skip(reason=f"no usable Java/Anserini: {java_problem()}"))
+        if "data" in item.keywords and not DATA.is_dir():
+            item.add_marker(pytest.mark.skip(reason=f"{DATA} is absent"))
+
+
+@pytest.fixture(scope="session")
+def splade_tiny():
+    """The default model, loaded once for the whole test session."""
+    from splade_lite.encoders import SpladeEncoder
+
+    try:
+        return SpladeEncoder("splade-tiny")
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """A six-document BEIR-style corpus, one document with an empty text and no title."""
+    import json
+
+    docs = [
+        {
+            "_id": "d1",
+            "title": "Vitamin D",
+            "text": "Vitamin D deficiency weakens bones in older adults.",
+        },
+        {
+            "_id": "d2",
+            "title": "",
+            "text": "The aurora borealis is caused by solar wind particles.",
+        },
+        {"_id": "d3", "title": "Sleep", "text": "Short sleep raises the risk of heart disease."},
+        {"_id": "d4", "title": "", "text": ""},
+        {
+            "_id": "d5",
+            "title": "Python",
+            "text": "time.sleep pauses the program for a number of seconds.",
+        },
+        {
+            "_id": "d6",
+            "title": "Café",
+            "text": "Coffee contains caffeine, a stimulant; naïve café-goers.",
+        },
+    ]
+    path = tmp_path_factory.mktemp("corpus") / "corpus.jsonl"
+    path.write_text(
+        "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8"
+    )
+    return path
