@@ -132,9 +132,15 @@ def encode(
     default=None,
     help="Also build a BM25 index of this corpus inside the index folder.",
 )
+@click.option(
+    "--mode",
+    type=click.Choice(["splade", "inference-free"]),
+    default=None,
+    help="How queries are encoded [default: the mode given to encode].",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing index folder.")
 @_friendly
-def index(vectors_dir, out_dir, threads, bm25_corpus, overwrite):
+def index(vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite):
     """Build a Lucene impact index from VECTORS_DIR (made by `encode`)."""
     from splade_lite.index import build_index
 
@@ -143,6 +149,7 @@ def index(vectors_dir, out_dir, threads, bm25_corpus, overwrite):
         out_dir,
         threads=threads,
         bm25_corpus=bm25_corpus,
+        mode=mode,
         overwrite=overwrite,
         log=_log,
     )
@@ -260,13 +267,11 @@ def _search_file(searcher, queries_path: Path, out_file: Path | None, k: int, th
 @_friendly
 def evaluate(run, qrels, as_json, measures):
     """Score a TREC RUN against QRELS with ir-measures."""
-    from splade_lite import evaluate as ev
+    from splade_lite.evaluate import evaluate as score_run
+    from splade_lite.evaluate import format_table
 
-    scores = ev.evaluate(run, qrels, **({"measures": measures} if measures else {}))
-    if as_json:
-        click.echo(json.dumps(scores))
-    else:
-        click.echo(ev.format_table(scores))
+    scores = score_run(run, qrels, **({"measures": measures} if measures else {}))
+    click.echo(json.dumps(scores) if as_json else format_table(scores))
 
 
 @main.command()

@@ -56,19 +56,32 @@ def build_index(
     *,
     threads: int = 1,
     bm25_corpus: str | Path | None = None,
+    mode: str | None = None,
     overwrite: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> dict:
-    """Build the impact index of `vectors_dir` into `out_dir`; returns the index metadata."""
+    """Build the impact index of `vectors_dir` into `out_dir`; returns the index metadata.
+
+    `mode` (``splade`` or ``inference-free``) decides how queries are encoded; by default the
+    mode given to `encode`. Documents are encoded the same way in both modes, so one vectors
+    folder can serve an index of each.
+    """
     from splade_lite.indexer import build_impact_index, count_documents
 
     say = log or (lambda _msg: None)
     vectors_dir, out = Path(vectors_dir), Path(out_dir)
     vmeta = md.read_vectors_meta(vectors_dir)
+    if mode is not None:
+        from splade_lite.encoders import MODES
+
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        vmeta["mode"] = mode
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} already exists and is not empty; pass --overwrite")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    _chmod_like_mkdir(tmp)
     try:
         started = time.perf_counter()
         say(f"indexing {vmeta['num_docs']} documents from {vectors_dir}")
@@ -115,6 +128,13 @@ def build_index(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _chmod_like_mkdir(folder: Path) -> None:
+    """mkdtemp makes a private folder; give the index the permissions a plain mkdir would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
 
 
 def _write_idf(vectors_dir: Path, vmeta: dict, index_dir: Path) -> str:

@@ -1,0 +1,48 @@
+"""Lucene indexes through Pyserini's Anserini jar: build, search, read back.
+
+The only part of splade-lite that touches Java. Importing it starts nothing: the JVM is
+started on first use (see :mod:`splade_lite.indexer.jvm` for its limits), and index builds
+run Java in a subprocess.
+"""
+
+from __future__ import annotations
+
+from splade_lite.indexer.build import (
+    IndexBuildError,
+    IndexStats,
+    build_bm25_index,
+    build_impact_index,
+)
+from splade_lite.indexer.jvm import (
+    JavaError,
+    anserini_jar,
+    autoclass,
+    java_executable,
+    java_home,
+    start_jvm,
+)
+from splade_lite.indexer.lucene import (
+    BM25Index,
+    ImpactIndex,
+    count_documents,
+    index_terms_df,
+    read_document_vectors,
+)
+
+__all__ = [
+    "BM25Index",
+    "ImpactIndex",
+    "IndexBuildError",
+    "IndexStats",
+    "JavaError",
+    "anserini_jar",
+    "autoclass",
+    "build_bm25_index",
+    "build_impact_index",
+    "count_documents",
+    "index_terms_df",
+    "java_executable",
+    "java_home",
+    "read_document_vectors",
+    "start_jvm",
+]

@@ -1,0 +1,252 @@
+"""Build Lucene indexes by running Anserini's ``IndexCollection`` in a Java subprocess.
+
+A subprocess rather than the in-process JVM because indexing wants its own heap and
+threads, its log goes to a pipe we can parse, and a crash cannot take Python down with it.
+
+Anserini's collection readers open *every* file under the input folder (a ``vectors.json``
+beside the shards makes it log an exception and drop that file, while the final counters
+still say ``errors: 0``). So we hand it a temporary folder of links to the shard files
+only, count the input lines ourselves and refuse a build whose counters do not add up.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from splade_lite.indexer.jvm import anserini_jar, java_executable, java_heap, quiet_jvm_options
+
+#: Shard names of a vectors folder (Anserini JsonVectorCollection files).
+VECTOR_SHARD_PATTERNS = ("part-*.jsonl", "part-*.jsonl.gz")
+#: Files of a corpus folder for the BM25 index (Anserini JsonCollection files).
+CORPUS_PATTERNS = ("*.jsonl", "*.jsonl.gz")
+
+# Lucene's in-memory buffer before a segment is flushed. Anserini's default (4 GB) is more
+# than Java's default heap on a small laptop, which would end in an OutOfMemoryError.
+_MEMORY_BUFFER_MB = 512
+
+_LOG_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d [\d:,]+ (?P<level>[A-Z]+)\s+\[[^\]]*\] \S+ \([^)]*\) - (?P<msg>.*)$"
+)
+_COUNTER = re.compile(r"^(indexed|unindexable|empty|skipped|errors):\s+([\d,]+)\s*$")
+_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """Anserini's final counters for one build, and its wall-clock time.
+
+    ``empty`` documents had no term with a positive weight and are not in the index;
+    ``skipped``/``unindexable`` documents were refused by Anserini (also not in the index).
+    """
+
+    indexed: int
+    empty: int
+    skipped: int
+    errors: int
+    seconds: float
+    unindexable: int = 0
+
+
+class IndexBuildError(RuntimeError):
+    """Anserini failed, or reported fewer documents than the input holds."""
+
+
+def build_impact_index(
+    vectors_dir: Path,
+    index_dir: Path,
+    threads: int = 1,
+    optimize: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> IndexStats:
+    """Index the ``part-*.jsonl`` shards of a vectors folder as a Lucene impact index.
+
+    Each ``{"id", "contents": "", "vector": {token: int}}`` line becomes a document whose
+    term frequencies are the integer weights (``-impact -pretokenized``), so tokens such as
+    ``##ing`` or ``[unused0]`` are kept verbatim. Other files in ``vectors_dir`` are
+    ignored. The index files go directly into ``index_dir`` (created if needed); files of
+    ours already there and sub-folders are left alone. ``optimize`` merges to one segment.
+    """
+    shards = _find_files(Path(vectors_dir), VECTOR_SHARD_PATTERNS)
+    if not shards:
+        raise IndexBuildError(
+            f"no vector shards ({' or '.join(VECTOR_SHARD_PATTERNS)}) in {vectors_dir}"
+        )
+    args = ["-collection", "JsonVectorCollection", "-impact", "-pretokenized"]
+    if optimize:
+        args.append("-optimize")
+    return _index_collection(shards, Path(index_dir), args, threads, log)
+
+
+def build_bm25_index(
+    corpus_jsonl_dir: Path,
+    index_dir: Path,
+    threads: int = 1,
+    store_docvectors: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> IndexStats:
+    """Index ``{"id", "contents"}`` JSONL files as a BM25 index with Anserini's defaults.
+
+    The analyzer is Anserini's default English one (Porter stemmer, Lucene's English
+    stopwords), as in Pyserini's BEIR "flat" baselines; put title and text together in
+    ``contents``. ``corpus_jsonl_dir`` is a folder of ``*.jsonl``/``*.jsonl.gz`` files or a
+    single such file. ``store_docvectors`` is only needed for RM3/Rocchio feedback.
+    """
+    source = Path(corpus_jsonl_dir)
+    files = [source] if source.is_file() else _find_files(source, CORPUS_PATTERNS)
+    if not files:
+        raise IndexBuildError(f"no corpus files ({' or '.join(CORPUS_PATTERNS)}) in {source}")
+    args = ["-collection", "JsonCollection", "-optimize"]
+    if store_docvectors:
+        args.append("-storeDocvectors")
+    return _index_collection(files, Path(index_dir), args, threads, log)
+
+
+def _find_files(folder: Path, patterns: Iterable[str]) -> list[Path]:
+    if not folder.is_dir():
+        raise IndexBuildError(f"{folder} is not a folder")
+    found = {p for pattern in patterns for p in folder.glob(pattern) if p.is_file()}
+    return sorted(found)
+
+
+def count_json_lines(path: Path) -> int:
+    """Non-blank lines of a (possibly gzipped) JSONL file: the documents Anserini should see."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    count = 0
+    with opener(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                count += 1
+    return count
+
+
+def _link_inputs(files: Sequence[Path], folder: Path) -> None:
+    """Put the input files (only them) into ``folder``, as symlinks where the OS allows."""
+    for i, src in enumerate(files):
+        # numbered names keep two inputs with the same file name apart
+        dst = folder / f"{i:05d}-{src.name}"
+        try:
+            dst.symlink_to(src.resolve())
+        except OSError:
+            shutil.copyfile(src, dst)
+
+
+def _index_collection(
+    files: Sequence[Path],
+    index_dir: Path,
+    collection_args: Sequence[str],
+    threads: int,
+    log: Callable[[str], None] | None,
+) -> IndexStats:
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    expected = sum(count_json_lines(f) for f in files)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    java = java_executable()
+    command = [str(java), *quiet_jvm_options(java.parent.parent)]
+    heap = java_heap()
+    if heap:
+        command.append(f"-Xmx{heap}")
+    with tempfile.TemporaryDirectory(prefix="splade-lite-input-") as tmp:
+        _link_inputs(files, Path(tmp))
+        command += [
+            "-cp",
+            str(anserini_jar()),
+            "io.anserini.index.IndexCollection",
+            *collection_args,
+            "-input",
+            tmp,
+            "-index",
+            str(index_dir),
+            "-generator",
+            "DefaultLuceneDocumentGenerator",
+            "-threads",
+            str(threads),
+            "-memoryBuffer",
+            str(_MEMORY_BUFFER_MB),
+        ]
+        started = time.perf_counter()
+        returncode, counters, problems, tail = _run(command, log)
+        seconds = time.perf_counter() - started
+
+    def fail(reason: str) -> IndexBuildError:
+        return IndexBuildError(
+            f"Anserini indexing into {index_dir} failed: {reason}\n"
+            f"command: {' '.join(command)}\n--- last lines of Java's output ---\n" + "\n".join(tail)
+        )
+
+    if returncode != 0:
+        raise fail(f"java exited with status {returncode}")
+    if "indexed" not in counters:
+        raise fail("no final counters in Java's output")
+    stats = IndexStats(
+        indexed=counters["indexed"],
+        empty=counters.get("empty", 0),
+        skipped=counters.get("skipped", 0),
+        errors=counters.get("errors", 0),
+        seconds=seconds,
+        unindexable=counters.get("unindexable", 0),
+    )
+    if stats.errors or problems:
+        first = problems[0] if problems else ""
+        raise fail(f"{stats.errors} document errors, {len(problems)} logged errors. {first}")
+    seen = stats.indexed + stats.empty + stats.skipped + stats.unindexable + stats.errors
+    if seen != expected:
+        raise fail(f"the input has {expected} documents but Anserini accounted for {seen}")
+    return stats
+
+
+def _run(
+    command: Sequence[str], log: Callable[[str], None] | None
+) -> tuple[int, dict[str, int], list[str], list[str]]:
+    """Run Java, stream its log; return (exit status, counters, ERROR messages, tail)."""
+    counters: dict[str, int] = {}
+    problems: list[str] = []
+    tail: deque[str] = deque(maxlen=_TAIL_LINES)
+    env = dict(os.environ)
+    env.pop("JAVA_TOOL_OPTIONS", None)  # its "Picked up ..." banner would only add noise
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=env,
+    ) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip("\n")
+            tail.append(line)
+            match = _LOG_LINE.match(line)
+            if not match:
+                continue  # stack trace lines: kept in the tail only
+            level, msg = match.group("level"), match.group("msg")
+            counter = _COUNTER.match(msg)
+            if counter:
+                counters[counter.group(1)] = int(counter.group(2).replace(",", ""))
+            if level in ("ERROR", "FATAL"):
+                problems.append(msg)
+            if log is not None and _worth_logging(level, msg):
+                log(msg)
+        returncode = proc.wait()
+    return returncode, counters, problems, list(tail)
+
+
+def _worth_logging(level: str, msg: str) -> bool:
+    """Progress, counters, warnings and errors; not the settings dump or Lucene's Java nag."""
+    if level in ("ERROR", "FATAL"):
+        return True
+    if "MMapDirectory" in msg or msg.startswith(" + ") or msg.startswith("="):
+        return False
+    return not msg.endswith("settings:") and not msg.startswith("Setting log level")

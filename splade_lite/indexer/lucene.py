@@ -1,0 +1,325 @@
+"""Search Lucene indexes and read them back, in-process through pyjnius.
+
+Results are plain Python ``(docid, score)`` tuples; no Java object leaves this module.
+
+Thread safety: one :class:`ImpactIndex` / :class:`BM25Index` may be shared by Python
+threads. Searching only reads the underlying Lucene ``IndexSearcher`` (safe for concurrent
+use; Anserini's own ``batch_search`` runs one searcher on a pool of threads), and pyjnius
+releases the GIL during Java calls, so threads do overlap. Do not change settings on a
+searcher while others search with it, and do not ``close()`` it while in use.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from splade_lite.indexer.jvm import autoclass
+from splade_lite.vectors import EMPTY_DOC_TOKEN
+
+#: Lucene field holding the impact (or BM25) terms, and the stored document id field.
+CONTENTS_FIELD = "contents"
+ID_FIELD = "id"
+#: BM25 parameters of Pyserini's BEIR "flat" baselines (also Anserini's defaults).
+BM25_K1 = 0.9
+BM25_B = 0.4
+
+# Lucene refuses a query of more than 1,024 terms by default; a SPLADE document used as a
+# query, or a long inference-free query, can exceed that. The limit is global to the JVM.
+_MAX_QUERY_TERMS = 1 << 16
+_INT_MAX = 2**31 - 1
+
+Hits = list[tuple[str, float]]
+
+
+@functools.lru_cache(maxsize=1)
+def _java() -> SimpleNamespace:
+    """The Java classes used here, loaded once (this is what starts the JVM)."""
+    index_searcher = autoclass("org.apache.lucene.search.IndexSearcher")
+    if index_searcher.getMaxClauseCount() < _MAX_QUERY_TERMS:
+        index_searcher.setMaxClauseCount(_MAX_QUERY_TERMS)
+    postings = autoclass("org.apache.lucene.index.PostingsEnum")
+    return SimpleNamespace(
+        SimpleImpactSearcher=autoclass("io.anserini.search.SimpleImpactSearcher"),
+        SimpleSearcher=autoclass("io.anserini.search.SimpleSearcher"),
+        HashMap=autoclass("java.util.HashMap"),
+        ArrayList=autoclass("java.util.ArrayList"),
+        File=autoclass("java.io.File"),
+        FSDirectory=autoclass("org.apache.lucene.store.FSDirectory"),
+        DirectoryReader=autoclass("org.apache.lucene.index.DirectoryReader"),
+        FREQS=postings.FREQS,
+        NO_MORE_DOCS=autoclass("org.apache.lucene.search.DocIdSetIterator").NO_MORE_DOCS,
+    )
+
+
+def _check_index_dir(index_dir: str | Path) -> Path:
+    """Fail early, in Python terms, when a folder holds no Lucene index."""
+    path = Path(index_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"index folder {path} does not exist")
+    if not any(path.glob("segments_*")):
+        raise FileNotFoundError(f"{path} holds no Lucene index (no segments_N file)")
+    return path
+
+
+def _hits(scored_docs: Any) -> Hits:
+    return [(hit.docid, float(hit.score)) for hit in scored_docs]
+
+
+def _integer_hits(scored_docs: Any) -> Hits:
+    """Hits of an impact search, with Anserini's tie nudges undone.
+
+    Anserini rounds every score to 4 decimals and lowers the i-th of a run of tied scores
+    by i × 1e-6, so that trec_eval (which orders ties by docid, descending) keeps Lucene's
+    order. Impact scores are sums of integer products, so rounding gives them back exactly
+    (float32 holds every integer up to 2**24; above that Lucene's own sum is rounded anyway).
+    """
+    return [(hit.docid, float(round(hit.score))) for hit in scored_docs]
+
+
+class ImpactIndex:
+    """A Lucene impact index (built by :func:`build_impact_index`), searched with
+    integer ``{token: weight}`` queries.
+
+    Score = Σ query weight × stored weight, exactly (an integer, as a float); tied
+    documents come in ascending docid order with equal scores (see :func:`_integer_hits`).
+    Unlike Pyserini's Python ``LuceneImpactSearcher``, no token is dropped for a low IDF
+    and no Python vocabulary work happens per query.
+    """
+
+    def __init__(self, index_dir: str | Path) -> None:
+        self.index_dir = _check_index_dir(index_dir)
+        java = _java()
+        self._map_class = java.HashMap
+        self._list_class = java.ArrayList
+        self._searcher = java.SimpleImpactSearcher(str(self.index_dir))
+
+    @property
+    def num_docs(self) -> int:
+        """Number of documents in the index."""
+        return int(self._searcher.get_total_num_docs())
+
+    def _query_map(self, query: Mapping[str, int]) -> Any:
+        """``java.util.HashMap<String, Integer>`` of the positive weights (None if none)."""
+        jmap = self._map_class()
+        for token, weight in query.items():
+            w = operator.index(weight)  # refuse floats: Lucene would truncate them
+            if w <= 0:
+                continue
+            if w > _INT_MAX:
+                raise ValueError(f"query weight {w} of {token!r} does not fit a Java int")
+            jmap.put(token, w)
+        return jmap if jmap.size() else None
+
+    def search(self, query: Mapping[str, int], k: int = 10) -> Hits:
+        """Top ``k`` ``(docid, score)`` for one ``{token: int weight}`` query."""
+        if k <= 0 or not query:
+            return []
+        jmap = self._query_map(query)
+        if jmap is None:
+            return []
+        return _integer_hits(self._searcher.search(jmap, int(k)))
+
+    def batch_search(
+        self, queries: Sequence[Mapping[str, int]], k: int = 10, threads: int = 1
+    ) -> list[Hits]:
+        """:meth:`search` for many queries at once, run by Anserini on ``threads`` threads."""
+        results: list[Hits] = [[] for _ in queries]
+        if k <= 0:
+            return results
+        maps = self._list_class()
+        qids = self._list_class()
+        for i, query in enumerate(queries):
+            jmap = self._query_map(query) if query else None
+            if jmap is not None:
+                maps.add(jmap)
+                qids.add(str(i))
+        if not maps.size():
+            return results
+        found = self._searcher.batch_search(maps, qids, int(k), max(1, int(threads)))
+        for qid in qids.toArray():
+            results[int(qid)] = _integer_hits(found.get(qid))
+        return results
+
+    def close(self) -> None:
+        """Release the Lucene reader (the object is unusable afterwards)."""
+        self._searcher.close()
+
+    def __enter__(self) -> ImpactIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BM25Index:
+    """A Lucene BM25 index (built by :func:`build_bm25_index`) with k1=0.9, b=0.4.
+
+    Queries are analysed like the documents (Porter stemmer, English stopwords). Scores
+    are Anserini's: rounded to 4 decimals, tied ones lowered by 1e-6 per tie so that
+    trec_eval keeps the returned (ascending docid) order, exactly as Pyserini reports them.
+    """
+
+    def __init__(self, index_dir: str | Path, k1: float = BM25_K1, b: float = BM25_B) -> None:
+        self.index_dir = _check_index_dir(index_dir)
+        java = _java()
+        self._list_class = java.ArrayList
+        self._searcher = java.SimpleSearcher(str(self.index_dir))
+        self._searcher.set_bm25(float(k1), float(b))
+
+    @property
+    def num_docs(self) -> int:
+        """Number of documents in the index."""
+        return int(self._searcher.get_total_num_docs())
+
+    def search(self, text: str, k: int = 10) -> Hits:
+        """Top ``k`` ``(docid, score)`` for a free-text query."""
+        if k <= 0 or not text.strip():
+            return []
+        return _hits(self._searcher.search(text, int(k)))
+
+    def batch_search(self, texts: Sequence[str], k: int = 10, threads: int = 1) -> list[Hits]:
+        """:meth:`search` for many queries at once, run by Anserini on ``threads`` threads."""
+        results: list[Hits] = [[] for _ in texts]
+        if k <= 0:
+            return results
+        jtexts = self._list_class()
+        qids = self._list_class()
+        for i, text in enumerate(texts):
+            if text.strip():
+                jtexts.add(text)
+                qids.add(str(i))
+        if not jtexts.size():
+            return results
+        found = self._searcher.batch_search(jtexts, qids, int(k), max(1, int(threads)))
+        for qid in qids.toArray():
+            results[int(qid)] = _hits(found.get(qid))
+        return results
+
+    def close(self) -> None:
+        """Release the Lucene reader (the object is unusable afterwards)."""
+        self._searcher.close()
+
+    def __enter__(self) -> BM25Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Reader:
+    """A Lucene ``DirectoryReader`` opened on a folder, as a context manager."""
+
+    def __init__(self, index_dir: str | Path) -> None:
+        path = _check_index_dir(index_dir)
+        java = _java()
+        self.java = java
+        self._directory = java.FSDirectory.open(java.File(str(path)).toPath())
+        try:
+            self.reader = java.DirectoryReader.open(self._directory)
+        except BaseException:
+            self._directory.close()
+            raise
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.reader.close()
+        self._directory.close()
+
+
+def count_documents(index_dir: str | Path) -> int:
+    """Number of (live) documents in a Lucene index."""
+    with _Reader(index_dir) as r:
+        return int(r.reader.numDocs())
+
+
+def index_terms_df(index_dir: str | Path, field: str = CONTENTS_FIELD) -> dict[str, int]:
+    """Document frequency of every term of ``field`` (the empty-document marker left out).
+
+    Counts come from Lucene's term dictionary, so documents deleted but not yet merged
+    away would still count; indexes built here have none.
+    """
+    out: dict[str, int] = {}
+    with _Reader(index_dir) as r:
+        # per segment, summed: the same as Lucene's merged view, without its overloads
+        for leaf_context in r.reader.leaves().toArray():
+            terms = leaf_context.reader().terms(field)
+            if terms is None:
+                continue
+            terms_enum = terms.iterator()
+            term = terms_enum.next()
+            while term is not None:
+                token = term.utf8ToString()
+                out[token] = out.get(token, 0) + int(terms_enum.docFreq())
+                term = terms_enum.next()
+    out.pop(EMPTY_DOC_TOKEN, None)
+    return out
+
+
+def read_document_vectors(
+    index_dir: str | Path, field: str = CONTENTS_FIELD
+) -> Iterator[tuple[str, dict[str, int]]]:
+    """Every document of an impact index as ``(docid, {token: impact})``, in index order.
+
+    Impacts are the stored term frequencies, read from the postings, so this works without
+    ``-storeDocvectors``. A document whose only term is the empty-document marker comes
+    back with an empty dict. Postings are held as three int32 arrays (12 bytes each) for
+    one segment at a time, plus the segment's term strings.
+    """
+    with _Reader(index_dir) as r:
+        for leaf_context in r.reader.leaves().toArray():
+            yield from _read_leaf(r.java, leaf_context.reader(), field)
+
+
+def _read_leaf(
+    java: SimpleNamespace, leaf: Any, field: str
+) -> Iterator[tuple[str, dict[str, int]]]:
+    """The documents of one index segment (see :func:`read_document_vectors`)."""
+    tokens: list[str] = []
+    term_of = array("i")
+    doc_of = array("i")
+    freq_of = array("i")
+    no_more = java.NO_MORE_DOCS
+    terms = leaf.terms(field)
+    if terms is not None:
+        terms_enum = terms.iterator()
+        postings = None
+        term = terms_enum.next()
+        while term is not None:
+            term_index = len(tokens)
+            tokens.append(term.utf8ToString())
+            postings = terms_enum.postings(postings, java.FREQS)
+            doc = postings.nextDoc()
+            while doc != no_more:
+                term_of.append(term_index)
+                doc_of.append(doc)
+                freq_of.append(postings.freq())
+                doc = postings.nextDoc()
+            term = terms_enum.next()
+    docs = np.frombuffer(doc_of, dtype=np.int32) if doc_of else np.zeros(0, np.int32)
+    order = np.argsort(docs, kind="stable")  # stable: a document's terms stay in term order
+    docs = docs[order]
+    term_ids = (np.frombuffer(term_of, dtype=np.int32) if term_of else docs)[order]
+    freqs = (np.frombuffer(freq_of, dtype=np.int32) if freq_of else docs)[order]
+    starts = np.searchsorted(docs, np.arange(leaf.maxDoc() + 1))
+    live = leaf.getLiveDocs()
+    stored = leaf.storedFields()
+    for doc in range(leaf.maxDoc()):
+        if live is not None and not live.get(doc):
+            continue
+        docid = stored.document(doc).get(ID_FIELD)
+        lo, hi = int(starts[doc]), int(starts[doc + 1])
+        vector = {
+            tokens[t]: int(f) for t, f in zip(term_ids[lo:hi].tolist(), freqs[lo:hi].tolist())
+        }
+        vector.pop(EMPTY_DOC_TOKEN, None)
+        yield docid, vector

@@ -1,0 +1,691 @@
+"""Reading and writing the text files of the pipeline: corpora, queries, qrels and TREC runs.
+
+Corpora are streamed record by record so that a corpus never has to fit in memory. Every
+problem with the content of a file is reported as an :class:`InputError` whose message starts
+with ``path:line:``, so that the user can open the file at the right place.
+
+Decisions callers should know about:
+
+* Ids (documents and queries) must be non-empty strings without whitespace or control
+  characters, because the TREC run and qrels formats separate columns with whitespace: an id
+  with a space in it would silently corrupt every run written for it. A JSON integer id is
+  accepted and converted with ``str`` (``7`` becomes ``"7"``); other non-string ids are errors.
+* In texts and titles, control characters other than tab and newline (C0, DEL and C1,
+  carriage return included) are replaced by a space, and lone UTF-16 surrogates (possible
+  through JSON ``\\ud800`` escapes) by U+FFFD. Nothing else in a text is changed and no
+  document is dropped for its text; an empty text is kept.
+* Files are read as UTF-8 (a leading BOM is ignored); gzip is recognised by its magic bytes,
+  whatever the file is called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import math
+import os
+import re
+import secrets
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+__all__ = [
+    "Doc",
+    "InputError",
+    "Query",
+    "atomic_write",
+    "count_records",
+    "read_corpus",
+    "read_qrels",
+    "read_queries",
+    "read_trec_run",
+    "write_trec_run",
+]
+
+PathLike = str | os.PathLike[str]
+
+# Keys tried, in this order, on the first valid JSON record; the keys found there are then
+# required on every later record of the file (a mix is almost always a bug).
+_DOC_ID_KEYS = ("_id", "id", "docid", "doc_id")
+_DOC_TEXT_KEYS = ("text", "contents", "content", "body")
+_QUERY_ID_KEYS = ("_id", "id", "qid", "query_id")
+_QUERY_TEXT_KEYS = ("text", "query")
+
+# A first TSV line made only of these names is a header, not a document.
+_TSV_ID_HEADERS = frozenset(_DOC_ID_KEYS) | {"pid", "qid", "query_id", "query-id"}
+_TSV_TEXT_HEADERS = frozenset(_DOC_TEXT_KEYS) | {"passage", "query", "title"}
+
+_JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
+_TSV_SUFFIXES = (".tsv",)
+_GZIP_MAGIC = b"\x1f\x8b"
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+# Anything that would split or corrupt a whitespace-separated column.
+_BAD_ID_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+class InputError(ValueError):
+    """A problem with an input file; the message names the file and, for a record, the line."""
+
+    def __init__(self, path: PathLike, line: int | None, reason: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keeps the error picklable (worker processes send exceptions back to the parent).
+        return (type(self), (self.path, self.line, self.reason))
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One document of a corpus."""
+
+    id: str
+    text: str
+    title: str = ""
+
+    @property
+    def full_text(self) -> str:
+        """Title and text joined by one space (what the encoder sees, as BEIR does for SPLADE)."""
+        if self.title and self.text:
+            return f"{self.title} {self.text}"
+        return self.title or self.text
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query (topic)."""
+
+    id: str
+    text: str
+
+
+# --------------------------------------------------------------------------------------------
+# Opening files
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[IO[bytes]]:
+    """Open for reading in binary, decompressing when the file starts with the gzip magic."""
+    with open(path, "rb") as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        if magic == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                yield gz
+        else:
+            yield raw
+
+
+def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line number, bytes)`` for every line, split on ``\\n`` only.
+
+    Splitting the bytes (not the decoded text) means characters such as U+2028 inside a JSON
+    string never split a record, and an undecodable line does not end the iteration.
+    """
+    lineno = 0
+    with _reading(path) as f:
+        try:
+            for lineno, raw in enumerate(f, start=1):
+                yield lineno, raw
+        except (OSError, EOFError) as e:
+            # A truncated or corrupt gzip stream only shows up while reading.
+            raise InputError(path, lineno + 1, f"cannot read the file: {e}") from e
+
+
+def _decode(raw: bytes, lineno: int) -> str:
+    """Decode one line as UTF-8 without its line end (and without a BOM on line 1).
+
+    Returns an empty string for a blank line; raises ``ValueError`` for invalid UTF-8.
+    """
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"invalid UTF-8 at byte {e.start + 1} of the line (is the file in another encoding?)"
+        ) from None
+    if lineno == 1 and line.startswith("\ufeff"):
+        line = line[1:]
+    line = line.rstrip("\r\n")
+    return line if line.strip() else ""
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, text)`` for the non-blank lines; invalid UTF-8 raises."""
+    for lineno, raw in _raw_lines(path):
+        try:
+            line = _decode(raw, lineno)
+        except ValueError as e:
+            raise InputError(path, lineno, str(e)) from None
+        if line:
+            yield lineno, line
+
+
+def _resolve(path: PathLike, folder_names: Sequence[str], what: str) -> Path:
+    """Return the file to read: ``path`` itself, or the first of ``folder_names`` in a folder."""
+    p = Path(path)
+    if p.is_dir():
+        for name in folder_names:
+            if (p / name).is_file():
+                return p / name
+        if folder_names:
+            raise InputError(p, None, f"is a folder without {' or '.join(folder_names)}")
+        raise InputError(p, None, f"is a folder; give the {what} file itself")
+    if not p.exists():
+        raise InputError(p, None, f"{what} file not found")
+    return p
+
+
+def _format_of(path: Path) -> Literal["json", "tsv"]:
+    """JSON lines or TSV: decided by the name (``.gz`` removed), else by the first line."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith(_JSON_SUFFIXES):
+        return "json"
+    if name.endswith(_TSV_SUFFIXES):
+        return "tsv"
+    for lineno, line in _lines(path):
+        if line.lstrip().startswith("{"):
+            return "json"
+        if "\t" in line:
+            return "tsv"
+        raise InputError(
+            path, lineno, "cannot tell the format: expected a JSON object or tab-separated columns"
+        )
+    return "json"  # empty file: nothing to read either way
+
+
+# --------------------------------------------------------------------------------------------
+# Field checks shared by corpora and queries
+
+
+def _clean_text(text: str) -> str:
+    """Replace control characters (except tab and newline) by spaces, lone surrogates by U+FFFD."""
+    if text.isprintable():  # a fast scan that rules out both in most texts
+        return text
+    text = _CONTROL_RE.sub(" ", text)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # only surrogates make a str unencodable
+            text = _SURROGATE_RE.sub("\ufffd", text)
+    return text
+
+
+def _check_id(value: object, key: str) -> str:
+    """Return a valid id or raise ``ValueError`` with the reason (the caller adds path:line)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a string, got {_json_type(value)}")
+    if not value:
+        raise ValueError(f"empty {key!r}")
+    bad = _BAD_ID_RE.search(value)
+    if bad:
+        raise ValueError(
+            f"{key!r} {value!r} contains {bad.group()!r}; ids cannot hold whitespace or "
+            "control characters (run and qrels files are whitespace-separated)"
+        )
+    return value
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+_ONE_PER_LINE = "JSON files are read as JSON lines: one object per line"
+
+
+def _parse_object(line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        # A pretty-printed JSON array is the usual cause of a lone "[" line.
+        hint = f" ({_ONE_PER_LINE})" if line.lstrip().startswith("[") else ""
+        raise ValueError(f"malformed JSON: {e.msg} (column {e.colno}){hint}") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {_json_type(record)} ({_ONE_PER_LINE})")
+    return record
+
+
+def _pick_key(record: dict[str, Any], keys: Sequence[str], what: str) -> str:
+    for key in keys:
+        if key in record:
+            return key
+    raise ValueError(f"missing {what}: expected one of {', '.join(repr(k) for k in keys)}")
+
+
+def _text_field(record: dict[str, Any], key: str, *, required: bool) -> str:
+    if key not in record:
+        if required:
+            raise ValueError(f"missing {key!r}")
+        return ""
+    value = record[key]
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a string, got {_json_type(value)}")
+    return _clean_text(value)
+
+
+class _JsonSchema:
+    """The id and text keys of a JSON-lines file, fixed by its first valid record."""
+
+    def __init__(self, id_keys: Sequence[str], text_keys: Sequence[str]) -> None:
+        self.id_keys = id_keys
+        self.text_keys = text_keys
+        self.id_key: str | None = None
+        self.text_key: str | None = None
+
+    def fields(self, record: dict[str, Any]) -> tuple[str, str, str]:
+        """Return ``(id, text, title)`` of a record, or raise ``ValueError``."""
+        id_key = self.id_key or _pick_key(record, self.id_keys, "id")
+        text_key = self.text_key or _pick_key(record, self.text_keys, "text")
+        if id_key not in record:
+            raise ValueError(f"missing {id_key!r}")
+        doc_id = _check_id(record[id_key], id_key)
+        text = _text_field(record, text_key, required=True)
+        title = _text_field(record, "title", required=False)
+        self.id_key, self.text_key = id_key, text_key  # only once the record is valid
+        return doc_id, text, title
+
+
+def _is_tsv_header(fields: Sequence[str]) -> bool:
+    return (
+        len(fields) >= 2
+        and fields[0].strip().lower() in _TSV_ID_HEADERS
+        and all(f.strip().lower() in _TSV_TEXT_HEADERS for f in fields[1:])
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Corpus
+
+
+def read_corpus(
+    path: PathLike,
+    *,
+    skip_invalid: bool = False,
+    on_skip: Callable[[InputError], None] | None = None,
+) -> Iterator[Doc]:
+    """Stream the documents of a corpus file, in file order.
+
+    Formats: JSON lines (``.jsonl``, ``.json``, ``.ndjson``) with BEIR ``{_id, title, text}``
+    or Pyserini ``{id, contents}`` records (id key ``_id``/``id``/``docid``/``doc_id``; text
+    key ``text``/``contents``/``content``/``body``; optional ``title``; other keys ignored), or
+    TSV ``id<TAB>text`` with an optional third column ``title`` (fields taken literally, no
+    quoting; a header line of known column names is skipped). Any of these may be gzipped. A
+    folder is read through its ``corpus.jsonl`` (BEIR layout). The format is chosen by the file
+    name, else by the first line; the keys or column count by the first valid record. A JSON
+    ``null`` title reads as ``""``; a ``null`` or non-string text is an error.
+
+    A bad record raises :class:`InputError` (``path:line: reason``), duplicate ids included.
+    With ``skip_invalid`` it is skipped instead and passed to ``on_skip``; without ``on_skip``
+    a single warning with the number skipped is issued at the end. A missing file or a file of
+    unknown format raises at the call, before iteration starts.
+    """
+    file = _resolve(path, ("corpus.jsonl", "corpus.jsonl.gz"), "corpus")
+    fmt = _format_of(file)
+    return _iter_corpus(file, fmt, skip_invalid, on_skip)
+
+
+def _iter_corpus(
+    path: Path,
+    fmt: Literal["json", "tsv"],
+    skip_invalid: bool,
+    on_skip: Callable[[InputError], None] | None,
+) -> Iterator[Doc]:
+    seen: set[str] = set()  # a set of ids is the one thing kept for the whole corpus
+    skipped = 0
+    schema = _JsonSchema(_DOC_ID_KEYS, _DOC_TEXT_KEYS)
+    n_columns: int | None = None
+    first = True
+    for lineno, raw in _raw_lines(path):
+        line = ""
+        expected: int | None = None
+        try:
+            line = _decode(raw, lineno)
+            if not line:
+                continue
+            if fmt == "json":
+                doc_id, text, title = schema.fields(_parse_object(line))
+            else:
+                fields = line.split("\t")
+                if first and _is_tsv_header(fields):
+                    continue
+                # the first valid record fixes the column count, as the keys for JSON
+                expected = n_columns or (len(fields) if len(fields) in (2, 3) else None)
+                if len(fields) != expected:
+                    raise ValueError(
+                        f"expected {expected or '2 or 3'} tab-separated fields "
+                        f"(id, text[, title]), found {len(fields)}"
+                    )
+                doc_id = _check_id(fields[0], "id")
+                text = _clean_text(fields[1])
+                title = _clean_text(fields[2]) if expected == 3 else ""
+            if doc_id in seen:
+                raise ValueError(f"duplicate id {doc_id!r}")
+        except ValueError as e:
+            err = InputError(path, lineno, str(e))
+            if not skip_invalid:
+                raise err from None
+            skipped += 1
+            if on_skip is not None:
+                on_skip(err)
+            continue
+        finally:
+            if line:
+                first = False
+        if fmt == "tsv":
+            n_columns = expected
+        seen.add(doc_id)
+        yield Doc(doc_id, text, title)
+    if skipped and on_skip is None:
+        warnings.warn(f"{path}: skipped {skipped} invalid record(s)", stacklevel=2)
+
+
+def count_records(path: PathLike) -> int:
+    """Count the non-blank lines of a corpus file (or BEIR folder), for progress-bar totals.
+
+    Records are not parsed: invalid records and a TSV header line are counted too.
+    """
+    file = _resolve(path, ("corpus.jsonl", "corpus.jsonl.gz"), "corpus")
+    count = 0
+    for _, raw in _raw_lines(file):
+        if not raw.isspace():  # the last line may lack its newline, but is never empty
+            count += 1
+    return count
+
+
+# --------------------------------------------------------------------------------------------
+# Queries and qrels
+
+
+def read_queries(path: PathLike) -> list[Query]:
+    """Read all queries, in file order.
+
+    Formats: JSON lines with BEIR ``{_id, text}`` records (id key ``_id``/``id``/``qid``/
+    ``query_id``, text key ``text``/``query``), or TSV ``qid<TAB>text``; gzip accepted; a
+    folder is read through its ``queries.jsonl``. Errors and text cleaning as for
+    :func:`read_corpus`; duplicate query ids are errors. Empty query texts are kept.
+    """
+    file = _resolve(path, ("queries.jsonl", "queries.jsonl.gz"), "queries")
+    fmt = _format_of(file)
+    schema = _JsonSchema(_QUERY_ID_KEYS, _QUERY_TEXT_KEYS)
+    queries: list[Query] = []
+    seen: set[str] = set()
+    first = True
+    for lineno, line in _lines(file):
+        try:
+            if fmt == "json":
+                qid, text, _ = schema.fields(_parse_object(line))
+            else:
+                fields = line.split("\t")
+                if first and _is_tsv_header(fields):
+                    first = False
+                    continue
+                if len(fields) != 2:
+                    raise ValueError(
+                        f"expected 2 tab-separated fields (id, text), found {len(fields)}"
+                    )
+                qid, text = _check_id(fields[0], "id"), _clean_text(fields[1])
+            if qid in seen:
+                raise ValueError(f"duplicate id {qid!r}")
+        except ValueError as e:
+            raise InputError(file, lineno, str(e)) from None
+        first = False
+        seen.add(qid)
+        queries.append(Query(qid, text))
+    return queries
+
+
+def _parse_relevance(value: str) -> int:
+    """Relevance grade as an int; ``"2.0"`` is accepted as 2, ``"0.5"`` is not."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"relevance {value!r} is not an integer") from None
+    if not number.is_integer():
+        raise ValueError(f"relevance {value!r} is not an integer")
+    return int(number)
+
+
+def read_qrels(path: PathLike) -> dict[str, dict[str, int]]:
+    """Read relevance judgements as ``{query id: {doc id: grade}}``.
+
+    Accepts BEIR ``query-id corpus-id score`` (3 columns, header optional: a first line whose
+    grade is not a number is taken as the header) and TREC ``qid iter docid rel`` (4 columns);
+    columns may be separated by tabs or spaces; gzip accepted. The column count is fixed by the
+    first data line. Grades are integers and may be 0 or negative. A pair judged twice with
+    different grades is an error.
+    """
+    file = _resolve(path, (), "qrels")
+    qrels: dict[str, dict[str, int]] = {}
+    n_columns: int | None = None
+    first = True
+    for lineno, line in _lines(file):
+        fields = line.split()
+        try:
+            if first and len(fields) in (3, 4) and not _is_number(fields[-1]):
+                first = False
+                continue  # header
+            first = False
+            if n_columns is None and len(fields) in (3, 4):
+                n_columns = len(fields)
+            if len(fields) != n_columns:
+                raise ValueError(
+                    f"expected {n_columns or '3 or 4'} columns (BEIR: query-id corpus-id score;"
+                    f" TREC: qid iter docid rel), found {len(fields)}"
+                )
+            qid, docid, grade = fields[0], fields[-2], _parse_relevance(fields[-1])
+            judged = qrels.setdefault(qid, {})
+            if judged.get(docid, grade) != grade:
+                raise ValueError(
+                    f"query {qid!r} doc {docid!r} judged twice: {judged[docid]} and {grade}"
+                )
+            judged[docid] = grade
+        except ValueError as e:
+            raise InputError(file, lineno, str(e)) from None
+    return qrels
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: PathLike, mode: Literal["w", "wt", "wb"] = "w", *, compresslevel: int = 6
+) -> Iterator[IO[Any]]:
+    """Write a file so that readers only ever see the old content or the complete new one.
+
+    Writes to a temporary file in the same folder, fsyncs it and renames it over ``path``; on
+    an exception the temporary file is removed and ``path`` is untouched. Text mode is UTF-8
+    with ``\\n`` line ends. A name ending in ``.gz`` is gzip-compressed (with a zero timestamp,
+    so that equal content gives equal bytes). The folder must exist. Do not close the yielded
+    file yourself.
+    """
+    if mode not in ("w", "wt", "wb"):
+        raise ValueError(f"mode must be 'w', 'wt' or 'wb', not {mode!r}")
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    # os.open with 0o666 lets the umask decide the permissions, as a plain open() would.
+    raw = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb")
+    gz: gzip.GzipFile | None = None
+    text: io.TextIOWrapper | None = None
+    try:
+        stream: IO[bytes] = raw
+        if target.name.lower().endswith(".gz"):
+            gz = gzip.GzipFile(
+                filename=target.name[:-3],
+                mode="wb",
+                fileobj=raw,
+                compresslevel=compresslevel,
+                mtime=0,
+            )
+            stream = gz
+        if mode == "wb":
+            yield stream
+        else:
+            text = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
+            yield text
+            # Detaching flushes without closing what lies below, which must stay open.
+            text.detach()
+            text = None
+        if gz is not None:
+            gz.close()  # writes the gzip trailer; leaves raw open
+            gz = None
+        raw.flush()
+        os.fsync(raw.fileno())
+        raw.close()
+        os.replace(tmp, target)
+    except BaseException:
+        # Undo the layers top-down while raw is still open, so nothing writes to a closed
+        # file later (from a finaliser), then drop the temporary file.
+        with contextlib.suppress(Exception):
+            if text is not None:
+                text.detach()
+        with contextlib.suppress(Exception):
+            if gz is not None:
+                gz.close()
+        raw.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(target.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable; not possible on every platform, hence best effort."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _hit_fields(hit: Any) -> tuple[str, float]:
+    """``(docid, score)`` of a tuple or of an object with ``.docid`` and ``.score``."""
+    if hasattr(hit, "docid") and hasattr(hit, "score"):
+        return hit.docid, float(hit.score)
+    docid, score = hit
+    return docid, float(score)
+
+
+def _check_run_token(value: object, what: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # as read_corpus does for integer ids
+    if not isinstance(value, str) or not value or _BAD_ID_RE.search(value):
+        raise ValueError(f"{what} {value!r} must be a non-empty string without whitespace")
+    return value
+
+
+def write_trec_run(
+    path: PathLike,
+    results: Iterable[tuple[str, Iterable[Any]]],
+    tag: str = "splade-lite",
+) -> int:
+    """Write ranked results as a TREC run file, atomically; return the number of lines.
+
+    ``results`` yields ``(qid, hits)`` with hits already ranked best first, each hit a
+    ``(docid, score)`` pair or an object with ``.docid`` and ``.score``. Lines are
+    ``qid Q0 docid rank score tag`` with rank from 1 and the score written exactly (``repr``).
+    Raises ``ValueError`` (and leaves ``path`` untouched) for a repeated query or document,
+    an id with whitespace, a non-finite score, or scores that increase down a ranking.
+    Evaluators rank by score and break ties by doc id, not by the rank written here.
+    """
+    _check_run_token(tag, "tag")
+    seen_queries: set[str] = set()
+    n_lines = 0
+    with atomic_write(path, "w") as out:
+        for qid, hits in results:
+            qid = _check_run_token(qid, "query id")
+            if qid in seen_queries:
+                raise ValueError(f"query {qid!r} appears twice in the results")
+            seen_queries.add(qid)
+            seen_docs: set[str] = set()
+            previous = math.inf
+            for rank, hit in enumerate(hits, start=1):
+                docid, score = _hit_fields(hit)
+                docid = _check_run_token(docid, "doc id")
+                if not math.isfinite(score):
+                    raise ValueError(f"query {qid!r} doc {docid!r}: score {score} is not finite")
+                if score > previous:
+                    raise ValueError(
+                        f"query {qid!r}: scores are not in descending order at rank {rank} "
+                        f"({score!r} after {previous!r})"
+                    )
+                if docid in seen_docs:
+                    raise ValueError(f"query {qid!r}: doc {docid!r} appears twice")
+                seen_docs.add(docid)
+                previous = score
+                out.write(f"{qid} Q0 {docid} {rank} {score!r} {tag}\n")
+                n_lines += 1
+    return n_lines
+
+
+def read_trec_run(path: PathLike) -> dict[str, dict[str, float]]:
+    """Read a TREC run (``qid Q0 docid rank score tag``) as ``{qid: {docid: score}}``.
+
+    Columns may be separated by tabs or spaces; gzip accepted. The rank column must be an
+    integer but is otherwise ignored (evaluators rank by score). A repeated (qid, docid) pair
+    or a non-finite score is an error.
+    """
+    file = _resolve(path, (), "run")
+    run: dict[str, dict[str, float]] = {}
+    for lineno, line in _lines(file):
+        fields = line.split()
+        try:
+            if len(fields) != 6:
+                raise ValueError(
+                    f"expected 6 columns (qid Q0 docid rank score tag), found {len(fields)}"
+                )
+            qid, _, docid, rank, score_text, _ = fields
+            try:
+                int(rank)
+                score = float(score_text)
+            except ValueError:
+                raise ValueError(
+                    f"rank {rank!r} must be an integer and score {score_text!r} a number"
+                ) from None
+            if not math.isfinite(score):
+                raise ValueError(f"score {score_text!r} is not finite")
+            ranking = run.setdefault(qid, {})
+            if docid in ranking:
+                raise ValueError(f"query {qid!r}: doc {docid!r} appears twice")
+            ranking[docid] = score
+        except ValueError as e:
+            raise InputError(file, lineno, str(e)) from None
+    return run

@@ -1,0 +1,161 @@
+"""End to end through Lucene: encode -> index -> search, checked against brute-force scoring."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from splade_lite.encode import encode_corpus, read_vector_shards
+from splade_lite.index import build_index, export_index
+from splade_lite.search import Hit, Searcher
+from splade_lite.vectors import EMPTY_DOC_TOKEN
+
+pytestmark = pytest.mark.jvm
+
+QUERIES = [
+    "vitamin deficiency and bone health",
+    "northern lights",
+    "how to pause a program",
+    "coffee",
+    "heart disease risk from too little sleep",
+    "zzzz qqqq",
+]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, tiny_corpus, splade_tiny):
+    root = tmp_path_factory.mktemp("e2e")
+    encode_corpus(tiny_corpus, root / "vectors", encoder=splade_tiny, progress=False)
+    meta = build_index(root / "vectors", root / "index", bm25_corpus=tiny_corpus)
+    docs = {r["id"]: r["vector"] for r in read_vector_shards(root / "vectors")}
+    return root, meta, docs
+
+
+def brute_force(query: dict[str, int], docs: dict[str, dict[str, int]]) -> dict[str, int]:
+    scores = {d: sum(w * vec.get(t, 0) for t, w in query.items()) for d, vec in docs.items()}
+    return {d: s for d, s in scores.items() if s > 0}
+
+
+@pytest.mark.parametrize("mode", ["splade", "inference-free"])
+def test_scores_equal_integer_dot_products(built, mode, tmp_path, tiny_corpus, splade_tiny):
+    root, _, docs = built
+    index = root / "index"
+    if mode == "inference-free":
+        encode_corpus(tiny_corpus, tmp_path / "v", mode=mode, progress=False)
+        build_index(tmp_path / "v", tmp_path / "i")
+        index = tmp_path / "i"
+    searcher = Searcher(index)
+    assert searcher.mode == mode
+    for text, query in zip(QUERIES, searcher.query_terms(QUERIES)):
+        expected = brute_force(query, docs)
+        hits = searcher.search(text, k=10)
+        assert {h.docid: h.score for h in hits} == expected, text
+        assert [h.score for h in hits] == sorted(expected.values(), reverse=True)
+
+
+def test_inference_free_query_is_idf_of_distinct_tokens(built, tmp_path, tiny_corpus):
+    encode_corpus(tiny_corpus, tmp_path / "v", mode="inference-free", progress=False)
+    meta = build_index(tmp_path / "v", tmp_path / "i")
+    assert meta["mode"] == "inference-free" and meta["idf_source"] == "corpus"
+    searcher = Searcher(tmp_path / "i")
+    (query,) = searcher.query_terms(["Sleep sleep coffee [CLS]"])
+    # 'sleep' is in 2 of 6 documents, 'coffee' in 1: idf = log(7 / (df + 1)), scaled by 100
+    assert query == {"sleep": round(100 * math.log(7 / 3)), "coffee": round(100 * math.log(7 / 2))}
+    assert searcher.search("Sleep sleep coffee [CLS]", k=3)[0].docid in {"d3", "d5", "d6"}
+
+
+def test_batch_search_equals_single(built):
+    root, _, _ = built
+    searcher = Searcher(root / "index")
+    single = [searcher.search(q, k=3) for q in QUERIES]
+    assert searcher.batch_search(QUERIES, k=3, threads=2) == single
+    assert all(isinstance(h, Hit) for hits in single for h in hits)
+    with pytest.raises(ValueError):
+        searcher.search("x", k=0)
+
+
+def test_index_metadata_and_every_document_indexed(built):
+    root, meta, docs = built
+    assert meta["num_docs"] == len(docs) == 6
+    stored = json.loads((root / "index" / "splade_lite.json").read_text())
+    assert stored == meta
+    for key in ("model", "model_sha256", "mode", "scale", "max_length", "idf_source"):
+        assert key in stored
+    assert (root / "index" / "idf.json").is_file()
+    assert (root / "index" / "tokenizer").is_dir()
+    assert meta["bm25"]["k1"] == 0.9 and meta["bm25"]["b"] == 0.4
+
+
+def test_empty_vector_document_is_indexed_and_exported(tmp_path):
+    vectors = tmp_path / "v"
+    vectors.mkdir()
+    records = [
+        {"id": "a", "contents": "", "vector": {"x": 3, "##y": 2}},
+        {"id": "b", "contents": "", "vector": {EMPTY_DOC_TOKEN: 1}},
+    ]
+    (vectors / "part-00000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (vectors / "vectors.json").write_text(
+        json.dumps(
+            {"model": "splade-tiny", "model_sha256": None, "mode": "splade", "scale": 100,
+             "max_length": 256, "pooling": "max", "num_docs": 2}
+        )
+    )
+    (vectors / "df.json").write_text(json.dumps({"num_docs": 2, "df": {"x": 1}}))
+    meta = build_index(vectors, tmp_path / "i")
+    assert meta["num_docs"] == 2
+    export_index(tmp_path / "i", tmp_path / "e")
+    back = {r["id"]: r["vector"] for r in read_vector_shards(tmp_path / "e")}
+    assert back == {"a": {"x": 3, "##y": 2}, "b": {}}
+
+
+def test_export_round_trip(built, tmp_path):
+    root, _, docs = built
+    count = export_index(root / "index", tmp_path / "out", compress=True)
+    assert count == len(docs)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "idf.json",
+        "part-00000.jsonl.gz",
+        "vectors.json",
+    ]
+    back = {r["id"]: r["vector"] for r in read_vector_shards(tmp_path / "out")}
+    assert back == docs
+    # an export is itself a vectors folder: it indexes again to the same search results
+    build_index(tmp_path / "out", tmp_path / "again")
+    first, second = Searcher(root / "index"), Searcher(tmp_path / "again")
+    assert first.batch_search(QUERIES, k=5) == second.batch_search(QUERIES, k=5)
+
+
+def test_bm25_beside_the_impact_index(built):
+    root, _, _ = built
+    bm25 = Searcher(root / "index", bm25=True)
+    hits = bm25.search("aurora borealis", k=3)
+    assert hits[0].docid == "d2"
+    assert bm25.search("the", k=3) == []  # a stopword alone matches nothing
+    docs = bm25.documents(["d2", "nope"])
+    assert docs["d2"]["text"].startswith("The aurora") and "nope" not in docs
+
+
+def test_refuses_to_overwrite_and_to_search_without_bm25(built, tmp_path):
+    root, _, _ = built
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        build_index(root / "vectors", root / "index")
+    build_index(root / "vectors", tmp_path / "plain")
+    with pytest.raises(FileNotFoundError, match="bm25-corpus"):
+        Searcher(tmp_path / "plain", bm25=True)
+    # nothing half-built is left next to the target
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_refuses_a_model_whose_weights_changed(built, tmp_path):
+    import shutil
+
+    root, _, _ = built
+    shutil.copytree(root / "index", tmp_path / "index")
+    meta_file = tmp_path / "index" / "splade_lite.json"
+    meta = json.loads(meta_file.read_text())
+    meta["model_sha256"] = "0" * 64
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="sha256"):
+        Searcher(tmp_path / "index").search("coffee")
