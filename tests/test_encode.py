@@ -31,7 +31,10 @@ def test_writes_json_vector_collection(encoded, tiny_corpus, splade_tiny):
     records = list(read_vector_shards(out))
     ids = [json.loads(line)["_id"] for line in tiny_corpus.read_text().splitlines()]
     assert [r["id"] for r in records] == ids  # every document, in corpus order
-    assert sorted(p.name for p in out.glob("part-*.jsonl")) == ["part-00000.jsonl", "part-00001.jsonl"]
+    assert sorted(p.name for p in out.glob("part-*.jsonl")) == [
+        "part-00000.jsonl",
+        "part-00001.jsonl",
+    ]
     for rec in records:
         assert rec["contents"] == ""
         assert rec["vector"], rec["id"]

@@ -98,8 +98,15 @@ def test_empty_vector_document_is_indexed_and_exported(tmp_path):
     (vectors / "part-00000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (vectors / "vectors.json").write_text(
         json.dumps(
-            {"model": "splade-tiny", "model_sha256": None, "mode": "splade", "scale": 100,
-             "max_length": 256, "pooling": "max", "num_docs": 2}
+            {
+                "model": "splade-tiny",
+                "model_sha256": None,
+                "mode": "splade",
+                "scale": 100,
+                "max_length": 256,
+                "pooling": "max",
+                "num_docs": 2,
+            }
         )
     )
     (vectors / "df.json").write_text(json.dumps({"num_docs": 2, "df": {"x": 1}}))

@@ -1,0 +1,101 @@
+"""The command line through click's CliRunner: each command, and errors shown as one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from splade_lite.cli import main
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return CliRunner()
+
+
+def invoke(runner, *args):
+    result = runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def test_help_lists_the_commands(runner):
+    result = invoke(runner, "--help")
+    assert result.exit_code == 0
+    for command in ("encode", "index", "search", "evaluate", "export", "demo"):
+        assert command in result.output
+
+
+def test_missing_vectors_metadata_is_one_line(runner, tmp_path):
+    (tmp_path / "v").mkdir()
+    result = invoke(runner, "index", tmp_path / "v", "--out", tmp_path / "i")
+    assert result.exit_code == 1
+    assert "no vectors.json" in result.output and "Traceback" not in result.output
+
+
+def test_bad_corpus_line_is_named(runner, tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"_id": "a", "text": "fine"}\nnot json\n')
+    result = invoke(runner, "encode", corpus, "--out", tmp_path / "v", "--quiet")
+    assert result.exit_code == 1
+    assert "c.jsonl:2" in result.output and "Traceback" not in result.output
+
+
+def test_evaluate_json_and_table(runner, tmp_path):
+    run = tmp_path / "run.trec"
+    run.write_text("q1 Q0 a 1 2.0 t\nq1 Q0 b 2 1.0 t\n")
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("query-id\tcorpus-id\tscore\nq1\tb\t1\n")
+    result = invoke(runner, "evaluate", run, "--qrels", qrels, "--json")
+    scores = json.loads(result.output)
+    assert set(scores) == {"nDCG@10", "R@100", "RR@10", "AP"}
+    assert scores["RR@10"] == pytest.approx(0.5)  # the one relevant document is ranked 2nd
+    assert scores["AP"] == pytest.approx(0.5)
+    table = invoke(runner, "evaluate", run, "--qrels", qrels).output
+    assert "nDCG@10" in table and "0.5" in table
+
+
+@pytest.mark.jvm
+def test_encode_index_search_evaluate_export(runner, tmp_path, tiny_corpus):
+    vectors, index, run = tmp_path / "vectors", tmp_path / "index", tmp_path / "run.trec"
+    result = invoke(runner, "encode", tiny_corpus, "--out", vectors, "--quiet", "--batch-size", "4")
+    assert result.exit_code == 0, result.output
+    assert "encoded 6 documents" in result.output
+    result = invoke(runner, "index", vectors, "--out", index, "--bm25-corpus", tiny_corpus)
+    assert result.exit_code == 0, result.output
+    assert json.loads((index / "splade_lite.json").read_text())["num_docs"] == 6
+
+    result = invoke(runner, "search", index, "the northern lights in the sky", "--k", "3")
+    assert result.exit_code == 0
+    first = result.output.splitlines()[0].split()
+    assert first[0] == "1" and first[2] == "d2"  # rank, score, docid, then the text start
+    assert "aurora" in result.output
+
+    hits = json.loads(invoke(runner, "search", index, "aurora", "--json", "--bm25").output)
+    assert hits[0]["docid"] == "d2" and hits[0]["rank"] == 1
+
+    queries = tmp_path / "q.tsv"
+    queries.write_text("q1\tnorthern lights\nq2\theart disease and sleep\n")
+    result = invoke(runner, "search", index, "--queries", queries, "--out", run, "--k", "5")
+    assert result.exit_code == 0, result.output
+    lines = run.read_text().splitlines()
+    assert lines[0].split()[:4] == ["q1", "Q0", "d2", "1"]
+    assert {line.split()[0] for line in lines} == {"q1", "q2"}
+
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q1 0 d2 1\nq2 0 d3 1\n")
+    scores = json.loads(invoke(runner, "evaluate", run, "--qrels", qrels, "--json").output)
+    assert scores["RR@10"] == pytest.approx(1.0)
+
+    result = invoke(runner, "export", index, "--out", tmp_path / "exported")
+    assert result.exit_code == 0
+    exported = (tmp_path / "exported" / "part-00000.jsonl").read_text().splitlines()
+    original = (vectors / "part-00000.jsonl").read_text().splitlines()
+    by_id = lambda lines: {json.loads(x)["id"]: json.loads(x)["vector"] for x in lines}  # noqa: E731
+    assert by_id(exported) == by_id(original)
+
+    again = invoke(runner, "index", vectors, "--out", index)
+    assert again.exit_code == 1 and "--overwrite" in again.output
+    usage = invoke(runner, "search", index)
+    assert usage.exit_code == 2 and "QUERY or --queries" in usage.output
