@@ -67,8 +67,7 @@ class Searcher:
     def _load_query_encoder(self):
         if self.mode == "inference-free":
             from splade_lite.encoders.inference_free import IdfQueryEncoder, read_idf_file
-            from splade_lite.encoders.models import ModelSource
-            from splade_lite.encoders.splade import load_tokenizer
+            from splade_lite.encoders.models import ModelSource, load_tokenizer
 
             tokenizer_dir = self.index_dir / md.TOKENIZER_DIR
             tokenizer = load_tokenizer(ModelSource(name="index", mlm=str(tokenizer_dir)))

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from splade_lite.encoders.base import vocab_terms
-from splade_lite.encoders.models import ModelSource, resolve_model
+from splade_lite.encoders.models import ModelSource, load_tokenizer, resolve_model
 from splade_lite.vectors import SparseVector
 
 
@@ -143,8 +143,6 @@ class InferenceFreeEncoder:
 
 def load_query_tokenizer(source: ModelSource | str | Path):
     """The tokenizer alone, for IDF queries (no model weights are read)."""
-    from splade_lite.encoders.splade import load_tokenizer
-
     if not isinstance(source, ModelSource):
         source = resolve_model(source)
     return load_tokenizer(source)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,4 +166,38 @@ def _from_sentence_transformers(name: str, folder: Path, modules: list[dict]) ->
         query_idf = folder / "idf.json"
     return ModelSource(
         name=name, mlm=str(mlm_dir), query_idf=query_idf, pooling=pooling, max_length=max_length
+    )
+
+
+def load_tokenizer(source: ModelSource):
+    """The model's tokenizer, with a one-line error when it cannot be loaded."""
+    from transformers import AutoTokenizer
+
+    _quiet_transformers()
+    try:
+        return AutoTokenizer.from_pretrained(source.mlm)
+    except OSError as err:
+        raise _load_error(source, err) from None
+
+
+def _quiet_transformers() -> None:
+    """No per-load progress bars or advisory warnings from transformers in our output."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def _load_error(source: ModelSource, err: Exception) -> OSError:
+    if source.is_local:
+        return OSError(f"cannot load the model in {source.mlm}: {err}")
+    offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
+    hint = (
+        "it is not in the local Hugging Face cache and downloads are off"
+        if offline
+        else "is the name right, and can this machine reach huggingface.co?"
+    )
+    return OSError(
+        f"cannot load model {source.mlm!r} ({hint}); give a local folder or use the "
+        f"built-in 'splade-tiny'"
     )

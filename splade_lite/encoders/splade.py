@@ -11,7 +11,6 @@ the whole tokens × vocabulary tensor.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import torch
 from torch import nn
 
 from splade_lite.encoders.base import vocab_terms
-from splade_lite.encoders.models import ModelSource, resolve_model
+from splade_lite.encoders.models import _load_error, load_tokenizer, resolve_model
 from splade_lite.vectors import SparseVector
 
 DEFAULT_MODEL = "splade-tiny"
@@ -43,40 +42,6 @@ def pick_device(device: str | None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} was asked for but torch sees no CUDA GPU")
     return dev
-
-
-def load_tokenizer(source: ModelSource):
-    """The model's tokenizer, with a one-line error when it cannot be loaded."""
-    from transformers import AutoTokenizer
-
-    _quiet_transformers()
-    try:
-        return AutoTokenizer.from_pretrained(source.mlm)
-    except OSError as err:
-        raise _load_error(source, err) from None
-
-
-def _quiet_transformers() -> None:
-    """No per-load progress bars or advisory warnings from transformers in our output."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-
-
-def _load_error(source: ModelSource, err: Exception) -> OSError:
-    if source.is_local:
-        return OSError(f"cannot load the model in {source.mlm}: {err}")
-    offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
-    hint = (
-        "it is not in the local Hugging Face cache and downloads are off"
-        if offline
-        else "is the name right, and can this machine reach huggingface.co?"
-    )
-    return OSError(
-        f"cannot load model {source.mlm!r} ({hint}); give a local folder or use the "
-        f"built-in 'splade-tiny'"
-    )
 
 
 class SpladeEncoder:

@@ -1,0 +1,794 @@
+"""`splade-lite demo`: index the Python standard library's docstrings, compare SPLADE with BM25.
+
+The demo needs no download: its corpus is the docstrings of the interpreter's own standard
+library, read from the source files with :mod:`ast` (importing stdlib modules would run their
+side effects: ``antigravity`` opens a browser, ``this`` prints a poem). Only a short fixed
+list of compiled modules (``builtins``, ``math``, ``time``, ``itertools``), which have no
+source to parse and no side effects, is imported to read their docstrings.
+
+A run builds ``corpus.jsonl``, encodes it with splade-tiny into ``vectors/``, indexes it into
+``index/`` (with a BM25 index beside it) and then, for a few queries, shows the top hits of
+SPLADE next to those of BM25, with the terms each SPLADE hit matched and what each term added
+to its score. Everything is cached in the work folder; a second run only searches.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import os
+import re
+import sys
+import sysconfig
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+__all__ = [
+    "DEMO_QUERIES",
+    "DemoDoc",
+    "DemoHit",
+    "DemoQuery",
+    "DemoResult",
+    "MatchedTerm",
+    "QueryResult",
+    "build_stdlib_corpus",
+    "default_workdir",
+    "format_matches",
+    "match_terms",
+    "run_demo",
+    "write_corpus",
+]
+
+Echo = Callable[[str], object]
+
+#: Bump when the corpus builder changes what it produces, so cached demo indexes are rebuilt.
+CORPUS_VERSION = 1
+MODEL = "splade-tiny"
+MAX_LENGTH = 128
+TOP_K = 5
+#: How deep BM25 is searched to report where it ranks the document a built-in query wants.
+BM25_DEPTH = 100
+
+MIN_TEXT_CHARS = 40
+TARGET_TEXT_CHARS = 200
+MAX_TEXT_CHARS = 600
+MAX_SIGNATURE_PARAMS = 5
+
+# Folders of the standard library that are tests, tools, vendored code or platform data,
+# rather than the library itself.
+_SKIP_DIRS = frozenset(
+    {
+        "__pycache__",
+        "distutils",
+        "encodings",
+        "ensurepip",
+        "idlelib",
+        "lib-dynload",
+        "lib2to3",
+        "pydoc_data",
+        "site-packages",
+        "dist-packages",
+        "test",
+        "tests",
+        "tkinter",
+        "turtledemo",
+    }
+)
+# Modules that only duplicate another one (Windows paths), are jokes, or are deprecated and
+# removed from newer Pythons (PEP 594).
+_SKIP_MODULES = frozenset(
+    {
+        "antigravity",
+        "ntpath",
+        "nturl2path",
+        "this",
+        *("aifc", "asynchat", "asyncore", "cgi", "cgitb", "chunk", "crypt", "imghdr", "imp"),
+        *("mailcap", "msilib", "nntplib", "pipes", "smtpd", "sndhdr", "sunau", "telnetlib"),
+        *("uu", "xdrlib"),
+    }
+)
+# Modules known to users by the name they are imported under.
+_MODULE_ALIASES = {"genericpath": "os.path", "posixpath": "os.path"}
+# Modules whose own docstring says not to use them directly (their functions still count).
+_NO_MODULE_DOC = frozenset({"genericpath"})
+# Compiled modules: no source to parse, no side effects on import. Their members are read
+# from the live objects.
+_COMPILED_MODULES = ("builtins", "itertools", "math", "time")
+# Tiers of the selection: whole modules first, then the top-level API, then methods.
+_MODULE, _TOP_LEVEL, _METHOD = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class DemoDoc:
+    """One document of the demo corpus: a module, class or function and its docstring."""
+
+    id: str
+    title: str
+    text: str
+    tier: int = _TOP_LEVEL
+    # the whole docstring, whitespace collapsed: what tells a copy from a different document
+    # whose summary happens to be the same (str.split and str.rsplit)
+    fingerprint: str = field(default="", compare=False, repr=False)
+
+    def record(self) -> dict[str, str]:
+        """The corpus.jsonl record (BEIR-like)."""
+        return {"_id": self.id, "title": self.title, "text": self.text}
+
+
+# --------------------------------------------------------------------------------------------
+# The corpus
+
+
+def stdlib_dir() -> Path:
+    """The folder of this interpreter's pure-Python standard library."""
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def build_stdlib_corpus(max_docs: int = 2000, root: Path | None = None) -> list[DemoDoc]:
+    """Docstrings of the standard library as documents, at most `max_docs`, sorted by id.
+
+    Deterministic for a given Python installation. When there are more candidates than
+    `max_docs`, module docstrings are taken first, then top-level functions and classes, then
+    methods; the tier that does not fit whole is sampled evenly across its (sorted) ids so
+    that every part of the library is represented, not only the first modules by name.
+    """
+    if max_docs < 1:
+        raise ValueError(f"max_docs must be at least 1, got {max_docs}")
+    candidates = _dedupe([*_source_docs(root or stdlib_dir()), *_compiled_docs()])
+    chosen: list[DemoDoc] = []
+    for tier in (_MODULE, _TOP_LEVEL, _METHOD):
+        room = max_docs - len(chosen)
+        if room <= 0:
+            break
+        docs = sorted((d for d in candidates if d.tier == tier), key=lambda d: d.id)
+        chosen.extend(_spread(docs, room))
+    return sorted(chosen, key=lambda d: d.id)
+
+
+def write_corpus(docs: Iterable[DemoDoc], path: Path) -> int:
+    """Write `docs` as JSON lines ``{"_id", "title", "text"}``, atomically; return the count."""
+    from splade_lite.io import atomic_write
+
+    count = 0
+    with atomic_write(path) as handle:
+        for doc in docs:
+            handle.write(json.dumps(doc.record(), ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def _spread(items: Sequence[DemoDoc], k: int) -> list[DemoDoc]:
+    """`k` items evenly spaced over `items` (all of them when they fit)."""
+    n = len(items)
+    if k >= n:
+        return list(items)
+    return [items[i * n // k] for i in range(k)]
+
+
+def _dedupe(docs: Iterable[DemoDoc]) -> list[DemoDoc]:
+    """Drop repeated ids and copied docstrings (keeping the first by tier and id)."""
+    seen_ids: set[str] = set()
+    seen_texts: set[str] = set()
+    kept = []
+    for doc in sorted(docs, key=lambda d: (d.tier, d.id)):
+        if doc.id in seen_ids or doc.fingerprint in seen_texts:
+            continue
+        seen_ids.add(doc.id)
+        seen_texts.add(doc.fingerprint)
+        kept.append(doc)
+    return kept
+
+
+def _module_files(root: Path) -> Iterator[tuple[str, Path]]:
+    """``(module name, file)`` of the public pure-Python stdlib modules, in sorted order."""
+    for folder, dirnames, filenames in os.walk(root):
+        # pruning in place keeps os.walk out of tests, site-packages and private packages
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in _SKIP_DIRS and not d.startswith(("_", ".", "config-")) and d.isidentifier()
+        )
+        rel = Path(folder).relative_to(root).parts
+        if rel and not (Path(folder) / "__init__.py").is_file():
+            continue  # not a package (a data folder)
+        for name in sorted(filenames):
+            stem = name[:-3]
+            if not name.endswith(".py") or not stem.isidentifier():
+                continue
+            if stem == "__init__":
+                parts = rel
+            elif stem.startswith("_"):
+                continue
+            else:
+                parts = (*rel, stem)
+            if not parts or parts[-1] in _SKIP_MODULES:
+                continue
+            yield ".".join(parts), Path(folder) / name
+
+
+def _source_docs(root: Path) -> Iterator[DemoDoc]:
+    for module, path in _module_files(root):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # invalid escapes in old sources warn
+                tree = ast.parse(path.read_bytes(), filename=str(path))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        yield from _docs_of_tree(
+            _MODULE_ALIASES.get(module, module), tree, module not in _NO_MODULE_DOC
+        )
+
+
+def _docs_of_tree(module: str, tree: ast.Module, module_doc: bool = True) -> Iterator[DemoDoc]:
+    """Module, public top-level functions and classes, and public methods of one module.
+
+    Names left out of a module's ``__all__`` drop to the methods' tier. A name in ``__all__``
+    bound to a method of a module-level instance (``randint = _inst.randint`` in ``random``)
+    is documented by that method, under the name users call it by.
+    """
+    doc = _make_doc(module, module, ast.get_docstring(tree), _MODULE) if module_doc else None
+    if doc:
+        yield doc
+    exported = _all_names(tree)
+    methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if not _public(node.name):
+            continue
+        name = f"{module}.{node.name}"
+        tier = _TOP_LEVEL if exported is None or node.name in exported else _METHOD
+        if not isinstance(node, ast.ClassDef):
+            title = name + _ast_signature(node.args, method=False)
+            doc = _make_doc(name, title, ast.get_docstring(node), tier)
+            if doc:
+                yield doc
+            continue
+        doc = _make_doc(name, name, ast.get_docstring(node), tier)
+        if doc:
+            yield doc
+        for sub in node.body:
+            if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)) and _public(sub.name):
+                methods.setdefault(sub.name, sub)
+                method = f"{name}.{sub.name}"
+                title = method + _ast_signature(sub.args, method=True)
+                doc = _make_doc(method, title, ast.get_docstring(sub), _METHOD)
+                if doc:
+                    yield doc
+    for alias in sorted(_bound_method_aliases(tree) & (exported or set())):
+        if alias in methods:
+            sub = methods[alias]
+            name = f"{module}.{alias}"
+            title = name + _ast_signature(sub.args, method=True)
+            doc = _make_doc(name, title, ast.get_docstring(sub), _TOP_LEVEL)
+            if doc:
+                yield doc
+
+
+def _all_names(tree: ast.Module) -> set[str] | None:
+    """The literal ``__all__`` of a module; None when it has none or builds it at run time."""
+    names: set[str] | None = None
+    for node in tree.body:
+        if _is_all_call(node):  # __all__.extend([...]) / __all__.append("name")
+            call = node.value
+            try:
+                value = ast.literal_eval(call.args[0]) if len(call.args) == 1 else None
+            except ValueError:
+                return None
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, (list, tuple)) or names is None:
+                return None
+            names |= {v for v in value if isinstance(v, str)}
+            continue
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        else:
+            continue
+        if not any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            continue
+        try:
+            value = ast.literal_eval(node.value) if node.value is not None else None
+        except ValueError:
+            return None
+        if not isinstance(value, (list, tuple)):
+            return None
+        strings = {v for v in value if isinstance(v, str)}
+        names = (names or set()) | strings if isinstance(node, ast.AugAssign) else strings
+    return names
+
+
+def _is_all_call(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr in ("append", "extend")
+        and isinstance(node.value.func.value, ast.Name)
+        and node.value.func.value.id == "__all__"
+    )
+
+
+def _bound_method_aliases(tree: ast.Module) -> set[str]:
+    """Top-level ``name = something.name`` bindings (a module exposing an instance's methods)."""
+    aliases = set()
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == node.targets[0].id
+        ):
+            aliases.add(node.targets[0].id)
+    return aliases
+
+
+def _public(name: str) -> bool:
+    return not name.startswith("_")
+
+
+def _ast_signature(args: ast.arguments, method: bool) -> str:
+    """``(a, b, *, c, …)``: parameter names only, defaults left out to keep titles short."""
+    positional = [a.arg for a in [*args.posonlyargs, *args.args]]
+    if method and positional and positional[0] in ("self", "cls"):
+        positional = positional[1:]
+    names = positional
+    if args.vararg:
+        names.append("*" + args.vararg.arg)
+    elif args.kwonlyargs:
+        names.append("*")
+    names.extend(a.arg for a in args.kwonlyargs)
+    if args.kwarg:
+        names.append("**" + args.kwarg.arg)
+    return _format_params(names)
+
+
+def _format_params(names: list[str]) -> str:
+    if len(names) > MAX_SIGNATURE_PARAMS:
+        names = [*names[:MAX_SIGNATURE_PARAMS], "..."]
+    return "(" + ", ".join(names) + ")"
+
+
+def _compiled_docs() -> Iterator[DemoDoc]:
+    """Docstrings of the few compiled modules (their objects, since they have no source)."""
+    for module_name in _COMPILED_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        # builtins are known by their bare names: len, str.split
+        prefix = "" if module_name == "builtins" else module_name + "."
+        doc = _make_doc(module_name, module_name, _clean_c_doc(module.__doc__)[1], _MODULE)
+        if doc and module_name != "builtins":
+            yield doc
+        for name, obj in sorted(vars(module).items()):
+            if not _public(name) or not callable(obj):
+                continue
+            if getattr(obj, "__module__", module_name) != module_name:
+                continue  # re-exported from elsewhere
+            yield from _object_docs(prefix + name, obj, _TOP_LEVEL)
+            if isinstance(obj, type):
+                # methods of the built-in types (str.split, dict.get) are everyday API
+                tier = _TOP_LEVEL if module_name == "builtins" else _METHOD
+                for attr, member in sorted(vars(obj).items()):
+                    if _public(attr) and callable(member):
+                        yield from _object_docs(f"{prefix}{name}.{attr}", member, tier)
+
+
+def _object_docs(name: str, obj: object, tier: int) -> Iterator[DemoDoc]:
+    raw = getattr(obj, "__doc__", None)
+    if not isinstance(raw, str):
+        return
+    signature, text = _clean_c_doc(raw)
+    if not signature:
+        signature = _text_signature(getattr(obj, "__text_signature__", None))
+    if isinstance(obj, type):
+        signature = ""  # a class is shown by its name, as for source classes
+    doc = _make_doc(name, name + signature, text, tier)
+    if doc:
+        yield doc
+
+
+_SIGNATURE_LINE = re.compile(r"^[A-Za-z_][\w.]*\((.*?)\)")
+
+
+def _clean_c_doc(raw: str | None) -> tuple[str, str]:
+    """Split a C docstring into ``(signature, text)``; old-style ones open with ``f(x) -> y``."""
+    if not raw:
+        return "", ""
+    lines = raw.strip().splitlines()
+    head = _SIGNATURE_LINE.match(lines[0]) if lines else None
+    if not head:
+        return "", raw
+    # skip the block of signature lines that ends at the first blank line
+    end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+    params = [p.split("=")[0].strip() for p in head.group(1).replace("[", "").split(",")]
+    params = [p.rstrip("]") for p in params if p and p not in ("/", "$self", "$module")]
+    return _format_params(params), "\n".join(lines[end:])
+
+
+def _text_signature(text: str | None) -> str:
+    """``(sep, maxsplit)`` from a ``__text_signature__`` like ``($self, /, sep=None, …)``."""
+    if not text or not text.startswith("("):
+        return ""
+    params = [p.split("=")[0].strip() for p in text.strip("()").split(",")]
+    return _format_params([p for p in params if p and p != "/" and not p.startswith("$")])
+
+
+def _make_doc(doc_id: str, title: str, docstring: str | None, tier: int) -> DemoDoc | None:
+    docstring = docstring or ""
+    head = _SIGNATURE_LINE.match(docstring)
+    if head and head.group(0).split("(")[0].split(".")[-1] == doc_id.split(".")[-1]:
+        # an old-style docstring that opens by repeating the signature: the title has it
+        docstring = _clean_c_doc(docstring)[1]
+    text = _summarise(docstring)
+    if len(text) < MIN_TEXT_CHARS:
+        return None
+    return DemoDoc(doc_id, title, text, tier, fingerprint=" ".join((docstring or "").split()))
+
+
+def _summarise(docstring: str) -> str:
+    """The opening paragraphs of a docstring, on one line: about 200 to 600 characters."""
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", docstring)]
+    text = ""
+    for paragraph in paragraphs:
+        if not paragraph:
+            continue
+        if text and len(text) + 1 + len(paragraph) > MAX_TEXT_CHARS:
+            break
+        text = f"{text} {paragraph}" if text else paragraph
+        if len(text) >= TARGET_TEXT_CHARS:
+            break
+    if len(text) > MAX_TEXT_CHARS:
+        cut = text.rfind(" ", 0, MAX_TEXT_CHARS)
+        text = text[: cut if cut > 0 else MAX_TEXT_CHARS]
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Explaining a SPLADE hit
+
+
+@dataclass(frozen=True)
+class MatchedTerm:
+    """A term shared by the query and a document, and what it adds to the document's score."""
+
+    term: str
+    query_weight: int
+    doc_weight: int
+    expansion: bool  # True when the term is not one of the query text's own tokens
+
+    @property
+    def contribution(self) -> int:
+        return self.query_weight * self.doc_weight
+
+
+def match_terms(
+    query_terms: dict[str, int], doc_terms: dict[str, int], query_tokens: Iterable[str]
+) -> list[MatchedTerm]:
+    """The terms a query and a document share, largest contribution first.
+
+    With integer impacts the hit's score is exactly the sum of the contributions.
+    """
+    literal = set(query_tokens)
+    matched = [
+        MatchedTerm(term, weight, doc_terms[term], term not in literal)
+        for term, weight in query_terms.items()
+        if term in doc_terms
+    ]
+    return sorted(matched, key=lambda m: (-m.contribution, m.term))
+
+
+def format_matches(matches: Sequence[MatchedTerm], limit: int = 6) -> str:
+    """``term q×d=c`` for the largest contributions; expansion terms styled and marked ``+``."""
+    parts = []
+    for m in matches[:limit]:
+        # quote punctuation terms, which would read as separators otherwise
+        term = m.term if m.term.strip("#").isalnum() else json.dumps(m.term, ensure_ascii=False)
+        label = f"{term} {m.query_weight}x{m.doc_weight}={m.contribution}"
+        if m.expansion:
+            label = click.style("+" + label, fg="yellow", bold=True)
+        parts.append(label)
+    rest = matches[limit:]
+    if rest:
+        parts.append(f"{len(rest)} more={sum(m.contribution for m in rest)}")
+    return ", ".join(parts) if parts else "(no shared term)"
+
+
+# --------------------------------------------------------------------------------------------
+# The demo
+
+
+@dataclass(frozen=True)
+class DemoQuery:
+    """A built-in query and the documents it is after (any one of them counts as found)."""
+
+    text: str
+    wanted: tuple[str, ...] = ()
+
+
+#: Natural questions that avoid the identifiers they are after: BM25 needs those exact words,
+#: SPLADE's expansion can find the document without them.
+DEMO_QUERIES: tuple[DemoQuery, ...] = (
+    DemoQuery("pause the program for a few seconds", ("time.sleep",)),
+    DemoQuery("tally occurrences of items", ("collections.Counter",)),
+    DemoQuery("temporary directory deleted afterwards", ("tempfile.TemporaryDirectory",)),
+    DemoQuery("random decimal between two numbers", ("random.uniform",)),
+)
+
+
+@dataclass(frozen=True)
+class DemoHit:
+    """One hit as shown: rank, id, score, title, and for SPLADE the matched terms."""
+
+    rank: int
+    docid: str
+    score: float
+    title: str = ""
+    matches: tuple[MatchedTerm, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Both rankings of one query."""
+
+    query: str
+    splade: list[DemoHit]
+    bm25: list[DemoHit]
+    wanted: tuple[str, ...] = ()
+    splade_rank: int | None = None  # rank of the first wanted document (None: not in top k)
+    bm25_rank: int | None = None  # the same within BM25's top BM25_DEPTH
+
+
+@dataclass
+class DemoResult:
+    """What `run_demo` built and found (for tests and for callers of the API)."""
+
+    workdir: Path
+    num_docs: int
+    queries: list[QueryResult] = field(default_factory=list)
+    cached: bool = False
+    build_seconds: float = 0.0
+
+
+def default_workdir() -> Path:
+    """``$XDG_CACHE_HOME/splade-lite/demo``, else ``~/.cache/splade-lite/demo``."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "splade-lite" / "demo"
+
+
+def corpus_signature(max_docs: int) -> dict:
+    """What decides the demo corpus and index; a cached index is reused only if it matches."""
+    return {
+        "corpus_version": CORPUS_VERSION,
+        "python": sys.version,
+        "stdlib": str(stdlib_dir()),
+        "max_docs": max_docs,
+        "model": MODEL,
+        "max_length": MAX_LENGTH,
+    }
+
+
+def run_demo(
+    workdir: Path | None = None,
+    max_docs: int = 2000,
+    queries: list[str] | None = None,
+    rebuild: bool = False,
+    echo: Echo = print,
+) -> DemoResult:
+    """Build (or reuse) the stdlib demo index in `workdir`, search it, and show the results.
+
+    `queries` replaces the built-in queries. Lines go to `echo`; they may hold ANSI styles
+    (``click.echo`` drops them when the output is not a terminal; the default ``print`` is
+    routed through ``click.echo`` for that reason).
+    """
+    if echo is print:
+        echo = click.echo
+    workdir = Path(workdir) if workdir is not None else default_workdir()
+    workdir.mkdir(parents=True, exist_ok=True)
+    signature = corpus_signature(max_docs)
+    state = _read_state(workdir)
+    cached = not rebuild and _cache_valid(workdir, state, signature)
+    started = time.perf_counter()
+    if cached:
+        num_docs = int(state["num_docs"])
+        echo(f"Using the demo index built earlier in {workdir} (--rebuild builds it again).")
+        build_seconds = 0.0
+    else:
+        num_docs = _build(workdir, max_docs, signature, echo)
+        build_seconds = time.perf_counter() - started
+        echo(f"Ready in {build_seconds:.0f} s.")
+
+    demo_queries = [DemoQuery(q) for q in queries] if queries else list(DEMO_QUERIES)
+    results = _search(workdir, demo_queries)
+    expansion = click.style("+highlighted", fg="yellow", bold=True)
+    echo("")
+    echo(f"{num_docs} docstrings of the Python {sys.version.split()[0]} standard library,")
+    echo("ranked by SPLADE (learned sparse) and by BM25 (exact words). Under each SPLADE hit,")
+    echo("the terms it shares with the query: query weight x document weight = contribution;")
+    echo(f"they add up to the score. {expansion} terms are expansions: the model added them,")
+    echo("the query text does not contain them.")
+    for result in results:
+        _show(result, echo)
+    _show_next_steps(workdir, echo)
+    return DemoResult(workdir, num_docs, results, cached, build_seconds)
+
+
+def _read_state(workdir: Path) -> dict:
+    try:
+        state = json.loads((workdir / "demo.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _cache_valid(workdir: Path, state: dict, signature: dict) -> bool:
+    from splade_lite.metadata import INDEX_META, VECTORS_META
+
+    return (
+        state.get("signature") == signature
+        and isinstance(state.get("num_docs"), int)
+        and (workdir / "index" / INDEX_META).is_file()
+        and (workdir / "vectors" / VECTORS_META).is_file()
+    )
+
+
+def _build(workdir: Path, max_docs: int, signature: dict, echo: Echo) -> int:
+    """Corpus -> vectors -> index in `workdir`; returns the number of documents."""
+    from splade_lite.encode import encode_corpus
+    from splade_lite.index import build_index
+    from splade_lite.metadata import write_json
+
+    # forget the old build first, so an interrupted rebuild is never taken for a cached one
+    (workdir / "demo.json").unlink(missing_ok=True)
+    echo(f"Building the demo in {workdir} (first run only; later runs reuse it).")
+    started = time.perf_counter()
+    docs = build_stdlib_corpus(max_docs)
+    corpus = workdir / "corpus.jsonl"
+    write_corpus(docs, corpus)
+    echo(
+        f"  corpus: {len(docs)} docstrings of the standard library in {stdlib_dir()}, "
+        f"read with ast ({time.perf_counter() - started:.1f} s)"
+    )
+    echo(f"  encoding them with {MODEL}:")
+    summary = encode_corpus(
+        corpus,
+        workdir / "vectors",
+        model=MODEL,
+        mode="splade",
+        max_length=MAX_LENGTH,
+        progress=True,
+    )
+    echo(
+        f"  encoded {summary.num_docs} documents in {summary.seconds:.1f} s "
+        f"({summary.docs_per_second:.0f} docs/s)"
+    )
+    started = time.perf_counter()
+    build_index(workdir / "vectors", workdir / "index", bm25_corpus=corpus, overwrite=True)
+    echo(f"  indexed them twice, SPLADE impacts and BM25 ({time.perf_counter() - started:.1f} s)")
+    write_json(workdir / "demo.json", {"signature": signature, "num_docs": len(docs)})
+    return len(docs)
+
+
+def _search(workdir: Path, demo_queries: Sequence[DemoQuery]) -> list[QueryResult]:
+    from splade_lite.encode import read_vector_shards
+    from splade_lite.search import Searcher
+
+    index_dir = workdir / "index"
+    splade = Searcher(index_dir)
+    bm25 = Searcher(index_dir, bm25=True)
+    texts = [q.text for q in demo_queries]
+    query_terms = splade.query_terms(texts)
+    splade_hits = splade.batch_search(texts, k=TOP_K)
+    bm25_hits = bm25.batch_search(texts, k=BM25_DEPTH)
+
+    # the few document vectors needed to explain the SPLADE hits, from one pass over the shards
+    needed = {h.docid for hits in splade_hits for h in hits}
+    doc_terms = {
+        r["id"]: r["vector"] for r in read_vector_shards(workdir / "vectors") if r["id"] in needed
+    }
+    shown = needed | {h.docid for hits in bm25_hits for h in hits[:TOP_K]}
+    titles = {d: r.get("title") or d for d, r in splade.documents(shown).items()}
+
+    results = []
+    for query, terms, s_hits, b_hits in zip(demo_queries, query_terms, splade_hits, bm25_hits):
+        tokens = splade.encoder.tokenizer.tokenize(query.text)
+        s_rows = [
+            DemoHit(
+                rank,
+                hit.docid,
+                hit.score,
+                titles.get(hit.docid, hit.docid),
+                tuple(match_terms(terms, doc_terms.get(hit.docid, {}), tokens)),
+            )
+            for rank, hit in enumerate(s_hits, 1)
+        ]
+        b_rows = [
+            DemoHit(rank, hit.docid, hit.score, titles.get(hit.docid, hit.docid))
+            for rank, hit in enumerate(b_hits[:TOP_K], 1)
+        ]
+        results.append(
+            QueryResult(
+                query.text,
+                s_rows,
+                b_rows,
+                query.wanted,
+                _first_rank(s_hits, query.wanted),
+                _first_rank(b_hits, query.wanted),
+            )
+        )
+    return results
+
+
+def _first_rank(hits: Sequence, wanted: Sequence[str]) -> int | None:
+    return next((rank for rank, h in enumerate(hits, 1) if h.docid in wanted), None)
+
+
+def _show(result: QueryResult, echo: Echo) -> None:
+    echo("")
+    echo(click.style(f'Query: "{result.query}"', bold=True))
+    if result.wanted:
+        echo(f"  (looking for {' or '.join(result.wanted)})")
+    bm25_ids = {h.docid: h.rank for h in result.bm25}
+    splade_ids = {h.docid: h.rank for h in result.splade}
+
+    echo(click.style("  SPLADE (learned sparse, splade-tiny)", underline=True))
+    if not result.splade:
+        echo("    no document shares a term with this query")
+    for hit in result.splade:
+        notes = []
+        if hit.docid in result.wanted:
+            notes.append(click.style("<- wanted", fg="green", bold=True))
+        if hit.docid in bm25_ids:
+            notes.append(f"(BM25 #{bm25_ids[hit.docid]})")
+        echo(f"   {hit.rank}. {_short(hit.title)}  score {hit.score:.0f} " + " ".join(notes))
+        echo(f"        {format_matches(hit.matches)}")
+
+    echo(click.style("  BM25 (exact words)", underline=True))
+    if not result.bm25:
+        echo("    no document contains a word of this query")
+    for hit in result.bm25:
+        notes = []
+        if hit.docid in result.wanted:
+            notes.append(click.style("<- wanted", fg="green", bold=True))
+        if hit.docid in splade_ids:
+            notes.append(f"(SPLADE #{splade_ids[hit.docid]})")
+        echo(f"   {hit.rank}. {_short(hit.title)}  score {hit.score:.2f} " + " ".join(notes))
+
+    if result.wanted:
+        found = [
+            f"SPLADE ranks it #{result.splade_rank}"
+            if result.splade_rank
+            else f"SPLADE misses it in its top {TOP_K}",
+            f"BM25 ranks it #{result.bm25_rank}"
+            if result.bm25_rank
+            else f"BM25 does not find it in its top {BM25_DEPTH}",
+        ]
+        echo("  => " + "; ".join(found) + ".")
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _show_next_steps(workdir: Path, echo: Echo) -> None:
+    corpus = workdir / "corpus.jsonl"
+    echo("")
+    echo(click.style("Where to go next", bold=True))
+    echo('  Try your own question:  splade-lite demo --query "..."')
+    echo("  On your own corpus (BEIR corpus.jsonl, JSONL {id, contents} or TSV id<TAB>text):")
+    echo("    splade-lite encode CORPUS --out VECTORS")
+    echo("    splade-lite index VECTORS --out INDEX --bm25-corpus CORPUS")
+    echo('    splade-lite search INDEX "your question"          (add --bm25 to compare)')
+    echo("    splade-lite search INDEX --queries QUERIES --out run.trec")
+    echo("    splade-lite evaluate run.trec --qrels QRELS")
+    echo(f"  The demo's own files are in {workdir} (corpus: {corpus.name}, index: index/).")
