@@ -1,0 +1,374 @@
+"""Tests of `splade-lite demo`: the stdlib corpus, the explanation of hits, and one full run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import click
+import pytest
+
+from splade_lite.demo import (
+    COMPILED_MODULES,
+    DEMO_QUERIES,
+    DemoHit,
+    MatchedTerm,
+    QueryResult,
+    build_stdlib_corpus,
+    default_workdir,
+    format_matches,
+    match_terms,
+    render_result,
+    run_demo,
+    write_corpus,
+)
+from splade_lite.io import read_corpus
+
+# --------------------------------------------------------------------------------------------
+# The corpus, on this interpreter's standard library
+
+
+@pytest.fixture(scope="module")
+def stdlib_docs():
+    return build_stdlib_corpus(2000)
+
+
+def test_stdlib_corpus_is_deterministic(stdlib_docs):
+    again = build_stdlib_corpus(2000)
+    assert [d.record() for d in again] == [d.record() for d in stdlib_docs]
+
+
+def test_stdlib_corpus_ids_unique_and_texts_real(stdlib_docs):
+    assert len(stdlib_docs) == 2000  # the standard library has far more docstrings than that
+    ids = [d.id for d in stdlib_docs]
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    for doc in stdlib_docs:
+        assert doc.id and not any(c.isspace() for c in doc.id)
+        assert len(doc.text) >= 40 and doc.text == doc.text.strip()
+        assert len(doc.text) <= 600
+        assert "\n" not in doc.text
+        assert doc.title.startswith(doc.id)
+
+
+def test_stdlib_corpus_has_the_demo_answers(stdlib_docs):
+    ids = {d.id for d in stdlib_docs}
+    for query in DEMO_QUERIES:
+        assert ids & set(query.wanted), query
+    by_id = {d.id: d for d in stdlib_docs}
+    assert by_id["time.sleep"].title == "time.sleep(seconds)"
+    # the signature line of an old-style docstring goes to the title, not the text
+    assert not by_id["time.sleep"].text.startswith("sleep(")
+
+
+def test_stdlib_corpus_skips_tests_and_tools(stdlib_docs):
+    skipped = ("test.", "idlelib", "lib2to3", "tkinter", "turtledemo", "ensurepip", "antigravity")
+    for doc in stdlib_docs:
+        assert not doc.id.startswith(skipped), doc.id
+        assert not any(part.startswith("_") for part in doc.id.split(".")), doc.id
+
+
+@pytest.mark.parametrize("max_docs", [1, 50, 120])
+def test_stdlib_corpus_respects_max_docs(max_docs):
+    docs = build_stdlib_corpus(max_docs)
+    assert len(docs) == max_docs
+    # a small corpus is made of module docstrings, spread over the whole alphabet
+    assert all("." not in d.id or d.title == d.id for d in docs)
+    if max_docs >= 50:
+        assert len({d.id[0] for d in docs}) >= 10
+
+
+def test_stdlib_corpus_rejects_zero():
+    with pytest.raises(ValueError):
+        build_stdlib_corpus(0)
+
+
+def test_stdlib_corpus_imports_nothing():
+    # a fresh interpreter, since this one may have imported anything already
+    code = textwrap.dedent(
+        """
+        import json, sys
+        from splade_lite.demo import build_stdlib_corpus, stdlib_dir
+        stdlib_dir()
+        before = set(sys.modules)
+        docs = build_stdlib_corpus(100_000)
+        print(json.dumps({"new": sorted(set(sys.modules) - before), "n": len(docs)}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(report["new"]) <= set(COMPILED_MODULES), report["new"]
+    assert report["n"] > 2000
+    for name in ("antigravity", "this", "tkinter", "idlelib", "turtle"):
+        assert name not in report["new"]
+
+
+def test_corpus_file_reads_back(tmp_path):
+    docs = build_stdlib_corpus(60)
+    path = tmp_path / "corpus.jsonl"
+    assert write_corpus(docs, path) == 60
+    back = list(read_corpus(path))
+    assert [(d.id, d.title, d.text) for d in back] == [(d.id, d.title, d.text) for d in docs]
+
+
+# --------------------------------------------------------------------------------------------
+# The corpus rules, on a made-up library (independent of the Python version)
+
+
+def _write(root: Path, rel: str, source: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source), encoding="utf-8")
+
+
+LONG = "explains at some length what this does, so that it passes the length filter"
+
+
+@pytest.fixture()
+def fake_stdlib(tmp_path):
+    root = tmp_path / "lib"
+    _write(
+        root,
+        "jsonish/__init__.py",
+        f'''
+        """The jsonish package {LONG}."""
+        __all__ = ["dumps", "Encoder"]
+        def dumps(obj, *, indent=None, **kw):
+            """Serialize obj: {LONG}."""
+        def helper(x):
+            """A helper left out of __all__: {LONG}."""
+        def _hidden():
+            """Private: {LONG}."""
+        class Encoder:
+            """Encoder class {LONG}."""
+            def encode(self, o):
+                """Encode o: {LONG}."""
+            def _private(self):
+                """Private method {LONG}."""
+        ''',
+    )
+    _write(root, "jsonish/tool.py", f'"""The command line tool {LONG}."""\n')
+    _write(
+        root,
+        "rand.py",
+        f'''
+        """Random things {LONG}."""
+        __all__ = ["Random", "randint"]
+        class Random:
+            def randint(self, a, b):
+                """Return a random integer in range [a, b], {LONG}."""
+        _inst = Random()
+        randint = _inst.randint
+        ''',
+    )
+    _write(
+        root,
+        "oldstyle.py",
+        f'''
+        __all__ = []
+        __all__.extend(["makedirs"])
+        def makedirs(name, mode=0o777, exist_ok=False):
+            """makedirs(name [, mode=0o777])
+
+            Super-mkdir; {LONG}."""
+        ''',
+    )
+    _write(root, "short.py", '"""Too short."""\ndef f():\n    """Also short."""\n')
+    _write(root, "broken.py", f'"""Broken {LONG}."""\ndef (:\n')
+    _write(root, "copy_a.py", f'def same():\n    """Copied docstring {LONG}."""\n')
+    _write(root, "copy_b.py", f'def same():\n    """Copied docstring {LONG}."""\n')
+    for skipped in (
+        "test/test_x.py",
+        "idlelib/__init__.py",
+        "site-packages/pkg/__init__.py",
+        "_private.py",
+        "antigravity.py",
+        "jsonish/__main__.py",
+        "notapackage/mod.py",
+    ):
+        _write(root, skipped, f'"""Must be skipped: {LONG}."""\n')
+    return root
+
+
+def test_fake_stdlib_rules(fake_stdlib):
+    docs = build_stdlib_corpus(100, root=fake_stdlib, compiled_modules=())
+    by_id = {d.id: d for d in docs}
+    expected = {
+        "jsonish",
+        "jsonish.tool",
+        "rand",
+        "jsonish.dumps",
+        "jsonish.helper",
+        "jsonish.Encoder",
+        "jsonish.Encoder.encode",
+        "rand.randint",
+        "oldstyle.makedirs",
+        "copy_a.same",  # copy_b.same has the same docstring: dropped
+    }
+    assert set(by_id) == expected
+    assert by_id["jsonish.dumps"].title == "jsonish.dumps(obj, *, indent, **kw)"
+    assert by_id["jsonish.Encoder.encode"].title == "jsonish.Encoder.encode(o)"
+    # a module-level binding of an instance's method is documented under its public name
+    # (and the method itself, a copy, is dropped)
+    assert by_id["rand.randint"].title == "rand.randint(a, b)"
+    assert by_id["oldstyle.makedirs"].text.startswith("Super-mkdir;")
+    # tiers: modules, then exported top-level names, then methods and unexported names
+    assert by_id["jsonish"].tier == 0
+    assert by_id["jsonish.dumps"].tier == 1 and by_id["rand.randint"].tier == 1
+    assert by_id["oldstyle.makedirs"].tier == 1  # exported through __all__.extend
+    assert by_id["jsonish.helper"].tier == 2 and by_id["jsonish.Encoder.encode"].tier == 2
+
+
+def test_fake_stdlib_selection_prefers_modules(fake_stdlib):
+    docs = build_stdlib_corpus(3, root=fake_stdlib, compiled_modules=())
+    assert {d.id for d in docs} == {"jsonish", "jsonish.tool", "rand"}
+    docs = build_stdlib_corpus(4, root=fake_stdlib, compiled_modules=())
+    assert {d.tier for d in docs} == {0, 1}
+
+
+# --------------------------------------------------------------------------------------------
+# Explaining a hit (no JVM, no model)
+
+QUERY = {"sleep": 120, "seconds": 80, "pause": 50, "wait": 30, ".": 7}
+DOC = {"sleep": 150, "seconds": 90, "delay": 40, "wait": 10, "time": 99}
+QUERY_TOKENS = ["pause", "for", "seconds"]
+
+
+def test_match_terms_contributions_add_up_to_the_dot_product():
+    matches = match_terms(QUERY, DOC, QUERY_TOKENS)
+    score = sum(QUERY[t] * DOC[t] for t in QUERY.keys() & DOC.keys())
+    assert sum(m.contribution for m in matches) == score == 120 * 150 + 80 * 90 + 30 * 10
+    assert [m.term for m in matches] == ["sleep", "seconds", "wait"]  # largest first
+    assert [m.expansion for m in matches] == [True, False, True]
+    assert matches[0] == MatchedTerm("sleep", 120, 150, True)
+
+
+def test_match_terms_nothing_shared():
+    assert match_terms({"a": 1}, {"b": 2}, ["a"]) == []
+    assert format_matches([]) == "(no shared term)"
+
+
+def test_format_matches_marks_and_styles_expansions():
+    matches = match_terms(QUERY, DOC, QUERY_TOKENS)
+    styled = format_matches(matches)
+    plain = click.unstyle(styled)
+    assert plain == "+sleep 120x150=18000, seconds 80x90=7200, +wait 30x10=300"
+    assert styled != plain  # the expansion terms carry ANSI styles (dropped off a terminal)
+    assert "seconds 80x90" in styled and "\x1b[" not in styled.split("seconds")[1].split(",")[0]
+    # beyond the limit the rest is summed, so the shown numbers still add up to the score
+    assert click.unstyle(format_matches(matches, limit=1)) == "+sleep 120x150=18000, 2 more=7500"
+    # punctuation is quoted so that it does not read as a separator
+    dot = [MatchedTerm(".", 7, 3, True)]
+    assert click.unstyle(format_matches(dot)) == '+"." 7x3=21'
+
+
+def test_render_result():
+    matches = tuple(match_terms(QUERY, DOC, QUERY_TOKENS))
+    score = sum(m.contribution for m in matches)
+    result = QueryResult(
+        "pause for seconds",
+        splade=[DemoHit(1, "time.sleep", score, "time.sleep(seconds)", matches)],
+        bm25=[
+            DemoHit(1, "sched.scheduler", 3.5, "sched.scheduler"),
+            DemoHit(2, "time.sleep", 2.25, "time.sleep(seconds)"),
+        ],
+        wanted=("time.sleep",),
+        splade_rank=1,
+        bm25_rank=2,
+    )
+    lines: list[str] = []
+    render_result(result, lines.append)
+    text = click.unstyle("\n".join(lines))
+    assert 'Query: "pause for seconds"' in text
+    assert "1. time.sleep(seconds)  score 25500 <- wanted (BM25 #2)" in text
+    assert "+sleep 120x150=18000, seconds 80x90=7200, +wait 30x10=300" in text
+    assert "2. time.sleep(seconds)  score 2.25 <- wanted (SPLADE #1)" in text
+    assert "SPLADE ranks it #1; BM25 ranks it #2." in text
+
+
+def test_default_workdir(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_workdir() == tmp_path / "splade-lite" / "demo"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_workdir() == Path.home() / ".cache" / "splade-lite" / "demo"
+
+
+# --------------------------------------------------------------------------------------------
+# End to end (Java, Anserini and the splade-tiny weights)
+
+
+def _needs_pipeline() -> None:
+    """Skip unless Java 21+, Pyserini's Anserini jar and the splade-tiny weights are here."""
+    try:
+        from splade_lite.encoders import resolve_model
+        from splade_lite.indexer import anserini_jar, java_home
+
+        java_home()
+        anserini_jar()
+        resolve_model("splade-tiny")
+    except Exception as err:  # any missing piece means: not on this machine
+        pytest.skip(f"demo pipeline unavailable: {err}")
+
+
+@pytest.mark.jvm
+@pytest.mark.slow
+def test_run_demo_end_to_end(tmp_path):
+    _needs_pipeline()
+    workdir = tmp_path / "demo"
+    lines: list[str] = []
+    result = run_demo(workdir=workdir, max_docs=100, echo=lines.append)
+    text = click.unstyle("\n".join(lines))
+
+    assert result.num_docs == 100 and not result.cached
+    assert len(list(read_corpus(workdir / "corpus.jsonl"))) == 100
+    assert (workdir / "index" / "splade_lite.json").is_file()
+    assert [q.query for q in result.queries] == [q.text for q in DEMO_QUERIES]
+    for query in result.queries:
+        assert 0 < len(query.splade) <= 5 and len(query.bm25) <= 5
+        for hit in query.splade:
+            # the score Lucene computed is exactly the sum of the shown contributions
+            assert hit.matches
+            assert sum(m.contribution for m in hit.matches) == hit.score
+            assert all(m.query_weight > 0 and m.doc_weight > 0 for m in hit.matches)
+        assert [h.score for h in query.bm25] == sorted((h.score for h in query.bm25), reverse=True)
+    for needle in ("SPLADE", "BM25", "Where to go next", "splade-lite encode CORPUS --out VECTORS"):
+        assert needle in text
+    assert "splade-lite index VECTORS --out INDEX --bm25-corpus CORPUS" in text
+    assert 'splade-lite search INDEX "' in text and "splade-lite evaluate" in text
+
+    # a second run reuses the index and only searches; own queries replace the built-in ones
+    started = time.perf_counter()
+    lines.clear()
+    again = run_demo(workdir=workdir, max_docs=100, queries=["sort a list"], echo=lines.append)
+    assert again.cached and time.perf_counter() - started < 60
+    assert [q.query for q in again.queries] == ["sort a list"]
+    assert "Using the demo index built earlier" in lines[0]
+
+    # another corpus size is another corpus: rebuilt, not reused
+    other = run_demo(workdir=workdir, max_docs=60, queries=["sort"], echo=lambda _line: None)
+    assert other.num_docs == 60 and not other.cached
+
+
+@pytest.mark.jvm
+@pytest.mark.slow
+def test_demo_command_uses_the_cache(tmp_path):
+    _needs_pipeline()
+    from click.testing import CliRunner
+
+    from splade_lite.cli import main
+
+    workdir = tmp_path / "demo"
+    run_demo(workdir=workdir, max_docs=50, queries=["x"], echo=lambda _line: None)
+    out = CliRunner().invoke(
+        main, ["demo", "--workdir", str(workdir), "--max-docs", "50", "--query", "sort a list"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "Using the demo index built earlier" in out.output
+    assert 'Query: "sort a list"' in out.output
+    assert "\x1b[" not in out.output  # no terminal, no colour codes
