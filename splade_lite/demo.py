@@ -708,7 +708,7 @@ def _search(workdir: Path, demo_queries: Sequence[DemoQuery]) -> list[QueryResul
     bm25 = Searcher(index_dir, bm25=True)
     texts = [q.text for q in demo_queries]
     query_terms = splade.query_terms(texts)
-    splade_hits = splade.batch_search(texts, k=TOP_K)
+    splade_hits = splade.batch_search_terms(query_terms, k=TOP_K)
     bm25_hits = bm25.batch_search(texts, k=BM25_DEPTH)
 
     # the few document vectors needed to explain the SPLADE hits, from one pass over the shards

@@ -85,7 +85,7 @@ def build_index(
     try:
         started = time.perf_counter()
         say(f"indexing {vmeta['num_docs']} documents from {vectors_dir}")
-        stats = build_impact_index(vectors_dir, tmp, threads=threads, log=log)
+        stats = build_impact_index(vectors_dir, tmp, threads=threads, log=_java_log(log))
         impact_seconds = time.perf_counter() - started
         in_index = count_documents(tmp)
         if in_index != vmeta["num_docs"]:
@@ -130,6 +130,11 @@ def build_index(
         raise
 
 
+def _java_log(log: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """Anserini's own log lines reach the user only when debugging (SPLADE_LITE_DEBUG=1)."""
+    return log if os.environ.get("SPLADE_LITE_DEBUG") else None
+
+
 def _chmod_like_mkdir(folder: Path) -> None:
     """mkdtemp makes a private folder; give the index the permissions a plain mkdir would."""
     umask = os.umask(0)
@@ -166,7 +171,9 @@ def _build_bm25(corpus: Path, index_dir: Path, threads: int, expected: int, say)
         with atomic_write(staging / "docs.jsonl") as handle:
             for doc in read_corpus(corpus):
                 handle.write(json.dumps({"id": doc.id, "contents": doc.full_text}) + "\n")
-        stats = build_bm25_index(staging, index_dir / md.BM25_DIR, threads=threads)
+        stats = build_bm25_index(
+            staging, index_dir / md.BM25_DIR, threads=threads, log=_java_log(say)
+        )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     count = count_documents(index_dir / md.BM25_DIR)

@@ -104,23 +104,48 @@ class Searcher:
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, query: str, k: int = 10) -> list[Hit]:
-        """The top `k` documents for one query text."""
+        """The top `k` documents for one query text (a blank query is an error)."""
+        if not query.strip():
+            raise ValueError("the query is empty")
         return self.batch_search([query], k=k)[0]
 
     def batch_search(
         self, queries: Sequence[str], k: int = 10, threads: int = 1
     ) -> list[list[Hit]]:
-        """The top `k` documents for each query, searched by `threads` Java threads."""
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        """The top `k` documents for each query text, searched by `threads` Java threads.
+
+        A blank query matches nothing (an empty list): encoding it would only rank documents
+        by the model's expansion of the special tokens.
+        """
+        _check_k(k)
         queries = list(queries)
-        if not queries:
-            return []
         if self.mode == "bm25":
-            results = self._lucene.batch_search(queries, k, threads)
-        else:
-            results = self._lucene.batch_search(self.query_terms(queries), k, threads)
-        return [[Hit(docid, float(score)) for docid, score in hits] for hits in results]
+            return self._batch([q if q.strip() else None for q in queries], k, threads)
+        blank = [not q.strip() for q in queries]
+        encoded = iter(self.query_terms([q for q, b in zip(queries, blank) if not b]))
+        return self.batch_search_terms([{} if b else next(encoded) for b in blank], k, threads)
+
+    def batch_search_terms(
+        self, queries: Sequence[dict[str, int]], k: int = 10, threads: int = 1
+    ) -> list[list[Hit]]:
+        """Search with already quantised queries ``{index term: integer weight}``.
+
+        For callers that look at the query terms too (explanations, feedback), so that a
+        query is encoded once.
+        """
+        if self.mode == "bm25":
+            raise ValueError("a BM25 searcher takes query texts, not term weights")
+        _check_k(k)
+        return self._batch([q if q else None for q in queries], k, threads)
+
+    def _batch(self, queries: list, k: int, threads: int) -> list[list[Hit]]:
+        """Search the non-empty queries (None stands for one that matches nothing)."""
+        todo = [q for q in queries if q is not None]
+        found = iter(self._lucene.batch_search(todo, k, threads) if todo else [])
+        return [
+            [] if q is None else [Hit(docid, float(score)) for docid, score in next(found)]
+            for q in queries
+        ]
 
     # -- showing hits ---------------------------------------------------------------------------
     def documents(self, docids: Iterable[str]) -> dict[str, dict]:
@@ -138,3 +163,8 @@ class Searcher:
                     if len(found) == len(wanted):
                         break
         return found
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")

@@ -166,3 +166,22 @@ def test_refuses_a_model_whose_weights_changed(built, tmp_path):
     meta_file.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="sha256"):
         Searcher(tmp_path / "index").search("coffee")
+
+
+def test_blank_queries_match_nothing(built):
+    root, _, docs = built
+    for searcher in (Searcher(root / "index"), Searcher(root / "index", bm25=True)):
+        results = searcher.batch_search(["", "coffee", "   "], k=3)
+        assert results[0] == [] and results[2] == []
+        assert results[1] and results[1] == searcher.search("coffee", k=3)
+        with pytest.raises(ValueError, match="empty"):
+            searcher.search(" \t")
+
+
+def test_search_with_term_weights(built):
+    root, _, docs = built
+    searcher = Searcher(root / "index")
+    query = {"coffee": 3, "sleep": 2, "not-a-term": 50}
+    (hits,) = searcher.batch_search_terms([query], k=10)
+    assert {h.docid: h.score for h in hits} == brute_force(query, docs)
+    assert searcher.batch_search_terms([{}], k=10) == [[]]
