@@ -8,7 +8,7 @@ Every step runs through the `splade-lite` command line, as a user would run it:
 then query latency is measured in one process per index with the Python API (median and p99
 over the collection's queries, one query at a time, query encoding included, after a warm-up).
 
-    python benchmarks/collections.py [--data ../shared/data] [--work runs/collections]
+    python benchmarks/effectiveness.py [--data ../shared/data] [--work runs/collections]
         [--collections scifact nfcorpus ...] [--out benchmarks/results/collections.json]
 """
 
