@@ -119,8 +119,8 @@ class Searcher:
         """
         _check_k(k)
         queries = list(queries)
-        if self.mode == "bm25":
-            return self._batch([q if q.strip() else None for q in queries], k, threads)
+        if self.mode == "bm25":  # blank texts match nothing in BM25Index
+            return _as_hits(self._lucene.batch_search(queries, k, threads))
         blank = [not q.strip() for q in queries]
         encoded = iter(self.query_terms([q for q, b in zip(queries, blank) if not b]))
         return self.batch_search_terms([{} if b else next(encoded) for b in blank], k, threads)
@@ -131,21 +131,12 @@ class Searcher:
         """Search with already quantised queries ``{index term: integer weight}``.
 
         For callers that look at the query terms too (explanations, feedback), so that a
-        query is encoded once.
+        query is encoded once. An empty query matches nothing.
         """
         if self.mode == "bm25":
             raise ValueError("a BM25 searcher takes query texts, not term weights")
         _check_k(k)
-        return self._batch([q if q else None for q in queries], k, threads)
-
-    def _batch(self, queries: list, k: int, threads: int) -> list[list[Hit]]:
-        """Search the non-empty queries (None stands for one that matches nothing)."""
-        todo = [q for q in queries if q is not None]
-        found = iter(self._lucene.batch_search(todo, k, threads) if todo else [])
-        return [
-            [] if q is None else [Hit(docid, float(score)) for docid, score in next(found)]
-            for q in queries
-        ]
+        return _as_hits(self._lucene.batch_search(list(queries), k, threads))
 
     # -- showing hits ---------------------------------------------------------------------------
     def documents(self, docids: Iterable[str]) -> dict[str, dict]:
@@ -168,3 +159,7 @@ class Searcher:
 def _check_k(k: int) -> None:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+
+
+def _as_hits(results: list[list[tuple[str, float]]]) -> list[list[Hit]]:
+    return [[Hit(docid, float(score)) for docid, score in hits] for hits in results]
