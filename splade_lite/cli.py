@@ -184,14 +184,47 @@ def index(vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite):
 @click.option("--bm25", is_flag=True, help="Rank with the BM25 index built beside it.")
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
 @click.option("--device", default=None, help="For SPLADE query encoding: cpu or cuda.")
+@click.option("--hybrid", is_flag=True, help="Fuse the learned sparse ranking with BM25's.")
+@click.option(
+    "--fusion",
+    type=click.Choice(["interpolate", "rrf"]),
+    default=None,
+    help="interpolate: alpha x minmax(sparse) + (1-alpha) x minmax(BM25); rrf: reciprocal rank "
+    "fusion [default: interpolate].",
+)
+@click.option(
+    "--alpha", type=click.FloatRange(0, 1), default=None, help="Weight of the sparse scores."
+)
+@click.option("--depth", type=click.IntRange(1), default=None, help="Hits of each list fused.")
+@click.option("--feedback", is_flag=True, help="Add a round of sparse pseudo-relevance feedback.")
+@click.option("--fb-docs", type=click.IntRange(1), default=None, help="Feedback documents.")
+@click.option("--fb-terms", type=click.IntRange(0), default=None, help="Expansion terms kept.")
+@click.option("--fb-beta", type=click.FloatRange(0), default=None, help="Weight of the feedback.")
 @_friendly
-def search(index_dir, query, queries, out_file, k, threads, bm25, as_json, device):
+def search(
+    index_dir, query, queries, out_file, k, threads, bm25, as_json, device, hybrid, fusion,
+    alpha, depth, feedback, fb_docs, fb_terms, fb_beta,
+):  # fmt: skip
     """Search INDEX_DIR for QUERY, or for every query of --queries into a TREC run."""
     from splade_lite.search import Searcher
 
     if (query is None) == (queries is None):
         raise click.UsageError("give either a QUERY or --queries FILE")
-    searcher = Searcher(index_dir, bm25=bm25, device=device)
+    from splade_lite.feedback import Feedback
+    from splade_lite.search import Hybrid
+
+    hybrid_settings = _settings(
+        Hybrid, hybrid, "--hybrid", {"--fusion": fusion, "--alpha": alpha, "--depth": depth}
+    )
+    feedback_settings = _settings(
+        Feedback,
+        feedback,
+        "--feedback",
+        {"--fb-docs": fb_docs, "--fb-terms": fb_terms, "--fb-beta": fb_beta},
+    )
+    searcher = Searcher(
+        index_dir, bm25=bm25, hybrid=hybrid_settings, feedback=feedback_settings, device=device
+    )
     if queries is not None:
         _search_file(searcher, queries, out_file, k or 1000, threads)
         return
@@ -213,6 +246,17 @@ def search(index_dir, query, queries, out_file, k, threads, bm25, as_json, devic
         click.echo("no document matches this query")
     for rank, hit in enumerate(hits, 1):
         click.echo(f"{rank:>3}  {hit.score:>10.0f}  {hit.docid}  {_describe(docs.get(hit.docid))}")
+
+
+def _settings(kind: type, enabled: bool, flag: str, options: dict):
+    """Settings of an opt-in feature from its options (``--fb-docs`` -> ``docs``), or False."""
+    chosen = {name: value for name, value in options.items() if value is not None}
+    if not enabled:
+        if chosen:
+            raise click.UsageError(f"{', '.join(chosen)} only apply with {flag}")
+        return False
+    fields = {name.split("-")[-1]: value for name, value in chosen.items()}
+    return kind(**fields)
 
 
 def _describe(doc: dict | None, width: int = 90) -> str:

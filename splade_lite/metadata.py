@@ -15,6 +15,7 @@ DF_FILE = "df.json"
 DOCS_FILE = "docs.jsonl.gz"
 TOKENIZER_DIR = "tokenizer"
 BM25_DIR = "bm25"
+FORWARD_FILE = "forward.npz"
 
 
 class MetadataError(ValueError):

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from splade_lite import metadata as md
+from splade_lite.feedback import Feedback, rocchio
+from splade_lite.fusion import FUSIONS, RRF_K, fuse
 from splade_lite.vectors import SparseVector, quantize
+
+# Hybrid defaults: chosen on one development collection, see docs/benchmarks.md.
+DEFAULT_FUSION = "interpolate"
+DEFAULT_ALPHA = 0.5
+DEFAULT_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -24,37 +31,88 @@ class Hit:
     score: float
 
 
+@dataclass(frozen=True)
+class Hybrid:
+    """How the learned sparse list and the BM25 list are fused."""
+
+    fusion: str = DEFAULT_FUSION  # "interpolate" (min-max normalised scores) or "rrf"
+    alpha: float = DEFAULT_ALPHA  # weight of the learned sparse scores when interpolating
+    depth: int = DEFAULT_DEPTH  # hits taken from each list before fusing (at least k)
+    rrf_k: int = RRF_K
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
+        if not 0 <= self.alpha <= 1:
+            raise ValueError(f"alpha must be within [0, 1], got {self.alpha}")
+        if self.depth < 1:
+            raise ValueError(f"depth must be at least 1, got {self.depth}")
+
+
 class Searcher:
     """Searches one splade-lite index.
 
     ``Searcher(index_dir)`` ranks by the learned sparse vectors (mode as built);
     ``Searcher(index_dir, bm25=True)`` ranks with the BM25 index built beside it
-    (``splade-lite index ... --bm25-corpus``).
+    (``splade-lite index ... --bm25-corpus``); ``hybrid=True`` (or a :class:`Hybrid`) fuses
+    the two; ``feedback=True`` (or a :class:`Feedback`) adds a round of sparse
+    pseudo-relevance feedback to the learned sparse search.
     """
 
     def __init__(
-        self, index_dir: str | Path, *, bm25: bool = False, device: str | None = None
+        self,
+        index_dir: str | Path,
+        *,
+        bm25: bool = False,
+        hybrid: bool | Hybrid = False,
+        feedback: bool | Feedback = False,
+        device: str | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.meta = md.read_index_meta(self.index_dir)
+        if bm25 and (hybrid or feedback):
+            raise ValueError(
+                "bm25 ranks with BM25 alone; hybrid and feedback need the sparse index"
+            )
         self.mode = "bm25" if bm25 else self.meta["mode"]
+        self.hybrid = Hybrid() if hybrid is True else (hybrid or None)
+        self.feedback = Feedback() if feedback is True else (feedback or None)
         self.scale = float(self.meta["scale"])
         self._device = device
         self._encoder = None
-        if bm25:
-            from splade_lite.indexer import BM25Index
-
-            bm25_dir = self.index_dir / md.BM25_DIR
-            if not self.meta.get("bm25") or not bm25_dir.is_dir():
-                raise FileNotFoundError(
-                    f"{self.index_dir} has no BM25 index; rebuild it with "
-                    "`splade-lite index VECTORS --out INDEX --bm25-corpus CORPUS`"
-                )
-            self._lucene = BM25Index(bm25_dir, k1=self.meta["bm25"]["k1"], b=self.meta["bm25"]["b"])
-        else:
+        self._forward = None
+        self._bm25 = self._open_bm25() if (bm25 or self.hybrid) else None
+        self._impact = None
+        if not bm25:
             from splade_lite.indexer import ImpactIndex
 
-            self._lucene = ImpactIndex(self.index_dir)
+            self._impact = ImpactIndex(self.index_dir)
+
+    def _open_bm25(self):
+        from splade_lite.indexer import BM25Index
+
+        bm25_dir = self.index_dir / md.BM25_DIR
+        if not self.meta.get("bm25") or not bm25_dir.is_dir():
+            raise FileNotFoundError(
+                f"{self.index_dir} has no BM25 index; rebuild it with "
+                "`splade-lite index VECTORS --out INDEX --bm25-corpus CORPUS`"
+            )
+        return BM25Index(bm25_dir, k1=self.meta["bm25"]["k1"], b=self.meta["bm25"]["b"])
+
+    @property
+    def forward(self):
+        """Document id -> impact vector (``forward.npz``), for feedback and explanations."""
+        if self._forward is None:
+            from splade_lite.forward import ForwardIndex
+
+            path = self.index_dir / md.FORWARD_FILE
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{self.index_dir} has no {md.FORWARD_FILE} (built by splade-lite 0.1.0 "
+                    "before feedback existed?); rebuild it with `splade-lite index --overwrite`"
+                )
+            self._forward = ForwardIndex.load(path)
+        return self._forward
 
     # -- query encoding -----------------------------------------------------------------------
     @property
@@ -120,23 +178,49 @@ class Searcher:
         _check_k(k)
         queries = list(queries)
         if self.mode == "bm25":  # blank texts match nothing in BM25Index
-            return _as_hits(self._lucene.batch_search(queries, k, threads))
+            return _as_hits(self._bm25.batch_search(queries, k, threads))
         blank = [not q.strip() for q in queries]
         encoded = iter(self.query_terms([q for q, b in zip(queries, blank) if not b]))
-        return self.batch_search_terms([{} if b else next(encoded) for b in blank], k, threads)
+        terms = [{} if b else next(encoded) for b in blank]
+        if self.hybrid is None:
+            return self.batch_search_terms(terms, k, threads)
+        depth = max(k, self.hybrid.depth)
+        sparse = self.batch_search_terms(terms, depth, threads)
+        lexical = self._bm25.batch_search(queries, depth, threads)
+        return [self._fuse(s, b, k) for s, b in zip(sparse, lexical)]
+
+    def _fuse(self, sparse: list[Hit], lexical: list[tuple[str, float]], k: int) -> list[Hit]:
+        h = self.hybrid
+        fused = fuse(
+            [(x.docid, x.score) for x in sparse], lexical, h.fusion, alpha=h.alpha, rrf_k=h.rrf_k
+        )
+        return [Hit(docid, score) for docid, score in fused[:k]]
 
     def batch_search_terms(
         self, queries: Sequence[dict[str, int]], k: int = 10, threads: int = 1
     ) -> list[list[Hit]]:
-        """Search with already quantised queries ``{index term: integer weight}``.
+        """Learned sparse search with quantised queries ``{index term: integer weight}``.
 
         For callers that look at the query terms too (explanations, feedback), so that a
-        query is encoded once. An empty query matches nothing.
+        query is encoded once. An empty query matches nothing. With feedback on, each query
+        is expanded from its first-round top documents and searched again.
         """
-        if self.mode == "bm25":
+        if self._impact is None:
             raise ValueError("a BM25 searcher takes query texts, not term weights")
         _check_k(k)
-        return _as_hits(self._lucene.batch_search(list(queries), k, threads))
+        queries = list(queries)
+        if self.feedback is not None:
+            queries = self.expand(queries, threads)
+        return _as_hits(self._impact.batch_search(queries, k, threads))
+
+    def expand(self, queries: Sequence[dict[str, int]], threads: int = 1) -> list[dict[str, int]]:
+        """The queries after pseudo-relevance feedback (first round on the impact index)."""
+        settings = self.feedback or Feedback()
+        first = self._impact.batch_search(list(queries), settings.docs, threads)
+        return [
+            rocchio(q, self.forward.vectors([d for d, _ in hits]), settings) if hits else dict(q)
+            for q, hits in zip(queries, first)
+        ]
 
     # -- showing hits ---------------------------------------------------------------------------
     def documents(self, docids: Iterable[str]) -> dict[str, dict]:

@@ -185,3 +185,28 @@ def test_search_with_term_weights(built):
     (hits,) = searcher.batch_search_terms([query], k=10)
     assert {h.docid: h.score for h in hits} == brute_force(query, docs)
     assert searcher.batch_search_terms([{}], k=10) == [[]]
+
+
+def test_hybrid_is_the_fusion_of_both_lists(built):
+    from splade_lite.fusion import fuse
+    from splade_lite.search import Hybrid
+
+    root, _, _ = built
+    sparse, bm25 = Searcher(root / "index"), Searcher(root / "index", bm25=True)
+    for settings in (Hybrid(), Hybrid(fusion="rrf", depth=3), Hybrid(alpha=0.8, depth=2)):
+        hybrid = Searcher(root / "index", hybrid=settings)
+        for query in QUERIES[:5]:
+            depth = max(4, settings.depth)
+            a = [(h.docid, h.score) for h in sparse.search(query, k=depth)]
+            b = [(h.docid, h.score) for h in bm25.search(query, k=depth)]
+            expected = fuse(a, b, settings.fusion, alpha=settings.alpha)[:4]
+            got = hybrid.search(query, k=4)
+            assert [h.docid for h in got] == [d for d, _ in expected], (query, settings)
+            assert [h.score for h in got] == pytest.approx([s for _, s in expected])
+    # a document only BM25 finds is still returned
+    only_bm25 = Searcher(root / "index", hybrid=True).search("aurora borealis", k=6)
+    assert "d2" in {h.docid for h in only_bm25}
+    with pytest.raises(ValueError):
+        Searcher(root / "index", bm25=True, hybrid=True)
+    with pytest.raises(ValueError, match="fusion"):
+        Hybrid(fusion="max")

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from splade_lite.fusion import fuse, interpolate, min_max, rrf
+
+
+def test_min_max_by_hand():
+    assert min_max([("a", 10.0), ("b", 6.0), ("c", 2.0)]) == {"a": 1.0, "b": 0.5, "c": 0.0}
+    assert min_max([("a", 3.0), ("b", 3.0)]) == {"a": 1.0, "b": 1.0}
+    assert min_max([]) == {}
+
+
+def test_interpolate_by_hand_keeps_documents_of_one_list():
+    splade = [("a", 100.0), ("b", 50.0), ("c", 0.0)]  # -> a 1, b 0.5, c 0
+    bm25 = [("b", 8.0), ("d", 4.0)]  # -> b 1, d 0
+    got = dict(interpolate(splade, bm25, alpha=0.5))
+    assert got == pytest.approx({"a": 0.5, "b": 0.75, "c": 0.0, "d": 0.0})
+    assert [d for d, _ in interpolate(splade, bm25, 0.5)] == ["b", "a", "c", "d"]  # ties by id
+    assert [d for d, _ in interpolate(splade, bm25, 1.0)][:2] == ["a", "b"]
+
+
+def test_rrf_by_hand():
+    got = dict(rrf([("a", 9), ("b", 8)], [("b", 1), ("c", 0.5)], k=60))
+    assert got["b"] == pytest.approx(1 / 62 + 1 / 61)
+    assert got["a"] == pytest.approx(1 / 61)
+    assert got["c"] == pytest.approx(1 / 62)
+    assert [d for d, _ in rrf([("a", 9), ("b", 8)], [("b", 1), ("c", 0.5)])] == ["b", "a", "c"]
+
+
+def test_empty_lists_and_bad_arguments():
+    assert interpolate([], []) == []
+    assert rrf([], []) == []
+    assert [d for d, _ in fuse([("x", 1.0)], [], "interpolate")] == ["x"]
+    assert [d for d, _ in fuse([], [("y", 2.0)], "rrf")] == ["y"]
+    with pytest.raises(ValueError):
+        interpolate([], [], alpha=1.5)
+    with pytest.raises(ValueError, match="unknown fusion"):
+        fuse([], [], "max")
+
+
+ranked = st.lists(
+    st.tuples(st.sampled_from("abcdefghij"), st.floats(-5, 5, allow_nan=False)),
+    max_size=10,
+    unique_by=lambda t: t[0],
+).map(lambda xs: sorted(xs, key=lambda t: -t[1]))
+
+
+@given(ranked, ranked, st.floats(0, 1), st.sampled_from(["interpolate", "rrf"]))
+def test_fusion_never_loses_or_duplicates_a_document(first, second, alpha, method):
+    fused = fuse(first, second, method, alpha=alpha)
+    ids = [d for d, _ in fused]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {d for d, _ in first} | {d for d, _ in second}
+    scores = [s for _, s in fused]
+    assert scores == sorted(scores, reverse=True)
