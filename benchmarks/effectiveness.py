@@ -34,11 +34,28 @@ def run(args: list[str], capture: bool = False) -> tuple[float, str]:
     return time.perf_counter() - started, proc.stdout if capture else ""
 
 
-def latency(index: Path, queries: list[str], bm25: bool, ks=(10, 1000)) -> dict:
+def SYSTEMS(idx_splade: Path, idx_if: Path) -> list[tuple[str, Path, list[str]]]:
+    """(name, index, search flags) of every system compared, all with default settings."""
+    return [
+        ("bm25", idx_splade, ["--bm25"]),
+        ("splade", idx_splade, []),
+        ("inference-free", idx_if, []),
+        ("hybrid splade", idx_splade, ["--hybrid"]),
+        ("hybrid inference-free", idx_if, ["--hybrid"]),
+        ("feedback splade", idx_splade, ["--feedback"]),
+        ("feedback inference-free", idx_if, ["--feedback"]),
+        ("hybrid+feedback splade", idx_splade, ["--hybrid", "--feedback"]),
+        ("hybrid+feedback inference-free", idx_if, ["--hybrid", "--feedback"]),
+    ]
+
+
+def latency(index: Path, queries: list[str], flags: list[str], ks=(10, 1000)) -> dict:
     """Per-query latency in ms (median, p99) at each k, with the Python API, after warm-up."""
     from splade_lite.search import Searcher
 
-    searcher = Searcher(index, bm25=bm25)
+    searcher = Searcher(
+        index, bm25="--bm25" in flags, hybrid="--hybrid" in flags, feedback="--feedback" in flags
+    )
     for q in queries[:20]:  # warm-up: JIT, model load, caches
         searcher.search(q, k=max(ks))
     out = {}
@@ -87,13 +104,10 @@ def bench_collection(name: str, data: Path, work: Path) -> dict:
     result["bm25_build_s"] = meta["bm25"]["seconds"]
     result["impact_index_mb"] = round(meta["lucene_bytes"] / 1e6, 2)
     result["bm25_index_mb"] = round(meta["bm25"]["bytes"] / 1e6, 2)
-    run(["index", str(vectors), "--out", str(idx_if), "--overwrite", "--mode", "inference-free"])
+    run(["index", str(vectors), "--out", str(idx_if), "--overwrite", "--mode", "inference-free",
+         "--bm25-corpus", str(corpus)])  # fmt: skip
 
-    systems = {
-        "bm25": (idx_splade, ["--bm25"]),
-        "splade": (idx_splade, []),
-        "inference-free": (idx_if, []),
-    }
+    systems = {name: (idx, flags) for name, idx, flags in SYSTEMS(idx_splade, idx_if)}
     texts = [q.text for q in read_queries(queries)]
     for system, (index, flags) in systems.items():
         run_file = dst / f"{system}.trec"
@@ -114,7 +128,7 @@ def bench_collection(name: str, data: Path, work: Path) -> dict:
         result[system] = {
             **{m: round(v, 4) for m, v in json.loads(scores).items()},
             "search_wall_s": round(wall, 2),
-            **latency(index, texts, bm25=system == "bm25"),
+            **latency(index, texts, flags),
         }
         print(name, system, result[system], flush=True)
     return result
@@ -148,7 +162,9 @@ def markdown(results: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        for system in ("bm25", "splade", "inference-free"):
+        for system in [name for name, _, _ in SYSTEMS(Path(), Path())]:
+            if system not in r:
+                continue
             s = r[system]
             lines.append(
                 f"| {r['collection']} | {system} | {s['nDCG@10']:.3f} | {s['R@100']:.3f} | "

@@ -83,10 +83,17 @@ def main() -> None:
             for setting in FEEDBACK:
                 fb = Searcher(index, feedback=Feedback(**setting))
                 started = time.perf_counter()
-                found = fb.batch_search(texts, 1000)
+                found = fb.batch_search(texts, 100)  # enough for nDCG@10 and R@100
                 lists = [[(h.docid, h.score) for h in hits] for hits in found]
                 label = "feedback docs={docs} terms={terms} beta={beta}".format(**setting)
                 rows[label] = score(lists) | {"s": round(time.perf_counter() - started, 1)}
+                # interpolating after feedback: with the first round, and with BM25 (hybrid)
+                rows[label + " +first-round"] = score(
+                    [fuse(f, s[:100], alpha=0.5) for f, s in zip(lists, sparse)]
+                )
+                rows[label + " +bm25"] = score(
+                    [fuse(f, b[:100], alpha=0.5) for f, b in zip(lists, bm25)]
+                )
         results["modes"][mode] = rows
         best = sorted(rows.items(), key=lambda kv: -kv[1]["nDCG@10"])[:12]
         print(f"\n{name} {mode}: alone {rows['alone']}")

@@ -294,6 +294,29 @@ def _search_file(searcher, queries_path: Path, out_file: Path | None, k: int, th
 
 
 @main.command()
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("query")
+@click.argument("docid")
+@click.option("--feedback", is_flag=True, help="Explain the score after pseudo-relevance feedback.")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(1), help="Rows shown.")
+@click.option("--width", default=None, type=click.IntRange(40), help="[default: the terminal's]")
+@_friendly
+def explain(index_dir, query, docid, feedback, top, width):
+    """Show how DOCID's score for QUERY adds up, term by term."""
+    import shutil
+
+    from splade_lite.explain import render
+    from splade_lite.search import Searcher
+
+    searcher = Searcher(index_dir, feedback=feedback)
+    explanation = searcher.explain(query, docid)
+    doc = searcher.documents([docid]).get(docid) or {}
+    width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
+    title = doc.get("title") or _describe(doc, width - 20)
+    click.echo(render(explanation, title=title, width=width, top=top))
+
+
+@main.command()
 @click.argument("run", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--qrels",

@@ -23,7 +23,7 @@ class Feedback:
 
     docs: int = 3  # feedback documents taken from the first round
     terms: int = 10  # centroid terms kept (the heaviest)
-    beta: float = 0.5  # weight of the (rescaled) centroid against the query
+    beta: float = 0.1  # weight of the (rescaled) centroid against the query
 
     def __post_init__(self) -> None:
         if self.docs < 1 or self.terms < 0 or self.beta < 0:

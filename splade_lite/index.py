@@ -7,6 +7,7 @@ An index folder holds the Lucene impact index files at its top level (so Pyserin
 - ``idf.json``: token -> IDF, the query weights of inference-free search;
 - ``tokenizer/``: the model's tokenizer, so inference-free queries need no model at all;
 - ``docs.jsonl.gz``: titles and text starts, to show hits;
+- ``forward.npz``: each document's impact vector by id, for feedback and explanations;
 - ``bm25/`` (optional): a Lucene BM25 index of the same corpus, for baselines and fusion.
 
 The index is built in a temporary folder next to the target and moved into place only once
@@ -26,6 +27,7 @@ from pathlib import Path
 from splade_lite import metadata as md
 from splade_lite.encoders.inference_free import idf_from_df, load_query_tokenizer, read_idf_file
 from splade_lite.encoders.models import resolve_model
+from splade_lite.forward import build_forward_index
 from splade_lite.io import atomic_write, read_corpus
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
@@ -44,7 +46,7 @@ def folder_size(path: Path) -> int:
 
 def lucene_size(index_dir: Path) -> int:
     """Bytes of the Lucene impact index files alone (top level, without our extras)."""
-    ours = {md.INDEX_META, md.IDF_FILE, md.DOCS_FILE}
+    ours = {md.INDEX_META, md.IDF_FILE, md.DOCS_FILE, md.FORWARD_FILE}
     return sum(
         f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file() and f.name not in ours
     )
@@ -94,6 +96,7 @@ def build_index(
                 f"{in_index} (Anserini: {stats}); the index was not written"
             )
         idf_source = _write_idf(vectors_dir, vmeta, tmp)
+        build_forward_index(vectors_dir, tmp / md.FORWARD_FILE)
         load_query_tokenizer(vmeta["model"]).save_pretrained(str(tmp / md.TOKENIZER_DIR))
         if (vectors_dir / md.DOCS_FILE).is_file():
             shutil.copyfile(vectors_dir / md.DOCS_FILE, tmp / md.DOCS_FILE)

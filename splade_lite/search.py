@@ -222,6 +222,34 @@ class Searcher:
             for q, hits in zip(queries, first)
         ]
 
+    # -- explaining --------------------------------------------------------------------------
+    def explain(self, query: str, docid: str):
+        """Why `docid` gets its learned sparse score for `query`: an ``explain.Explanation``.
+
+        Each matched term's contribution is query weight × document weight; they add up to
+        the score of :meth:`search` (after feedback, when it is on).
+        """
+        from splade_lite.encode import SNIPPET_CHARS
+        from splade_lite.explain import explain
+
+        if self._impact is None:
+            raise ValueError("explain shows learned sparse scores; open the index without bm25")
+        if not query.strip():
+            raise ValueError("the query is empty")
+        terms = self.query_terms([query])[0]
+        if self.feedback is not None:
+            terms = self.expand([terms])[0]
+        try:
+            doc_terms = self.forward.vector(docid)
+        except KeyError:
+            raise KeyError(f"document {docid!r} is not in {self.index_dir}") from None
+        tokenize = self.encoder.tokenizer.tokenize
+        doc = self.documents([docid]).get(docid)
+        doc_tokens = None
+        if doc is not None and len(doc.get("text", "")) < SNIPPET_CHARS:  # the whole text
+            doc_tokens = tokenize(" ".join(x for x in (doc.get("title"), doc.get("text")) if x))
+        return explain(terms, doc_terms, docid, tokenize(query), doc_tokens)
+
     # -- showing hits ---------------------------------------------------------------------------
     def documents(self, docids: Iterable[str]) -> dict[str, dict]:
         """Title and start of text of the given documents, from ``docs.jsonl.gz`` (one scan)."""

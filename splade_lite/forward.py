@@ -1,0 +1,327 @@
+"""Forward index: document id -> its integer impact vector ``{term: weight}``.
+
+Lucene's impact index answers "which documents hold this term"; pseudo-relevance feedback and
+score explanations need the opposite, a document's whole vector, which this file gives.
+
+One ``.npz`` file (stored, not compressed, so that its arrays can be memory-mapped) holds a
+CSR matrix of documents × terms:
+
+- ``indptr`` (int64, documents + 1): row ``i`` is ``indptr[i]:indptr[i + 1]``;
+- ``term_ids`` (int32): columns, indices into the term table, sorted within each row;
+- ``weights`` (int32): the impacts, as in the vectors shards;
+- ``docids`` / ``terms``: the row and column names, each as one UTF-8 blob of the strings
+  joined by ``\\n`` (uint8) plus the byte offsets of each string (int64, count + 1). The term
+  table is sorted, so equal vectors give equal files.
+
+Nothing is pickled: ``np.load(path, allow_pickle=False)`` reads every array.
+"""
+
+from __future__ import annotations
+
+import mmap
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from splade_lite.encode import read_vector_shards
+from splade_lite.io import atomic_write
+from splade_lite.vectors import EMPTY_DOC_TOKEN
+
+FORMAT_VERSION = 1
+_SEP = "\n"
+_INT32_MAX = np.iinfo(np.int32).max
+# Postings are gathered in Python lists and moved into numpy arrays in blocks of this size,
+# so that the lists never hold more than a few million Python ints at once.
+_BLOCK = 1 << 21
+
+
+def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
+    """Write the forward index of a vectors folder's shards to `out_path`; return the docs.
+
+    The placeholder term of empty documents (``EMPTY_DOC_TOKEN``) is dropped, the document
+    kept with an empty vector. Raises ``ValueError`` for a repeated document id or a weight
+    that is not an integer in ``1 .. 2**31 - 1``; `out_path` is then left untouched.
+    """
+    if not any(Path(vectors_dir).glob("part-*.jsonl*")):
+        raise FileNotFoundError(f"{vectors_dir} holds no vectors shards (part-*.jsonl)")
+    table: dict[str, int] = {}  # term -> id, in order of first sight (sorted at the end)
+    lookup = table.__getitem__
+    docids: list[str] = []
+    lengths: list[int] = []
+    ids_block: list[int] = []
+    weights_block: list[int] = []
+    id_parts: list[np.ndarray] = []
+    weight_parts: list[np.ndarray] = []
+
+    def flush() -> None:
+        first = sum(part.size for part in weight_parts)
+        weight_parts.append(_check_weights(weights_block, first, docids, lengths))
+        id_parts.append(np.array(ids_block, dtype=np.int32))
+        ids_block.clear()
+        weights_block.clear()
+
+    for record in read_vector_shards(vectors_dir):
+        docid = record["id"]
+        if isinstance(docid, int) and not isinstance(docid, bool):
+            docid = str(docid)  # as read_corpus reads integer ids
+        if not isinstance(docid, str):
+            raise ValueError(f"document id {docid!r} is not a string")
+        docids.append(docid)
+        vector = record["vector"]
+        if EMPTY_DOC_TOKEN in vector:
+            vector = {t: w for t, w in vector.items() if t != EMPTY_DOC_TOKEN}
+        try:
+            row = list(map(lookup, vector))
+        except KeyError:  # a term not seen before: rare once the vocabulary is covered
+            for term in vector:
+                table.setdefault(term, len(table))
+            row = list(map(lookup, vector))
+        ids_block.extend(row)
+        weights_block.extend(vector.values())
+        lengths.append(len(row))
+        if len(ids_block) >= _BLOCK:
+            flush()
+    flush()
+
+    _check_unique(docids)
+    indptr = np.zeros(len(docids) + 1, dtype=np.int64)
+    np.cumsum(np.array(lengths, dtype=np.int64), out=indptr[1:])
+    term_ids = np.concatenate(id_parts)
+    weights = np.concatenate(weight_parts)
+    id_parts.clear()  # the blocks are no longer needed
+    weight_parts.clear()
+
+    # Renumber the terms in sorted order, then sort each row by term id (canonical CSR).
+    terms = list(table)
+    order = sorted(range(len(terms)), key=terms.__getitem__)
+    renumber = np.empty(len(terms), dtype=np.int32)
+    renumber[np.array(order, dtype=np.int64)] = np.arange(len(terms), dtype=np.int32)
+    term_ids = renumber[term_ids]
+    rows = np.repeat(np.arange(len(docids), dtype=np.int64), np.diff(indptr))
+    perm = np.argsort(rows * max(len(terms), 1) + term_ids, kind="stable")
+    term_ids, weights = term_ids[perm], weights[perm]
+    sorted_terms = [terms[i] for i in order]
+
+    docid_blob, docid_offsets = _pack_strings(docids)
+    term_blob, term_offsets = _pack_strings(sorted_terms)
+    with atomic_write(out_path, "wb") as handle:
+        np.savez(
+            handle,
+            format_version=np.array(FORMAT_VERSION, dtype=np.int64),
+            indptr=indptr,
+            term_ids=term_ids,
+            weights=weights,
+            docids=docid_blob,
+            docid_offsets=docid_offsets,
+            terms=term_blob,
+            term_offsets=term_offsets,
+        )
+    return len(docids)
+
+
+def _check_weights(weights: list, first: int, docids: list[str], lengths: list[int]) -> np.ndarray:
+    """A block of weights as int32, or ``ValueError`` naming the first document at fault.
+
+    `first` is the number of postings before the block, to find the document of a bad one.
+    """
+    arr = np.array(weights)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int32)
+    if arr.dtype.kind in "iu":
+        bad_mask = (arr < 1) | (arr > _INT32_MAX)
+        if not bad_mask.any():
+            return arr.astype(np.int32)
+        bad = int(np.argmax(bad_mask))
+    else:  # a float, a bool, a string or an integer too large for int64 somewhere
+        bad = next(i for i, w in enumerate(weights) if type(w) is not int or w < 1)
+    doc = int(np.searchsorted(np.cumsum(lengths), first + bad, side="right"))
+    raise ValueError(
+        f"document {docids[doc]!r}: impact {weights[bad]!r} is not an integer in 1..{_INT32_MAX}"
+    )
+
+
+def _check_unique(docids: list[str]) -> None:
+    if len(set(docids)) != len(docids):
+        seen: set[str] = set()
+        for docid in docids:
+            if docid in seen:
+                raise ValueError(f"document id {docid!r} appears twice in the vectors shards")
+            seen.add(docid)
+
+
+def _pack_strings(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Strings as one UTF-8 blob joined by newlines, and where each starts.
+
+    ``offsets[i]`` is the first byte of string ``i``; string ``i`` ends one byte (its
+    separator) before ``offsets[i + 1]``, the last one too, as if the blob ended with one.
+    """
+    encoded = [s.encode("utf-8") for s in strings]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.array([len(b) + 1 for b in encoded], dtype=np.int64), out=offsets[1:])
+    blob = _SEP.encode().join(encoded)
+    return np.frombuffer(blob, dtype=np.uint8).copy(), offsets
+
+
+def _unpack_strings(blob: np.ndarray, offsets: np.ndarray) -> list[str]:
+    """Inverse of `_pack_strings`; splitting on the separator is fast, slicing is the fallback."""
+    count = len(offsets) - 1
+    if count <= 0:
+        return []
+    raw = blob.tobytes()
+    parts = raw.decode("utf-8").split(_SEP)
+    if len(parts) == count:
+        return parts
+    # some string holds a newline itself: cut at the stored offsets instead
+    bounds = offsets.tolist()
+    return [raw[bounds[i] : bounds[i + 1] - 1].decode("utf-8") for i in range(count)]
+
+
+class ForwardIndex:
+    """Read side of a forward index file: ``docid -> {term: weight}``.
+
+    Open with :meth:`load`. Vectors come back with their terms in sorted order.
+    """
+
+    def __init__(
+        self,
+        indptr: np.ndarray,
+        term_ids: np.ndarray,
+        weights: np.ndarray,
+        docids: list[str],
+        terms: list[str],
+        path: Path | None = None,
+    ) -> None:
+        if len(indptr) != len(docids) + 1 or len(term_ids) != len(weights):
+            raise ValueError("inconsistent forward index arrays")
+        self.indptr, self.term_ids, self.weights = indptr, term_ids, weights
+        self.terms = terms
+        self.path = path
+        self._docids = tuple(docids)
+        self._rows = dict(zip(docids, range(len(docids))))
+
+    @classmethod
+    def load(cls, path: str | Path, *, mmap_arrays: bool = True) -> ForwardIndex:
+        """Open a forward index file; its large arrays are memory-mapped when it is possible.
+
+        A file whose arrays are compressed (not written by :func:`build_forward_index`) is
+        read into memory instead.
+        """
+        path = Path(path)
+        arrays = _mmap_npz(path) if mmap_arrays else None
+        if arrays is None:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        missing = {"format_version", "indptr", "term_ids", "weights", "docids", "terms"} - set(
+            arrays
+        )
+        if missing:
+            raise ValueError(f"{path} is not a forward index (no {', '.join(sorted(missing))})")
+        version = int(arrays["format_version"])
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: forward index format {version}, this splade-lite reads "
+                f"{FORMAT_VERSION}; rebuild it"
+            )
+        return cls(
+            arrays["indptr"],
+            arrays["term_ids"],
+            arrays["weights"],
+            _unpack_strings(arrays["docids"], arrays["docid_offsets"]),
+            _unpack_strings(arrays["terms"], arrays["term_offsets"]),
+            path,
+        )
+
+    def __len__(self) -> int:
+        return len(self._docids)
+
+    def __contains__(self, docid: object) -> bool:
+        return docid in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._docids)
+
+    def __repr__(self) -> str:
+        return (
+            f"ForwardIndex({str(self.path)!r}, {len(self)} documents, "
+            f"{len(self.terms)} terms, {len(self.weights)} postings)"
+        )
+
+    @property
+    def docids(self) -> tuple[str, ...]:
+        """Document ids in index (shard) order."""
+        return self._docids
+
+    @property
+    def num_postings(self) -> int:
+        return int(len(self.weights))
+
+    def row_of(self, docid: str) -> int:
+        """The row number of `docid`; ``KeyError`` saying so when it is not indexed."""
+        try:
+            return self._rows[docid]
+        except KeyError:
+            where = f" {self.path}" if self.path else ""
+            raise KeyError(
+                f"document {docid!r} is not in the forward index{where} ({len(self)} documents)"
+            ) from None
+
+    def row(self, docid: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(term ids, weights)`` of one document as array views, for vectorised callers."""
+        i = self.row_of(docid)
+        start, end = int(self.indptr[i]), int(self.indptr[i + 1])
+        return self.term_ids[start:end], self.weights[start:end]
+
+    def vector(self, docid: str) -> dict[str, int]:
+        """The document's impacts ``{term: weight}`` (``{}`` for an empty document)."""
+        ids, weights = self.row(docid)
+        terms = self.terms
+        return {terms[t]: w for t, w in zip(ids.tolist(), weights.tolist())}
+
+    def vectors(self, docids: Iterable[str]) -> list[dict[str, int]]:
+        """`vector` of each id, in the order given."""
+        return [self.vector(docid) for docid in docids]
+
+
+def _mmap_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """Arrays of a stored (uncompressed) ``.npz`` as read-only views into a memory map.
+
+    ``np.load`` cannot map an ``.npz``, but a stored zip member is the ``.npy`` file verbatim,
+    so its header can be read and the data viewed in place. None when a member is compressed.
+    """
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if any(m.compress_type != zipfile.ZIP_STORED for m in members):
+            return None
+        with open(path, "rb") as handle:
+            size = handle.seek(0, 2)
+            if size == 0:
+                return None
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    arrays: dict[str, np.ndarray] = {}
+    for member in members:
+        # local header: 30 fixed bytes, then name and extra field of their own lengths
+        local = mapped[member.header_offset : member.header_offset + 30]
+        name_len = int.from_bytes(local[26:28], "little")
+        extra_len = int.from_bytes(local[28:30], "little")
+        start = member.header_offset + 30 + name_len + extra_len
+        arrays[member.filename.removesuffix(".npy")] = _npy_view(mapped, start)
+    return arrays
+
+
+def _npy_view(mapped: mmap.mmap, start: int) -> np.ndarray:
+    """A read-only array over the ``.npy`` image that begins at `start` in `mapped`."""
+    import io
+
+    header = io.BytesIO(mapped[start : start + 65536 + 16])
+    version = np.lib.format.read_magic(header)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(header)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(header)
+    if dtype.hasobject:
+        raise ValueError("object arrays are not allowed in a forward index")
+    count = int(np.prod(shape, dtype=np.int64))
+    flat = np.frombuffer(mapped, dtype=dtype, count=count, offset=start + header.tell())
+    return flat.reshape(shape, order="F" if fortran else "C")
