@@ -19,6 +19,7 @@ _USER_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     ValueError,
     RuntimeError,
+    KeyError,  # lookups of a document or term the index does not have
 )
 
 
@@ -32,7 +33,9 @@ def _friendly(func):
         except _USER_ERRORS as err:
             if os.environ.get("SPLADE_LITE_DEBUG"):
                 raise
-            message = str(err) or type(err).__name__
+            # a KeyError's str() is the repr of its argument: show the message itself
+            message = str(err.args[0] if isinstance(err, KeyError) and err.args else err)
+            message = message or type(err).__name__
             raise click.ClickException(message) from None
 
     return wrapper
@@ -245,7 +248,8 @@ def search(
     if not hits:
         click.echo("no document matches this query")
     for rank, hit in enumerate(hits, 1):
-        click.echo(f"{rank:>3}  {hit.score:>10.0f}  {hit.docid}  {_describe(docs.get(hit.docid))}")
+        score = _format_score(hit.score)
+        click.echo(f"{rank:>3}  {score:>10}  {hit.docid}  {_describe(docs.get(hit.docid))}")
 
 
 def _settings(kind: type, enabled: bool, flag: str, options: dict):
@@ -257,6 +261,11 @@ def _settings(kind: type, enabled: bool, flag: str, options: dict):
         return False
     fields = {name.split("-")[-1]: value for name, value in chosen.items()}
     return kind(**fields)
+
+
+def _format_score(score: float) -> str:
+    """Impact scores are integers; BM25 and fused scores are not."""
+    return f"{score:.0f}" if float(score).is_integer() else f"{score:.4f}"
 
 
 def _describe(doc: dict | None, width: int = 90) -> str:

@@ -761,29 +761,14 @@ def render_result(result: QueryResult, echo: Echo) -> None:
         echo(f"  (looking for {' or '.join(result.wanted)})")
     bm25_ids = {h.docid: h.rank for h in result.bm25}
     splade_ids = {h.docid: h.rank for h in result.splade}
-
-    echo(click.style("  SPLADE (learned sparse, splade-tiny)", underline=True))
-    if not result.splade:
-        echo("    no document shares a term with this query")
-    for hit in result.splade:
-        notes = []
-        if hit.docid in result.wanted:
-            notes.append(click.style("<- wanted", fg="green", bold=True))
-        if hit.docid in bm25_ids:
-            notes.append(f"(BM25 #{bm25_ids[hit.docid]})")
-        echo(f"   {hit.rank}. {_short(hit.title)}  score {hit.score:.0f} " + " ".join(notes))
-        echo(f"        {format_matches(hit.matches)}")
-
-    echo(click.style("  BM25 (exact words)", underline=True))
-    if not result.bm25:
-        echo("    no document contains a word of this query")
-    for hit in result.bm25:
-        notes = []
-        if hit.docid in result.wanted:
-            notes.append(click.style("<- wanted", fg="green", bold=True))
-        if hit.docid in splade_ids:
-            notes.append(f"(SPLADE #{splade_ids[hit.docid]})")
-        echo(f"   {hit.rank}. {_short(hit.title)}  score {hit.score:.2f} " + " ".join(notes))
+    _render_hits(
+        echo, "SPLADE (learned sparse, splade-tiny)", result.splade, result.wanted,
+        ("BM25", bm25_ids), "no document shares a term with this query", show_matches=True,
+    )  # fmt: skip
+    _render_hits(
+        echo, "BM25 (exact words)", result.bm25, result.wanted,
+        ("SPLADE", splade_ids), "no document contains a word of this query", show_matches=False,
+    )  # fmt: skip
 
     if result.wanted:
         found = [
@@ -795,6 +780,32 @@ def render_result(result: QueryResult, echo: Echo) -> None:
             else f"BM25 does not find it in its top {BM25_DEPTH}",
         ]
         echo("  => " + "; ".join(found) + ".")
+
+
+def _render_hits(
+    echo: Echo,
+    heading: str,
+    hits: Sequence,
+    wanted: Sequence[str],
+    other: tuple[str, dict[str, int]],
+    nothing: str,
+    show_matches: bool,
+) -> None:
+    """One ranking: each hit, whether it is the wanted one, and its rank in the other list."""
+    other_name, other_ranks = other
+    echo(click.style(f"  {heading}", underline=True))
+    if not hits:
+        echo(f"    {nothing}")
+    for hit in hits:
+        notes = []
+        if hit.docid in wanted:
+            notes.append(click.style("<- wanted", fg="green", bold=True))
+        if hit.docid in other_ranks:
+            notes.append(f"({other_name} #{other_ranks[hit.docid]})")
+        score = f"{hit.score:.0f}" if show_matches else f"{hit.score:.2f}"
+        echo(f"   {hit.rank}. {_short(hit.title)}  score {score} " + " ".join(notes))
+        if show_matches:
+            echo(f"        {format_matches(hit.matches)}")
 
 
 def _short(text: str, width: int = 60) -> str:

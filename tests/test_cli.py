@@ -99,3 +99,27 @@ def test_encode_index_search_evaluate_export(runner, tmp_path, tiny_corpus):
     assert again.exit_code == 1 and "--overwrite" in again.output
     usage = invoke(runner, "search", index)
     assert usage.exit_code == 2 and "QUERY or --queries" in usage.output
+
+
+@pytest.mark.jvm
+def test_hybrid_feedback_and_explain_commands(runner, tmp_path, tiny_corpus):
+    vectors, index = tmp_path / "vectors", tmp_path / "index"
+    invoke(runner, "encode", tiny_corpus, "--out", vectors, "--quiet", "--mode", "inference-free")
+    invoke(runner, "index", vectors, "--out", index, "--bm25-corpus", tiny_corpus)
+
+    hybrid = json.loads(invoke(runner, "search", index, "aurora", "--json", "--hybrid").output)
+    assert hybrid[0]["docid"] == "d2"
+    assert 0 < hybrid[0]["score"] <= 1  # interpolated min-max scores
+    rrf = invoke(runner, "search", index, "aurora", "--hybrid", "--fusion", "rrf", "--depth", "3")
+    assert rrf.exit_code == 0 and "d2" in rrf.output
+    wrong = invoke(runner, "search", index, "aurora", "--alpha", "0.3")
+    assert wrong.exit_code == 2 and "--alpha only apply with --hybrid" in wrong.output
+    fb = invoke(runner, "search", index, "aurora", "--feedback", "--fb-docs", "2")
+    assert fb.exit_code == 0 and "d2" in fb.output
+
+    result = invoke(runner, "explain", index, "aurora borealis", "d2", "--width", "80")
+    assert result.exit_code == 0, result.output
+    assert "aurora" in result.output and "score" in result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines())
+    missing = invoke(runner, "explain", index, "aurora", "nope")
+    assert missing.exit_code == 1 and "not in" in missing.output

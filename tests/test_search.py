@@ -210,3 +210,34 @@ def test_hybrid_is_the_fusion_of_both_lists(built):
         Searcher(root / "index", bm25=True, hybrid=True)
     with pytest.raises(ValueError, match="fusion"):
         Hybrid(fusion="max")
+
+
+@pytest.mark.parametrize("query", QUERIES[:5])
+def test_explanation_adds_up_to_the_search_score(built, query):
+    root, _, docs = built
+    searcher = Searcher(root / "index")
+    for hit in searcher.search(query, k=3):
+        explanation = searcher.explain(query, hit.docid)
+        assert explanation.score == hit.score
+        assert sum(t.contribution for t in explanation.matched) == hit.score
+        assert explanation.doc_terms == docs[hit.docid]
+    with pytest.raises(KeyError, match="not in"):
+        searcher.explain(query, "no-such-doc")
+
+
+def test_feedback_searches_the_expanded_query(built):
+    from splade_lite.feedback import Feedback, rocchio
+
+    root, _, docs = built
+    settings = Feedback(docs=2, terms=5, beta=0.5)
+    plain, fb = Searcher(root / "index"), Searcher(root / "index", feedback=settings)
+    for query in QUERIES[:5]:
+        (terms,) = plain.query_terms([query])
+        top = [h.docid for h in plain.search(query, k=2)]
+        expanded = rocchio(terms, [docs[d] for d in top], settings)
+        assert fb.expand([terms]) == [expanded]
+        got = {h.docid: h.score for h in fb.search(query, k=10)}
+        assert got == brute_force(expanded, docs)
+        # the explanation follows the expanded query too
+        for docid, score in got.items():
+            assert fb.explain(query, docid).score == score
