@@ -81,7 +81,9 @@ def bench_collection(name: str, data: Path, work: Path) -> dict:
     result: dict = {"collection": name}
 
     if not (vectors / "vectors.json").is_file():
-        result["encode_wall_s"] = round(run(["encode", str(corpus), "--out", str(vectors)])[0], 1)
+        # --resume: a run killed part-way carries on where it stopped
+        command = ["encode", str(corpus), "--out", str(vectors), "--resume"]
+        result["encode_wall_s"] = round(run(command)[0], 1)
     vmeta = json.loads((vectors / "vectors.json").read_text())
     result["docs"] = vmeta["num_docs"]
     result["encode_docs_per_s"] = vmeta["docs_per_second"]

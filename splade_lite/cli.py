@@ -28,7 +28,7 @@ def _friendly(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except click.ClickException:
+        except (click.ClickException, click.exceptions.Exit):
             raise
         except _USER_ERRORS as err:
             if os.environ.get("SPLADE_LITE_DEBUG"):
@@ -98,14 +98,28 @@ def main() -> None:
 @click.option(
     "--skip-invalid", is_flag=True, help="Skip and count malformed records instead of stopping."
 )
+@click.option(
+    "--shard-size",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Documents per shard file (an interrupted run resumes after the last whole shard).",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue an interrupted run into --out (same options)."
+)
+@click.option("--overwrite", is_flag=True, help="Replace the vectors already in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_friendly
 def encode(
-    corpus, out_dir, model, mode, batch_size, max_length, device, scale, skip_invalid, quiet
-):
+    corpus, out_dir, model, mode, batch_size, max_length, device, scale, skip_invalid,
+    shard_size, resume, overwrite, quiet,
+):  # fmt: skip
     """Encode CORPUS (BEIR corpus.jsonl, JSONL {id, contents}, or TSV id<TAB>text)."""
     from splade_lite.encode import encode_corpus
 
+    if resume and overwrite:
+        raise click.UsageError("--resume continues a run, --overwrite starts again: choose one")
     summary = encode_corpus(
         corpus,
         out_dir,
@@ -116,6 +130,9 @@ def encode(
         device=device,
         scale=scale,
         skip_invalid=skip_invalid,
+        shard_size=shard_size,
+        resume=resume,
+        overwrite=overwrite,
         progress=not quiet,
         log=_log,
     )
@@ -142,8 +159,11 @@ def encode(
     help="How queries are encoded [default: the mode given to encode].",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing index folder.")
+@click.option(
+    "--skip-invalid", is_flag=True, help="Skip and count malformed records of --bm25-corpus."
+)
 @_friendly
-def index(vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite):
+def index(vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite, skip_invalid):
     """Build a Lucene impact index from VECTORS_DIR (made by `encode`)."""
     from splade_lite.index import build_index
 
@@ -154,6 +174,7 @@ def index(vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite):
         bm25_corpus=bm25_corpus,
         mode=mode,
         overwrite=overwrite,
+        skip_invalid=skip_invalid,
         log=_log,
     )
     size = meta["lucene_bytes"] / 1e6
@@ -279,11 +300,13 @@ def _describe(doc: dict | None, width: int = 90) -> str:
 def _search_file(searcher, queries_path: Path, out_file: Path | None, k: int, threads: int) -> None:
     from tqdm.auto import tqdm
 
-    from splade_lite.io import read_queries, write_trec_run
+    from splade_lite.io import InputError, read_queries, write_trec_run
 
     if out_file is None:
         raise click.UsageError("--queries needs --out RUN_FILE")
     queries = read_queries(queries_path)
+    if not queries:
+        raise InputError(queries_path, None, "no queries in the file")
     started = time.perf_counter()
     results = []
     step = 256
@@ -295,11 +318,22 @@ def _search_file(searcher, queries_path: Path, out_file: Path | None, k: int, th
             bar.update(len(part))
     elapsed = time.perf_counter() - started
     write_trec_run(out_file, results, tag=f"splade-lite-{searcher.mode}")
-    empty = sum(1 for _, hits in results if not hits)
+    # blank queries are kept in the count (and match nothing) so that no query goes missing
+    blank = sum(1 for q in queries if not q.text.strip())
+    unmatched = sum(1 for q, (_, hits) in zip(queries, results) if q.text.strip() and not hits)
+    notes = []
+    if blank:
+        notes.append(f"{_count(blank, 'query was', 'queries were')} empty")
+    if unmatched:
+        notes.append(f"{_count(unmatched, 'query', 'queries')} matched no document")
     _log(
         f"{len(queries)} queries in {elapsed:.2f} s -> {out_file}"
-        + (f" ({empty} queries matched no document)" if empty else "")
+        + (f" ({'; '.join(notes)})" if notes else "")
     )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 @main.command()
@@ -354,12 +388,31 @@ def evaluate(run, qrels, as_json, measures):
 @click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--gzip", "compress", is_flag=True, help="Write .jsonl.gz shards.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @_friendly
-def export(index_dir, out_dir, compress):
+def export(index_dir, out_dir, compress, overwrite):
     """Write the document vectors of INDEX_DIR back out as JsonVectorCollection files."""
     from splade_lite.index import export_index
 
-    export_index(index_dir, out_dir, compress=compress, log=_log)
+    export_index(index_dir, out_dir, compress=compress, overwrite=overwrite, log=_log)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+@_friendly
+def check(ctx, path):
+    """Check that the index (or vectors folder) PATH is whole and consistent.
+
+    Prints one row per check (ok, FAIL, or skip where it does not apply) and exits with
+    status 1 when any check failed.
+    """
+    from splade_lite.check import check_folder, failed, format_checks
+
+    checks = check_folder(path)
+    click.echo(format_checks(checks))
+    if failed(checks):
+        ctx.exit(1)
 
 
 @main.command()

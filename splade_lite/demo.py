@@ -686,6 +686,7 @@ def _build(workdir: Path, max_docs: int, signature: dict, echo: Echo) -> int:
         model=MODEL,
         mode="splade",
         max_length=MAX_LENGTH,
+        overwrite=True,
         progress=True,
     )
     echo(

@@ -3,18 +3,22 @@
 The folder holds:
 
 - ``part-NNNNN.jsonl``: one ``{"id", "contents": "", "vector": {term: int}}`` per document,
-  weights quantised as round(w × scale); each shard written atomically;
+  weights quantised as round(w × scale); every `shard_size` documents make one shard, each
+  written atomically;
 - ``vectors.json``: model, its weights' hash, mode, scale, max length, counts, versions;
 - ``df.json``: document frequency of each token in the (truncated) document texts, from which
   the indexer derives IDF for inference-free queries when the model ships none;
-- ``docs.jsonl.gz``: id, title and the start of each text, to show search hits.
+- ``docs.jsonl.gz``: id, title and the start of each text, to show search hits;
+- ``encode-progress.json`` while a run is going on (or was interrupted): see
+  :mod:`splade_lite.resume`, which also explains ``resume`` and ``overwrite``.
 
 The corpus is read as a stream, in chunks, so memory does not grow with its size.
 """
 
 from __future__ import annotations
 
-import gzip
+import hashlib
+import itertools
 import json
 import time
 from collections import Counter
@@ -22,16 +26,40 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
-from splade_lite.io import Doc, atomic_write, count_records, read_corpus
-from splade_lite.metadata import VECTORS_META, software_versions, write_json
+from splade_lite import metadata as md
+from splade_lite.encoders.base import TOKENIZER_LOCK
+from splade_lite.io import Doc, InputError, atomic_write, count_records, read_corpus
+from splade_lite.resume import (
+    Progress,
+    ShardRecord,
+    check_output_folder,
+    discard_output,
+    finish_output,
+    lock_folder,
+    start_output,
+)
+from splade_lite.shards import SHARD_PATTERN, ShardWriter, read_vector_shards, shard_name
 from splade_lite.vectors import EMPTY_DOC_TOKEN, SparseVector, quantize
 
+__all__ = [
+    "DEFAULT_SCALE",
+    "SHARD_PATTERN",
+    "EncodeSummary",
+    "ShardWriter",
+    "encode_corpus",
+    "read_vector_shards",
+    "vector_record",
+]
+
 DEFAULT_SCALE = 100
+DEFAULT_SHARD_SIZE = 100_000
 SNIPPET_CHARS = 300
-SHARD_PATTERN = "part-{:05d}.jsonl"
+#: How many skipped records are shown as examples.
+_EXAMPLES = 5
 
 
 @dataclass
@@ -48,6 +76,12 @@ class EncodeSummary:
     @property
     def docs_per_second(self) -> float:
         return self.num_docs / self.seconds if self.seconds else 0.0
+
+    def add(self, shard: ShardRecord) -> None:
+        self.num_docs += shard.num_docs
+        self.num_empty += shard.num_empty
+        self.num_postings += shard.num_postings
+        self.seconds += shard.seconds
 
 
 def vector_record(doc_id: str, vector: SparseVector, terms: list[str], scale: float) -> dict:
@@ -80,8 +114,10 @@ def encode_corpus(
     max_length: int | None = None,
     device: str | None = None,
     scale: float = DEFAULT_SCALE,
-    shard_size: int = 100_000,
+    shard_size: int = DEFAULT_SHARD_SIZE,
     skip_invalid: bool = False,
+    resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     encoder=None,
     log: Callable[[str], None] | None = None,
@@ -89,141 +125,229 @@ def encode_corpus(
     """Encode every document of `corpus` into `out_dir` (see the module docstring).
 
     `encoder` may be an already loaded encoder (its model and mode are then used).
+    `resume` continues an interrupted run into `out_dir`, with the same settings, and ends
+    with the same files an uninterrupted run writes; `overwrite` replaces earlier output.
+    Without either, a folder that already holds encode's files is refused.
     """
     from splade_lite.encoders import load_encoder
 
     corpus, out = Path(corpus), Path(out_dir)
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
+    if shard_size < 1:
+        raise ValueError(f"shard_size must be at least 1, got {shard_size}")
+    total = count_records(corpus)
+    if total == 0:
+        raise InputError(corpus, None, "the corpus is empty: no documents to encode")
+    check_output_folder(out, resume=resume, overwrite=overwrite)  # before the model loads
     if encoder is None:
         encoder = load_encoder(
             model, mode, max_length=max_length, batch_size=batch_size, device=device
         )
-    total = count_records(corpus)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("part-*.jsonl"):
-        stale.unlink()
-
-    summary = EncodeSummary()
-    skipped: list[str] = []
-
-    def on_skip(err: Exception) -> None:
-        summary.num_skipped += 1
-        if len(skipped) < 10:
-            skipped.append(str(err))
-
-    docs = read_corpus(corpus, skip_invalid=skip_invalid, on_skip=on_skip)
-    special = set(encoder.tokenizer.all_special_ids)
-    df: Counter[int] = Counter()
-    terms = list(encoder.terms)
-    writer = ShardWriter(out, shard_size)
-    bar = _progress_bar(total, progress)
-    started = time.perf_counter()
     chunk_size = max(batch_size * 16, 256)
-    with ExitStack() as stack:
-        stack.callback(bar.close)
-        stack.enter_context(writer)
-        snippets = stack.enter_context(atomic_write(out / "docs.jsonl.gz"))
-        for chunk in _chunks(docs, chunk_size):
-            texts = [d.full_text for d in chunk]
-            token_ids = encoder.tokenizer(texts, add_special_tokens=True, verbose=False)[
-                "input_ids"
-            ]
-            for ids in token_ids:
-                if len(ids) > encoder.max_length:
-                    summary.num_truncated += 1
-                df.update({i for i in ids[: encoder.max_length] if i not in special})
-            for doc, vec in zip(chunk, encoder.encode_documents(texts)):
-                record = vector_record(doc.id, vec, terms, scale)
-                if EMPTY_DOC_TOKEN in record["vector"]:
-                    summary.num_empty += 1
-                summary.num_postings += len(record["vector"])
-                writer.write(json.dumps(record, ensure_ascii=False) + "\n")
-                snippet = {"id": doc.id, "title": doc.title, "text": doc.text[:SNIPPET_CHARS]}
-                snippets.write(json.dumps(snippet, ensure_ascii=False) + "\n")
-                summary.num_docs += 1
-            bar.update(len(chunk))
-    summary.seconds = time.perf_counter() - started
-    if summary.num_docs == 0:
-        raise ValueError(f"{corpus}: no documents to encode")
-
-    write_json(
-        out / "df.json",
-        {"num_docs": summary.num_docs, "df": {terms[i]: n for i, n in sorted(df.items())}},
-    )
-    meta = {
-        "format": "splade-lite/vectors",
-        "format_version": 1,
+    settings = {
         "model": encoder.name,
         "model_sha256": encoder.source.weights_sha256(),
         "mode": encoder.mode,
         "scale": scale,
         "max_length": encoder.max_length,
-        "pooling": encoder.source.pooling,
-        "idf_source": "model" if encoder.source.query_idf is not None else "corpus",
-        "corpus": str(corpus.resolve()),
-        "shards": writer.names,
-        **asdict(summary),
-        "docs_per_second": round(summary.docs_per_second, 2),
-        "versions": software_versions(),
+        "batch_size": getattr(encoder, "batch_size", batch_size),
+        "chunk_size": chunk_size,
+        "shard_size": shard_size,
+        "device": str(getattr(encoder, "device", "")),
     }
-    write_json(out / VECTORS_META, meta)
-    if log:
-        if summary.num_skipped:
-            log(f"{summary.num_skipped} invalid record(s) skipped, e.g. " + "; ".join(skipped[:3]))
-        if summary.num_truncated:
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    with lock_folder(out):
+        state = start_output(out, settings, resume=resume, overwrite=overwrite, log=log)
+        if state.shards and log:
             log(
-                f"{summary.num_truncated} document(s) longer than {encoder.max_length} tokens "
-                "were truncated"
+                f"resuming: {state.num_docs} documents in {len(state.shards)} shard(s) are "
+                "already encoded"
             )
-    return summary
+        run = _Run(corpus, out, encoder, scale, chunk_size, log)
+        try:
+            run.encode_all(state, shard_size, skip_invalid, _progress_bar(total, progress))
+        except BaseException:
+            if not state.shards:
+                discard_output(out, created)
+            raise
+        run.write_metadata(settings)
+        finish_output(out)
+    run.report()
+    return run.summary
 
 
-class ShardWriter:
-    """Writes lines into ``part-NNNNN.jsonl[.gz]`` files of at most `shard_size` lines each.
+class _Run:
+    """One encode run: reads the corpus, encodes or replays each shard, keeps the counts."""
 
-    Each shard is written atomically: it appears under its name only once complete.
-    """
+    def __init__(self, corpus: Path, out: Path, encoder: Any, scale: float, chunk_size: int, log):
+        self.corpus, self.out, self.encoder = corpus, out, encoder
+        self.scale, self.chunk_size, self.log = scale, chunk_size, log
+        self.terms = list(encoder.terms)
+        self.special = set(encoder.tokenizer.all_special_ids)
+        self.df: Counter[int] = Counter()
+        self.summary = EncodeSummary()
+        self.shards: list[str] = []
+        self.examples: list[str] = []
 
-    def __init__(self, folder: Path, shard_size: int, suffix: str = "") -> None:
-        self.folder, self.shard_size, self.suffix = folder, shard_size, suffix
-        self.names: list[str] = []
-        self._stack = ExitStack()
-        self._handle = None
-        self._lines = 0
+    def on_skip(self, err: Exception) -> None:
+        self.summary.num_skipped += 1
+        if len(self.examples) < _EXAMPLES:
+            self.examples.append(str(err))
 
-    def write(self, line: str) -> None:
-        if self._handle is None or self._lines == self.shard_size:
-            self._stack.close()  # commits the previous shard
-            name = SHARD_PATTERN.format(len(self.names)) + self.suffix
-            self._handle = self._stack.enter_context(atomic_write(self.folder / name))
-            self.names.append(name)
-            self._lines = 0
-        self._handle.write(line)
-        self._lines += 1
+    def encode_all(self, state: Progress, shard_size: int, skip_invalid: bool, bar) -> None:
+        """Every shard: the trusted ones replayed, the others encoded; docs.jsonl.gz written."""
+        docs = iter(read_corpus(self.corpus, skip_invalid=skip_invalid, on_skip=self.on_skip))
+        trusted = len(state.shards)
+        with ExitStack() as stack:
+            stack.callback(bar.close)
+            snippets = stack.enter_context(atomic_write(self.out / md.DOCS_FILE))
+            for number in itertools.count():
+                shard_docs = itertools.islice(docs, shard_size)
+                if number < trusted:
+                    self._replay(shard_docs, state.shards[number], snippets, bar)
+                    continue
+                shard = self._encode_shard(number, shard_docs, snippets, bar)
+                if shard is None:
+                    break
+                state.shards.append(shard)
+                state.save(self.out)  # only now is the shard trusted by a resumed run
+                self.summary.add(shard)
+                self.shards.append(shard.name)
+            if self.summary.num_docs == 0:  # raised inside, so docs.jsonl.gz is not kept
+                skipped = self.summary.num_skipped
+                raise InputError(
+                    self.corpus,
+                    None,
+                    f"no valid documents to encode ({_lines(skipped)} skipped)",
+                )
 
-    def __enter__(self) -> ShardWriter:
-        return self
+    def _count_tokens(self, texts: list[str]) -> None:
+        """Document frequencies and truncations, from the tokenizer alone."""
+        with TOKENIZER_LOCK:
+            token_ids = self.encoder.tokenizer(texts, add_special_tokens=True, verbose=False)
+        limit = self.encoder.max_length
+        for ids in token_ids["input_ids"]:
+            if len(ids) > limit:
+                self.summary.num_truncated += 1
+            self.df.update({i for i in ids[:limit] if i not in self.special})
 
-    def __exit__(self, *exc_info) -> None:
-        # on an error the open shard's temporary file is removed, never renamed into place
-        self._stack.__exit__(*exc_info)
+    def _replay(self, docs: Iterator[Doc], shard: ShardRecord, snippets: IO[str], bar) -> None:
+        """A shard already encoded: count its documents again and check they are the same."""
+        digest = hashlib.sha256()
+        count = 0
+        for chunk in _chunks(docs, self.chunk_size):
+            self._count_tokens([d.full_text for d in chunk])
+            for doc in chunk:
+                _hash_doc(digest, doc)
+                _write_snippet(snippets, doc)
+            count += len(chunk)
+            bar.update(len(chunk))
+        if count != shard.num_docs or digest.hexdigest() != shard.input_sha256:
+            raise ValueError(
+                f"{self.corpus}: the documents read now for {shard.name} are not those the "
+                "interrupted run encoded into it (was the corpus changed?); pass --overwrite "
+                "to encode again from the start"
+            )
+        self.summary.add(shard)
+        self.shards.append(shard.name)
+
+    def _encode_shard(
+        self, number: int, docs: Iterator[Doc], snippets: IO[str], bar
+    ) -> ShardRecord | None:
+        """Encode the next shard's documents into its file; None when there are none left."""
+        chunks = _chunks(docs, self.chunk_size)
+        first = next(chunks, None)
+        if first is None:
+            return None
+        started = time.perf_counter()
+        shard = ShardRecord(shard_name(number))
+        inputs, content = hashlib.sha256(), hashlib.sha256()
+        with atomic_write(self.out / shard.name) as handle:
+            for chunk in itertools.chain([first], chunks):
+                texts = [d.full_text for d in chunk]
+                self._count_tokens(texts)
+                for doc, vec in zip(chunk, self.encoder.encode_documents(texts)):
+                    record = vector_record(doc.id, vec, self.terms, self.scale)
+                    line = json.dumps(record, ensure_ascii=False) + "\n"
+                    handle.write(line)
+                    content.update(line.encode("utf-8"))
+                    shard.num_empty += EMPTY_DOC_TOKEN in record["vector"]
+                    shard.num_postings += len(record["vector"])
+                    _hash_doc(inputs, doc)
+                    _write_snippet(snippets, doc)
+                shard.num_docs += len(chunk)
+                bar.update(len(chunk))
+        shard.sha256, shard.input_sha256 = content.hexdigest(), inputs.hexdigest()
+        shard.seconds = round(time.perf_counter() - started, 3)
+        return shard
+
+    def write_metadata(self, settings: dict) -> None:
+        """df.json, then vectors.json: the folder is complete once the latter exists."""
+        terms = self.terms
+        md.write_json(
+            self.out / md.DF_FILE,
+            {
+                "num_docs": self.summary.num_docs,
+                "df": {terms[i]: n for i, n in sorted(self.df.items())},
+            },
+        )
+        encoder, summary = self.encoder, self.summary
+        summary.seconds = round(summary.seconds, 3)
+        meta = {
+            "format": "splade-lite/vectors",
+            "format_version": 1,
+            **{k: settings[k] for k in ("model", "model_sha256", "mode", "scale", "max_length")},
+            "pooling": encoder.source.pooling,
+            "idf_source": "model" if encoder.source.query_idf is not None else "corpus",
+            "corpus": str(self.corpus.resolve()),
+            "shards": self.shards,
+            **asdict(summary),
+            "docs_per_second": round(summary.docs_per_second, 2),
+            "versions": md.software_versions(),
+        }
+        md.write_json(self.out / md.VECTORS_META, meta)
+
+    def report(self) -> None:
+        """The skipped records and truncated documents, told once at the end."""
+        if not self.log:
+            return
+        skipped = self.summary.num_skipped
+        if skipped:
+            more = skipped - len(self.examples)
+            self.log(
+                f"{_lines(skipped)} skipped:\n"
+                + "\n".join(f"  {example}" for example in self.examples)
+                + (f"\n  ... and {more} more" if more else "")
+            )
+        truncated = self.summary.num_truncated
+        if truncated:
+            self.log(
+                f"{truncated} document{'s' if truncated != 1 else ''} longer than "
+                f"{self.encoder.max_length} tokens {'were' if truncated != 1 else 'was'} "
+                "truncated"
+            )
+
+
+def _lines(count: int) -> str:
+    return f"{count} invalid line{'s' if count != 1 else ''}"
+
+
+def _hash_doc(digest: Any, doc: Doc) -> None:
+    digest.update(json.dumps([doc.id, doc.title, doc.text], ensure_ascii=False).encode("utf-8"))
+    digest.update(b"\n")
+
+
+def _write_snippet(handle: IO[str], doc: Doc) -> None:
+    snippet = {"id": doc.id, "title": doc.title, "text": doc.text[:SNIPPET_CHARS]}
+    handle.write(json.dumps(snippet, ensure_ascii=False) + "\n")
 
 
 def _progress_bar(total: int | None, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="doc", desc="encoding", disable=not enabled, smoothing=0.1)
-
-
-def read_vector_shards(vectors_dir: str | Path) -> Iterator[dict]:
-    """Every record of a vectors folder's shards, in order."""
-    for shard in sorted(Path(vectors_dir).glob("part-*.jsonl*")):
-        opener = gzip.open if shard.suffix == ".gz" else open
-        with opener(shard, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    yield json.loads(line)
 
 
 def dense_from_record(record: dict, term_ids: dict[str, int], size: int) -> np.ndarray:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from splade_lite.encode import read_vector_shards
 from splade_lite.io import atomic_write
+from splade_lite.shards import iter_checked_records
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
 FORMAT_VERSION = 1
@@ -41,11 +41,11 @@ def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
     """Write the forward index of a vectors folder's shards to `out_path`; return the docs.
 
     The placeholder term of empty documents (``EMPTY_DOC_TOKEN``) is dropped, the document
-    kept with an empty vector. Raises ``ValueError`` for a repeated document id or a weight
-    that is not an integer in ``1 .. 2**31 - 1``; `out_path` is then left untouched.
+    kept with an empty vector. Every shard line is checked on the way (see
+    :func:`splade_lite.shards.parse_vector_line`): a bad one, a repeated document id or a
+    folder without shards raises :class:`~splade_lite.io.InputError` (``file:line: reason``)
+    and leaves `out_path` untouched.
     """
-    if not any(Path(vectors_dir).glob("part-*.jsonl*")):
-        raise FileNotFoundError(f"{vectors_dir} holds no vectors shards (part-*.jsonl)")
     table: dict[str, int] = {}  # term -> id, in order of first sight (sorted at the end)
     lookup = table.__getitem__
     docids: list[str] = []
@@ -62,13 +62,8 @@ def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
         ids_block.clear()
         weights_block.clear()
 
-    for record in read_vector_shards(vectors_dir):
-        docid = record["id"]
-        if isinstance(docid, int) and not isinstance(docid, bool):
-            docid = str(docid)  # as read_corpus reads integer ids
-        if not isinstance(docid, str):
-            raise ValueError(f"document id {docid!r} is not a string")
-        docids.append(docid)
+    for record in iter_checked_records(vectors_dir):
+        docids.append(record["id"])
         vector = record["vector"]
         if EMPTY_DOC_TOKEN in vector:
             vector = {t: w for t, w in vector.items() if t != EMPTY_DOC_TOKEN}

@@ -8,10 +8,13 @@ An index folder holds the Lucene impact index files at its top level (so Pyserin
 - ``tokenizer/``: the model's tokenizer, so inference-free queries need no model at all;
 - ``docs.jsonl.gz``: titles and text starts, to show hits;
 - ``forward.npz``: each document's impact vector by id, for feedback and explanations;
-- ``bm25/`` (optional): a Lucene BM25 index of the same corpus, for baselines and fusion.
+- ``bm25/`` (optional): a Lucene BM25 index of the same corpus, for baselines and fusion;
+- ``vectors.json``: a copy of the vectors folder's metadata, which says how the documents
+  were encoded (model, weights' hash, scale), checked against ``splade_lite.json`` by searches.
 
-The index is built in a temporary folder next to the target and moved into place only once
-it is complete and checked, so a failed build never leaves a half index that looks valid.
+Every shard line is checked before Anserini sees it (see :mod:`splade_lite.shards`). The index
+is built in a temporary folder next to the target and moved into place only once it is
+complete and checked, so a failed or killed build never leaves a half index that looks valid.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from splade_lite import metadata as md
 from splade_lite.encoders.inference_free import idf_from_df, load_query_tokenizer, read_idf_file
 from splade_lite.encoders.models import resolve_model
 from splade_lite.forward import build_forward_index
-from splade_lite.io import atomic_write, read_corpus
+from splade_lite.io import InputError, atomic_write, read_corpus
+from splade_lite.resume import PROGRESS_FILE, is_unfinished
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
 BM25_K1 = 0.9
@@ -46,7 +50,7 @@ def folder_size(path: Path) -> int:
 
 def lucene_size(index_dir: Path) -> int:
     """Bytes of the Lucene impact index files alone (top level, without our extras)."""
-    ours = {md.INDEX_META, md.IDF_FILE, md.DOCS_FILE, md.FORWARD_FILE}
+    ours = {md.INDEX_META, md.IDF_FILE, md.DOCS_FILE, md.FORWARD_FILE, md.VECTORS_META}
     return sum(
         f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file() and f.name not in ours
     )
@@ -60,18 +64,31 @@ def build_index(
     bm25_corpus: str | Path | None = None,
     mode: str | None = None,
     overwrite: bool = False,
+    skip_invalid: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Build the impact index of `vectors_dir` into `out_dir`; returns the index metadata.
 
     `mode` (``splade`` or ``inference-free``) decides how queries are encoded; by default the
     mode given to `encode`. Documents are encoded the same way in both modes, so one vectors
-    folder can serve an index of each.
+    folder can serve an index of each. `skip_invalid` skips (and counts) bad records of
+    `bm25_corpus` instead of stopping, as ``encode --skip-invalid`` does.
     """
-    from splade_lite.indexer import build_impact_index, count_documents
+    from splade_lite.indexer import (
+        anserini_jar,
+        build_impact_index,
+        count_documents,
+        java_executable,
+    )
 
     say = log or (lambda _msg: None)
     vectors_dir, out = Path(vectors_dir), Path(out_dir)
+    if is_unfinished(vectors_dir):
+        raise IndexError_(
+            f"{vectors_dir} is unfinished: its encode run was interrupted ({PROGRESS_FILE} is "
+            "still there); finish it with `splade-lite encode CORPUS --out "
+            f"{vectors_dir} --resume` (same options as before)"
+        )
     vmeta = md.read_vectors_meta(vectors_dir)
     if mode is not None:
         from splade_lite.encoders import MODES
@@ -79,14 +96,20 @@ def build_index(
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         vmeta["mode"] = mode
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} already exists and is not empty; pass --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    _chmod_like_mkdir(tmp)
+    _refuse_existing(out, overwrite)
+    java_executable(), anserini_jar()  # environment problems show before any work
+    tmp = _staging_folder(out)
     try:
+        say(f"checking the {vmeta['num_docs']} documents of {vectors_dir}")
+        # reading the shards for the forward index also checks every line, before Java runs
+        checked = build_forward_index(vectors_dir, tmp / md.FORWARD_FILE)
+        if checked != vmeta["num_docs"]:
+            raise IndexError_(
+                f"{vectors_dir}: {md.VECTORS_META} says {vmeta['num_docs']} documents but the "
+                f"shards hold {checked}; the index was not written"
+            )
         started = time.perf_counter()
-        say(f"indexing {vmeta['num_docs']} documents from {vectors_dir}")
+        say(f"indexing {checked} documents")
         stats = build_impact_index(vectors_dir, tmp, threads=threads, log=_java_log(log))
         impact_seconds = time.perf_counter() - started
         in_index = count_documents(tmp)
@@ -96,14 +119,16 @@ def build_index(
                 f"{in_index} (Anserini: {stats}); the index was not written"
             )
         idf_source = _write_idf(vectors_dir, vmeta, tmp)
-        build_forward_index(vectors_dir, tmp / md.FORWARD_FILE)
         load_query_tokenizer(vmeta["model"]).save_pretrained(str(tmp / md.TOKENIZER_DIR))
         if (vectors_dir / md.DOCS_FILE).is_file():
             shutil.copyfile(vectors_dir / md.DOCS_FILE, tmp / md.DOCS_FILE)
+        shutil.copyfile(vectors_dir / md.VECTORS_META, tmp / md.VECTORS_META)
 
         bm25_meta = None
         if bm25_corpus is not None:
-            bm25_meta = _build_bm25(Path(bm25_corpus), tmp, threads, vmeta["num_docs"], say)
+            bm25_meta = _build_bm25(
+                Path(bm25_corpus), tmp, threads, vmeta["num_docs"], skip_invalid, say
+            )
             bm25_meta["seconds"] = round(bm25_meta["seconds"], 3)
 
         meta = {
@@ -125,12 +150,52 @@ def build_index(
             "versions": md.software_versions(),
         }
         md.write_json(tmp / md.INDEX_META, meta)
-        _move_into_place(tmp, out)
+        _move_into_place(tmp, out, overwrite)
         say(f"index ready in {out} ({in_index} documents, {impact_seconds:.1f} s)")
         return meta
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _refuse_existing(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} already exists and is not empty; pass --overwrite")
+
+
+def _staging_folder(out: Path) -> Path:
+    """A new temporary folder beside `out` to build in; stale ones of dead builds are removed.
+
+    Its name carries the builder's process id, so that a later build can tell the folder of
+    a killed build (its process is gone) from that of one still running.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(out)
+    prefix = f".{out.name}.building-{os.getpid()}-"
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
+    _chmod_like_mkdir(tmp)
+    return tmp
+
+
+def _remove_stale_staging(out: Path) -> None:
+    if os.name != "posix":  # no cheap way to ask whether a process lives
+        return
+    for path in out.parent.glob(f".{out.name}.building-*"):
+        pid = path.name[len(f".{out.name}.building-") :].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _java_log(log: Callable[[str], None] | None) -> Callable[[str], None] | None:
@@ -165,22 +230,29 @@ def _write_idf(vectors_dir: Path, vmeta: dict, index_dir: Path) -> str:
     return kind
 
 
-def _build_bm25(corpus: Path, index_dir: Path, threads: int, expected: int, say) -> dict:
+def _build_bm25(
+    corpus: Path, index_dir: Path, threads: int, expected: int, skip_invalid: bool, say
+) -> dict:
     from splade_lite.indexer import build_bm25_index, count_documents
 
     say(f"building the BM25 index of {corpus}")
+    skipped: list[InputError] = []
     staging = Path(tempfile.mkdtemp(prefix="bm25-corpus-", dir=index_dir))
     try:
         with atomic_write(staging / "docs.jsonl") as handle:
-            for doc in read_corpus(corpus):
+            for doc in read_corpus(corpus, skip_invalid=skip_invalid, on_skip=skipped.append):
                 handle.write(json.dumps({"id": doc.id, "contents": doc.full_text}) + "\n")
         stats = build_bm25_index(
             staging, index_dir / md.BM25_DIR, threads=threads, log=_java_log(say)
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if skipped:
+        plural = "s" if len(skipped) != 1 else ""
+        say(f"{len(skipped)} invalid line{plural} of {corpus} skipped, the first: {skipped[0]}")
     count = count_documents(index_dir / md.BM25_DIR)
-    if count != expected:
+    # a document without a word cannot be in a BM25 index (and could never match anyway)
+    if count + stats.empty != expected:
         say(f"warning: the BM25 index holds {count} documents, the impact index {expected}")
     return {
         "corpus": str(corpus.resolve()),
@@ -192,10 +264,15 @@ def _build_bm25(corpus: Path, index_dir: Path, threads: int, expected: int, say)
     }
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished build onto `out`, replacing an old index only at the last moment."""
+def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Rename the finished build onto `out`, replacing an old index only at the last moment.
+
+    `out` is checked again here: another build may have finished into it meanwhile.
+    """
     old = None
     if out.exists():
+        if any(out.iterdir()) and not overwrite:
+            raise FileExistsError(f"{out} appeared while building; pass --overwrite")
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         os.replace(out, old)
     os.replace(tmp, out)
@@ -209,41 +286,54 @@ def export_index(
     *,
     compress: bool = False,
     shard_size: int = 100_000,
+    overwrite: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> int:
     """Write every document vector of an index as JsonVectorCollection files; returns the count.
 
     The output is itself a vectors folder (it gets a ``vectors.json``), so it can be indexed
-    again, and it is plain JSON lines for any other tool.
+    again, and it is plain JSON lines for any other tool. As for an index, it is written in a
+    temporary folder and moved into place when complete; an existing `out_dir` that is not
+    empty is replaced only with `overwrite`.
     """
-    from splade_lite.encode import ShardWriter
     from splade_lite.indexer import read_document_vectors
+    from splade_lite.shards import ShardWriter
 
     index_dir, out = Path(index_dir), Path(out_dir)
     meta = md.read_index_meta(index_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with ShardWriter(out, shard_size, ".gz" if compress else "") as writer:
-        for docid, vector in read_document_vectors(index_dir):
-            record = {"id": docid, "contents": "", "vector": vector}
-            writer.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    if count != meta["num_docs"]:
-        raise IndexError_(f"exported {count} documents but {index_dir} records {meta['num_docs']}")
-    vmeta = {key: meta[key] for key in ("model", "model_sha256", "mode", "scale", "max_length")}
-    vmeta.update(
-        format="splade-lite/vectors",
-        format_version=1,
-        exported_from=str(index_dir.resolve()),
-        shards=writer.names,
-        num_docs=count,
-        num_empty=meta.get("num_empty", 0),
-        pooling=meta.get("pooling", "max"),
-        idf_source=meta.get("idf_source"),
-    )
-    md.write_json(out / md.VECTORS_META, vmeta)
-    if (index_dir / md.IDF_FILE).is_file():
-        shutil.copyfile(index_dir / md.IDF_FILE, out / md.IDF_FILE)
+    _refuse_existing(out, overwrite)
+    tmp = _staging_folder(out)
+    try:
+        count = 0
+        with ShardWriter(tmp, shard_size, ".gz" if compress else "") as writer:
+            for docid, vector in read_document_vectors(index_dir):
+                # the placeholder of an empty document goes back in, so that it indexes again
+                record = {"id": docid, "contents": "", "vector": vector or {EMPTY_DOC_TOKEN: 1}}
+                writer.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+        if count != meta["num_docs"]:
+            raise IndexError_(
+                f"exported {count} documents but {index_dir} records {meta['num_docs']}"
+            )
+        keys = ("model", "model_sha256", "mode", "scale", "max_length")
+        vmeta = {key: meta[key] for key in keys}
+        vmeta.update(
+            format="splade-lite/vectors",
+            format_version=1,
+            exported_from=str(index_dir.resolve()),
+            shards=writer.names,
+            num_docs=count,
+            num_empty=meta.get("num_empty", 0),
+            pooling=meta.get("pooling", "max"),
+            idf_source=meta.get("idf_source"),
+        )
+        md.write_json(tmp / md.VECTORS_META, vmeta)
+        if (index_dir / md.IDF_FILE).is_file():
+            shutil.copyfile(index_dir / md.IDF_FILE, tmp / md.IDF_FILE)
+        _move_into_place(tmp, out, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if log:
         log(f"exported {count} document vectors to {out}")
     return count

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import math
 import platform
 from pathlib import Path
 from typing import Any
@@ -62,3 +63,47 @@ def software_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             pass
     return versions
+
+
+#: What an index records about how its documents were encoded; the copy of ``vectors.json``
+#: kept in the index must agree with ``splade_lite.json`` on each (the mode may differ).
+ENCODING_KEYS = ("model", "model_sha256", "scale", "max_length")
+
+
+def index_meta_problems(meta: dict) -> list[str]:
+    """What is missing or malformed in an index's ``splade_lite.json`` (empty when fine)."""
+    from splade_lite.encoders import MODES
+
+    problems = []
+    if meta.get("format") != "splade-lite/index":
+        problems.append(f"format {meta.get('format')!r} is not 'splade-lite/index'")
+    if not isinstance(meta.get("model"), str) or not meta.get("model"):
+        problems.append("no model name")
+    if meta.get("mode") not in MODES:
+        problems.append(f"mode {meta.get('mode')!r} is not one of {', '.join(MODES)}")
+    scale = meta.get("scale")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        problems.append(f"scale {scale!r} is not a positive number")
+    elif not math.isfinite(scale):
+        problems.append(f"scale {scale!r} is not finite")
+    for key, least in (("max_length", 1), ("num_docs", 0)):
+        value = meta.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            problems.append(f"{key} {value!r} is not an integer >= {least}")
+    sha = meta.get("model_sha256")
+    if sha is not None and not isinstance(sha, str):
+        problems.append(f"model_sha256 {sha!r} is not a string")
+    return problems
+
+
+def encoding_mismatches(index_meta: dict, vectors_meta: dict) -> list[str]:
+    """Where ``splade_lite.json`` disagrees with how the documents were encoded."""
+    out = []
+    for key in ENCODING_KEYS:
+        said, encoded = index_meta.get(key), vectors_meta.get(key)
+        if said != encoded:
+            out.append(
+                f"{INDEX_META} says {key} {said!r} but the documents were encoded with "
+                f"{encoded!r} ({VECTORS_META})"
+            )
+    return out

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from splade_lite import metadata as md
+from splade_lite.encoders.base import TOKENIZER_LOCK
 from splade_lite.feedback import Feedback, rocchio
 from splade_lite.fusion import FUSIONS, RRF_K, fuse
 from splade_lite.vectors import SparseVector, quantize
@@ -57,6 +59,12 @@ class Searcher:
     (``splade-lite index ... --bm25-corpus``); ``hybrid=True`` (or a :class:`Hybrid`) fuses
     the two; ``feedback=True`` (or a :class:`Feedback`) adds a round of sparse
     pseudo-relevance feedback to the learned sparse search.
+
+    An index whose metadata disagrees with how its documents were encoded (model, weights'
+    hash, scale, max length), or whose model's weights changed since, is refused.
+
+    One searcher may be shared by threads: results are those of serial calls. Query encoding
+    is serialised where the tokenizer needs it; the Lucene searches run in parallel.
     """
 
     def __init__(
@@ -70,6 +78,7 @@ class Searcher:
     ) -> None:
         self.index_dir = Path(index_dir)
         self.meta = md.read_index_meta(self.index_dir)
+        self._check_meta()
         if bm25 and (hybrid or feedback):
             raise ValueError(
                 "bm25 ranks with BM25 alone; hybrid and feedback need the sparse index"
@@ -79,6 +88,7 @@ class Searcher:
         self.feedback = Feedback() if feedback is True else (feedback or None)
         self.scale = float(self.meta["scale"])
         self._device = device
+        self._lazy_lock = threading.Lock()  # one load of the encoder / forward index
         self._encoder = None
         self._forward = None
         self._bm25 = self._open_bm25() if (bm25 or self.hybrid) else None
@@ -87,6 +97,22 @@ class Searcher:
             from splade_lite.indexer import ImpactIndex
 
             self._impact = ImpactIndex(self.index_dir)
+
+    def _check_meta(self) -> None:
+        """Refuse metadata that is malformed or disagrees with the documents' encoding."""
+        where = self.index_dir / md.INDEX_META
+        problems = md.index_meta_problems(self.meta)
+        if problems:
+            raise md.MetadataError(f"{where}: {'; '.join(problems)}")
+        encoded = self.index_dir / md.VECTORS_META
+        if encoded.is_file():  # absent in indexes built before it was kept
+            mismatches = md.encoding_mismatches(self.meta, md.read_json(encoded, "index"))
+            if mismatches:
+                raise md.MetadataError(
+                    f"{self.index_dir}: {'; '.join(mismatches)}. Queries would not be weighted "
+                    "like the documents; rebuild the index with `splade-lite index VECTORS "
+                    f"--out {self.index_dir} --overwrite`"
+                )
 
     def _open_bm25(self):
         from splade_lite.indexer import BM25Index
@@ -102,24 +128,27 @@ class Searcher:
     @property
     def forward(self):
         """Document id -> impact vector (``forward.npz``), for feedback and explanations."""
-        if self._forward is None:
-            from splade_lite.forward import ForwardIndex
+        with self._lazy_lock:
+            if self._forward is None:
+                from splade_lite.forward import ForwardIndex
 
-            path = self.index_dir / md.FORWARD_FILE
-            if not path.is_file():
-                raise FileNotFoundError(
-                    f"{self.index_dir} has no {md.FORWARD_FILE} (built by splade-lite 0.1.0 "
-                    "before feedback existed?); rebuild it with `splade-lite index --overwrite`"
-                )
-            self._forward = ForwardIndex.load(path)
+                path = self.index_dir / md.FORWARD_FILE
+                if not path.is_file():
+                    raise FileNotFoundError(
+                        f"{self.index_dir} has no {md.FORWARD_FILE} (built by splade-lite 0.1.0 "
+                        "before feedback existed?); rebuild it with `splade-lite index "
+                        "--overwrite`"
+                    )
+                self._forward = ForwardIndex.load(path)
         return self._forward
 
     # -- query encoding -----------------------------------------------------------------------
     @property
     def encoder(self):
         """The query encoder the index asks for (loaded on first use)."""
-        if self._encoder is None:
-            self._encoder = self._load_query_encoder()
+        with self._lazy_lock:
+            if self._encoder is None:
+                self._encoder = self._load_query_encoder()
         return self._encoder
 
     def _load_query_encoder(self):
@@ -142,7 +171,8 @@ class Searcher:
                 raise ValueError(
                     f"{self.index_dir} was built with model {self.meta['model']!r} whose weights "
                     f"had sha256 {recorded[:12]}…, but those found now have {actual[:12]}…; "
-                    "queries would not match the documents. Re-encode, or install the same model."
+                    "queries would not match the documents. Install the model the index was "
+                    "built with, or encode and index again with this one (--overwrite)."
                 )
             return encoder
         raise ValueError(f"{self.index_dir}: unknown mode {self.mode!r} in {md.INDEX_META}")
@@ -243,7 +273,12 @@ class Searcher:
             doc_terms = self.forward.vector(docid)
         except KeyError:
             raise KeyError(f"document {docid!r} is not in {self.index_dir}") from None
-        tokenize = self.encoder.tokenizer.tokenize
+        tokenizer = self.encoder.tokenizer
+
+        def tokenize(text: str) -> list[str]:
+            with TOKENIZER_LOCK:
+                return tokenizer.tokenize(text)
+
         doc = self.documents([docid]).get(docid)
         doc_tokens = None
         if doc is not None and len(doc.get("text", "")) < SNIPPET_CHARS:  # the whole text

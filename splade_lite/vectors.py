@@ -14,8 +14,9 @@ import numpy as np
 
 #: Written for a document whose vector is empty after quantisation. Lucene (through Anserini)
 #: skips a document with no term at all, which would lose it silently; this token keeps the
-#: document in the index. No tokenizer produces it, so it never matches a query, and the
-#: exporter removes it again.
+#: document in the index. No tokenizer produces it, so it never matches a query; the forward
+#: index and explanations leave it out, and `export` writes it back out so that an exported
+#: folder indexes again with every document.
 EMPTY_DOC_TOKEN = "[splade-lite:empty]"
 
 

@@ -23,7 +23,7 @@ def invoke(runner, *args):
 def test_help_lists_the_commands(runner):
     result = invoke(runner, "--help")
     assert result.exit_code == 0
-    for command in ("encode", "index", "search", "evaluate", "export", "demo"):
+    for command in ("encode", "index", "search", "evaluate", "export", "check", "demo"):
         assert command in result.output
 
 

@@ -145,6 +145,22 @@ def test_resolve_errors(tmp_path):
         load_encoder("splade-tiny", "dense")
 
 
+def test_hub_weights_are_hashed_from_the_local_cache(tmp_path, monkeypatch):
+    import hashlib
+
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    source = resolve_model("someone/sparse-model")
+    assert source.weights_file() is None and source.weights_sha256() is None  # not cached yet
+    repo = tmp_path / "models--someone--sparse-model"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    (repo / "snapshots" / "abc123" / "model.safetensors").write_bytes(b"weights")
+    assert source.weights_sha256() == hashlib.sha256(b"weights").hexdigest()
+
+
 def test_builtin_weights_are_the_expected_ones():
     source = resolve_model("splade-tiny")
     assert source.weights_sha256().startswith("96e1dd8d")

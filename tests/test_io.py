@@ -430,6 +430,73 @@ def test_queries_tsv_needs_two_columns(tmp_path: Path) -> None:
     assert str(error_of(lambda: read_queries(path))).startswith(f"{path}:2: expected 2")
 
 
+# Queries round trip as corpora do: any text, empty and whitespace-only ones included, comes
+# back cleaned and in order (property-based).
+query_texts = st.one_of(st.text(), st.sampled_from(["", " ", "\t", "the of", "?!.", "\x00\x07"]))
+
+
+@roundtrip_settings
+@given(
+    queries=st.lists(st.tuples(ids, query_texts), max_size=20, unique_by=lambda t: t[0]),
+    gz=st.booleans(),
+)
+def test_queries_jsonl_round_trip(queries: list[tuple[str, str]], gz: bool) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "queries.jsonl"
+        write_lines(path, [json.dumps({"_id": i, "text": t}) for i, t in queries], gz=gz)
+        assert read_queries(path) == [Query(i, cleaned(t)) for i, t in queries]
+
+
+@roundtrip_settings
+@given(
+    queries=st.lists(st.tuples(ids, tsv_text), min_size=1, max_size=20, unique_by=lambda t: t[0])
+)
+def test_queries_tsv_round_trip(queries: list[tuple[str, str]]) -> None:
+    header_like = {"id", "_id", "docid", "doc_id", "pid", "qid", "query_id", "query-id"}
+    if queries[0][0].lower() in header_like:  # "qid<TAB>query" would be a header, by design
+        queries = [(queries[0][0] + "x", queries[0][1]), *queries[1:]]
+        if len({q[0] for q in queries}) != len(queries):
+            return
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_lines(Path(folder) / "q.tsv", [f"{i}\t{t}" for i, t in queries])
+        assert read_queries(path) == [Query(i, cleaned(t)) for i, t in queries]
+
+
+# Lines that are invalid wherever they stand in a JSON-lines corpus.
+BAD_LINES = [
+    b"{broken",
+    b"[1, 2]",
+    b'{"title": "no id", "text": "x"}',
+    b'{"_id": ["list"], "text": "x"}',
+    b'{"_id": "no-text-here"}',
+    b'{"_id": "bytes", "text": "caf\xe9"}',
+    b'"a string"',
+]
+
+
+@roundtrip_settings
+@given(
+    docs=docs_strategy,
+    bad=st.lists(st.tuples(st.integers(0, 20), st.sampled_from(BAD_LINES)), max_size=8),
+)
+def test_skip_invalid_keeps_every_valid_record_and_counts_the_rest(
+    docs: list[tuple[str, str, str]], bad: list[tuple[int, bytes]]
+) -> None:
+    docs = [d for d in docs if d[0] not in {"no-text-here", "bytes"}]
+    lines = [json.dumps({"_id": i, "title": ti, "text": t}).encode() for i, t, ti in docs]
+    for position, line in sorted(bad, reverse=True):
+        lines.insert(min(position, len(lines)), line)
+    skipped: list[InputError] = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "corpus.jsonl"
+        path.write_bytes(b"".join(line + b"\n" for line in lines))
+        got = list(read_corpus(path, skip_invalid=True, on_skip=skipped.append))
+    assert got == [Doc(i, cleaned(t), cleaned(ti)) for i, t, ti in docs]
+    assert len(skipped) == len(bad)
+    bad_lines = sorted(n for n, line in enumerate(lines, start=1) if line in BAD_LINES)
+    assert [e.line for e in skipped] == bad_lines
+
+
 # --------------------------------------------------------------------------------------------
 # read_qrels
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from splade_lite.vectors import SparseVector
 
 _WHITESPACE = re.compile(r"\s")
+
+#: Held around every call of a tokenizer. A Hugging Face fast tokenizer keeps its truncation
+#: and padding settings as state that each call rewrites, so two threads calling one at once
+#: fail with "RuntimeError: Already borrowed"; tokenizing is quick, one lock for all is enough.
+TOKENIZER_LOCK = threading.RLock()
 
 
 @runtime_checkable

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from splade_lite.encoders.base import vocab_terms
+from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import ModelSource, load_tokenizer, resolve_model
 from splade_lite.vectors import SparseVector
 
@@ -76,7 +76,10 @@ class IdfQueryEncoder:
         self.idf = weights
 
     def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]:
-        ids_per_text = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        if not texts:  # transformers' fast tokenizers fail on an empty batch
+            return []
+        with TOKENIZER_LOCK:
+            ids_per_text = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         out = []
         for ids in ids_per_text:
             unique = np.unique(np.asarray([i for i in ids if i not in self._special], np.int64))
@@ -111,6 +114,8 @@ class InferenceFreeEncoder:
         self.source: ModelSource = self.documents.source
         self.name = self.documents.name
         self.max_length = self.documents.max_length
+        self.batch_size = self.documents.batch_size
+        self.device = self.documents.device
         self.terms = self.documents.terms
         self.tokenizer = self.documents.tokenizer
         self.idf_source = "argument" if idf is not None else None

@@ -49,15 +49,29 @@ class ModelSource:
         return Path(self.mlm).is_dir()
 
     def weights_file(self) -> Path | None:
-        """The masked-LM weights file, when the model is on disk."""
+        """The masked-LM weights file, when the model is on disk: in its folder, or for a hub
+        id in the local Hugging Face cache (looked up without any download)."""
         for name in WEIGHT_FILES:
             path = Path(self.mlm) / name
             if path.is_file():
                 return path
+        if self.is_local:
+            return None
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return None
+        for name in WEIGHT_FILES:
+            try:
+                found = try_to_load_from_cache(self.mlm, name)
+            except ValueError:  # not a valid hub id
+                return None
+            if isinstance(found, str):
+                return Path(found)
         return None
 
     def weights_sha256(self) -> str | None:
-        """sha256 of the weights file (None for a hub id not yet on disk)."""
+        """sha256 of the weights file (None for a hub id not yet on disk, or sharded weights)."""
         path = self.weights_file()
         if path is None:
             return None
@@ -103,7 +117,8 @@ def resolve_model(name_or_path: str | Path) -> ModelSource:
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
     if looks_local:
         raise ModelNotFoundError(
-            f"model folder {name!r} does not exist (built-in names: {', '.join(BUILTIN_MODELS)})"
+            f"model folder {name!r} does not exist; give a folder holding config.json and the "
+            f"weights, a Hugging Face id, or a built-in name ({', '.join(BUILTIN_MODELS)})"
         )
     return ModelSource(name=name, mlm=name)
 
@@ -189,15 +204,28 @@ def _quiet_transformers() -> None:
 
 
 def _load_error(source: ModelSource, err: Exception) -> OSError:
+    """A one-line error for a model that cannot be loaded, saying how to fix it."""
     if source.is_local:
-        return OSError(f"cannot load the model in {source.mlm}: {err}")
-    offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
-    hint = (
-        "it is not in the local Hugging Face cache and downloads are off"
-        if offline
-        else "is the name right, and can this machine reach huggingface.co?"
-    )
+        folder = Path(source.mlm)
+        if not any(any(folder.glob(pattern)) for pattern in ("*.safetensors", "*.bin")):
+            return OSError(
+                f"cannot load the model in {source.mlm}: it holds no weights "
+                f"({' or '.join(WEIGHT_FILES)}); copy them there or give another model"
+            )
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return OSError(f"cannot load the model in {source.mlm}: {first}")
+    offline = [v for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if _truthy(os.environ.get(v))]
+    if offline:
+        return OSError(
+            f"cannot load model {source.mlm!r}: it is not in the local Hugging Face cache and "
+            f"downloads are off ({offline[0]} is set); unset {offline[0]} to download it once, "
+            "give a local folder, or use the built-in 'splade-tiny'"
+        )
     return OSError(
-        f"cannot load model {source.mlm!r} ({hint}); give a local folder or use the "
-        f"built-in 'splade-tiny'"
+        f"cannot load model {source.mlm!r}: is the name right, and can this machine reach "
+        "huggingface.co? Give a local folder or use the built-in 'splade-tiny'"
     )
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")

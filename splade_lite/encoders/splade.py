@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from splade_lite.encoders.base import vocab_terms
+from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import _load_error, load_tokenizer, resolve_model
 from splade_lite.vectors import SparseVector
 
@@ -118,20 +118,22 @@ class SpladeEncoder:
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text as the encoder sees it (special tokens included, truncated)."""
-        return self.tokenizer(
-            list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True
-        )["input_ids"]
+        with TOKENIZER_LOCK:
+            return self.tokenizer(
+                list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True
+            )["input_ids"]
 
     # -- the computation --------------------------------------------------------------------
     @torch.inference_mode()
     def _encode_batch(self, texts: list[str]) -> list[SparseVector]:
-        batch = self.tokenizer(
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        ).to(self.device)
+        with TOKENIZER_LOCK:
+            batch = self.tokenizer(
+                texts,
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(self.device)
         hidden = self.model(**batch).logits  # the projection is bypassed: [B, T, H]
         mask = batch["attention_mask"].bool()
         return [self._pool(hidden[i][mask[i]]) for i in range(hidden.shape[0])]

@@ -24,6 +24,7 @@ from splade_lite.indexer.jvm import (
 from splade_lite.indexer.lucene import (
     BM25Index,
     ImpactIndex,
+    LuceneError,
     count_documents,
     index_terms_df,
     read_document_vectors,
@@ -35,6 +36,7 @@ __all__ = [
     "IndexBuildError",
     "IndexStats",
     "JavaError",
+    "LuceneError",
     "anserini_jar",
     "autoclass",
     "build_bm25_index",

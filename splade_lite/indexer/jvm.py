@@ -32,6 +32,9 @@ ENV_JAVA_HOME = "SPLADE_LITE_JAVA_HOME"
 ENV_JAVA_HEAP = "SPLADE_LITE_JAVA_HEAP"
 #: Anserini 1.7.1 is compiled for Java 21 (class file version 65).
 MIN_JAVA_VERSION = 21
+#: The Pyserini release whose Anserini jar (1.7.1) splade-lite is written and tested against;
+#: other releases ship other Java classes and may need another Java.
+PYSERINI_VERSION = "1.6.0"
 
 _lock = threading.RLock()
 _started = False
@@ -55,6 +58,7 @@ def anserini_jar() -> Path:
             "the Python package 'pyserini' is not installed; it ships the Anserini jar that "
             "splade-lite indexes and searches with. Fix: pip install pyserini==1.6.0"
         )
+    _check_pyserini_version()
     jars: list[Path] = []
     for location in spec.submodule_search_locations:
         jars.extend(Path(location, "resources", "jars").glob("anserini-*-fatjar.jar"))
@@ -65,6 +69,22 @@ def anserini_jar() -> Path:
             "install looks incomplete. Fix: pip install --force-reinstall pyserini==1.6.0"
         )
     return max(jars, key=lambda p: _version_key(p.name))
+
+
+def _check_pyserini_version() -> None:
+    """Refuse a Pyserini release other than the one splade-lite pins (same major.minor)."""
+    import importlib.metadata
+
+    try:
+        installed = importlib.metadata.version("pyserini")
+    except importlib.metadata.PackageNotFoundError:
+        return  # importable but not installed (a source checkout): the user's own choice
+    if installed.split(".")[:2] != PYSERINI_VERSION.split(".")[:2]:
+        raise JavaError(
+            f"pyserini {installed} is installed but splade-lite needs pyserini "
+            f"{PYSERINI_VERSION} (the Anserini jar it indexes and searches with). Fix: pip "
+            f"install pyserini=={PYSERINI_VERSION}"
+        )
 
 
 def _version_key(name: str) -> tuple[int, ...]:

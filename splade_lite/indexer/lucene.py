@@ -59,6 +59,22 @@ def _java() -> SimpleNamespace:
     )
 
 
+class LuceneError(RuntimeError):
+    """A Lucene index that cannot be opened (damaged, or written by another Lucene)."""
+
+
+def _opened(path: Path, open_it: Any) -> Any:
+    """``open_it()``, with Java's exception turned into a one-line :class:`LuceneError`."""
+    try:
+        return open_it()
+    except Exception as err:  # jnius.JavaException, which subclasses nothing more precise
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise LuceneError(
+            f"cannot open the Lucene index in {path} ({first}); it is damaged or was written "
+            "by another Lucene version: rebuild it (`splade-lite index ... --overwrite`)"
+        ) from None
+
+
 def _check_index_dir(index_dir: str | Path) -> Path:
     """Fail early, in Python terms, when a folder holds no Lucene index."""
     path = Path(index_dir)
@@ -99,7 +115,9 @@ class ImpactIndex:
         java = _java()
         self._map_class = java.HashMap
         self._list_class = java.ArrayList
-        self._searcher = java.SimpleImpactSearcher(str(self.index_dir))
+        self._searcher = _opened(
+            self.index_dir, lambda: java.SimpleImpactSearcher(str(self.index_dir))
+        )
 
     @property
     def num_docs(self) -> int:
@@ -171,7 +189,7 @@ class BM25Index:
         self.index_dir = _check_index_dir(index_dir)
         java = _java()
         self._list_class = java.ArrayList
-        self._searcher = java.SimpleSearcher(str(self.index_dir))
+        self._searcher = _opened(self.index_dir, lambda: java.SimpleSearcher(str(self.index_dir)))
         self._searcher.set_bm25(float(k1), float(b))
 
     @property
@@ -223,7 +241,7 @@ class _Reader:
         self.java = java
         self._directory = java.FSDirectory.open(java.File(str(path)).toPath())
         try:
-            self.reader = java.DirectoryReader.open(self._directory)
+            self.reader = _opened(path, lambda: java.DirectoryReader.open(self._directory))
         except BaseException:
             self._directory.close()
             raise

@@ -1,0 +1,284 @@
+"""``splade-lite check``: is an index (or a vectors folder) whole, and will its queries be
+encoded as its documents were?
+
+Every check runs even when an earlier one failed (except those that need the metadata), so
+that one run lists everything wrong. Each gives ``ok``, ``FAIL`` or ``skip`` (does not apply
+to this folder) and a one-line detail.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from splade_lite import metadata as md
+
+OK, FAIL, SKIP = "ok", "FAIL", "skip"
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check."""
+
+    name: str
+    status: str  # OK, FAIL or SKIP
+    detail: str
+
+
+class _Failed(Exception):
+    """Raised by a probe to fail its check with this message."""
+
+
+class _Skipped(Exception):
+    """Raised by a probe whose check does not apply."""
+
+
+def _run(name: str, probe: Callable[[], str]) -> Check:
+    """Run one probe: its returned detail means ok, anything raised means FAIL (or skip)."""
+    try:
+        return Check(name, OK, probe())
+    except _Skipped as why:
+        return Check(name, SKIP, str(why))
+    except Exception as err:  # whatever went wrong is the reason the check failed
+        lines = str(err).strip().splitlines()
+        return Check(name, FAIL, lines[0] if lines else type(err).__name__)
+
+
+def check_folder(path: str | Path) -> list[Check]:
+    """The checks of an index, or of a vectors folder, whichever `path` is."""
+    from splade_lite.resume import PROGRESS_FILE
+    from splade_lite.shards import shard_files
+
+    folder = Path(path)
+    if (folder / md.INDEX_META).is_file():
+        return check_index(folder)
+    if (folder / md.VECTORS_META).is_file() or (folder / PROGRESS_FILE).is_file():
+        return check_vectors(folder)
+    if shard_files(folder):
+        return check_vectors(folder)
+    raise FileNotFoundError(
+        f"{folder} is neither a splade-lite index ({md.INDEX_META}) nor a vectors folder "
+        f"({md.VECTORS_META})"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Index
+
+
+def check_index(index_dir: str | Path) -> list[Check]:
+    """Metadata, query encoding, and that every part of the index holds every document."""
+    index = Path(index_dir)
+    meta: dict = {}
+
+    def metadata() -> str:
+        meta.update(md.read_index_meta(index))
+        problems = md.index_meta_problems(meta)
+        if problems:
+            raise _Failed("; ".join(problems))
+        return (
+            f"{meta['mode']} mode, scale {meta['scale']:g}, max length {meta['max_length']}, "
+            f"{meta['num_docs']} documents"
+        )
+
+    checks = [_run("metadata", metadata)]
+    if checks[0].status != OK:
+        return checks
+    count = meta["num_docs"]
+    checks += [
+        _run("encoding", lambda: _encoding(index, meta)),
+        _run("query model", lambda: _query_model(meta)),
+        _run("tokenizer", lambda: _tokenizer(index)),
+        _run("idf", lambda: _idf(index, meta)),
+        _run("lucene index", lambda: _lucene_count(index, count)),
+        _run("forward index", lambda: _forward_count(index, count)),
+        _run("documents file", lambda: _snippet_count(index, count)),
+        _run("bm25 index", lambda: _bm25(index, meta)),
+    ]
+    return checks
+
+
+def _encoding(index: Path, meta: dict) -> str:
+    path = index / md.VECTORS_META
+    if not path.is_file():
+        raise _Skipped(f"no {md.VECTORS_META} (index built before splade-lite kept it)")
+    mismatches = md.encoding_mismatches(meta, md.read_json(path, "index"))
+    if mismatches:
+        raise _Failed("; ".join(mismatches))
+    return f"{md.INDEX_META} agrees with {md.VECTORS_META} (model, weights, scale, max length)"
+
+
+def _query_model(meta: dict) -> str:
+    """The model that would encode queries is the one that encoded the documents."""
+    if meta["mode"] != "splade":
+        return "inference-free: queries need only tokenizer/ and idf.json, no model"
+    from splade_lite.encoders.models import resolve_model
+
+    recorded = meta.get("model_sha256")
+    source = resolve_model(meta["model"])
+    actual = source.weights_sha256()
+    if actual is None:
+        raise _Failed(
+            f"the weights of {meta['model']!r} are not on this machine; queries cannot be "
+            "encoded until they are"
+        )
+    if recorded is None:
+        raise _Skipped(f"no weights hash recorded, cannot verify {meta['model']!r}")
+    if actual != recorded:
+        raise _Failed(
+            f"{meta['model']!r} now has weights sha256 {actual[:12]}…, the index was built with "
+            f"{recorded[:12]}…: install the same model or rebuild the index"
+        )
+    return f"{meta['model']!r}, weights sha256 {actual[:12]}… as recorded"
+
+
+def _tokenizer(index: Path) -> str:
+    from splade_lite.encoders.models import ModelSource, load_tokenizer
+
+    folder = index / md.TOKENIZER_DIR
+    if not folder.is_dir():
+        raise _Failed(f"no {md.TOKENIZER_DIR}/ folder")
+    tokenizer = load_tokenizer(ModelSource(name="index", mlm=str(folder)))
+    return f"{md.TOKENIZER_DIR}/ loads, {len(tokenizer)} tokens"
+
+
+def _idf(index: Path, meta: dict) -> str:
+    from splade_lite.encoders.inference_free import read_idf_file
+
+    path = index / md.IDF_FILE
+    if not path.is_file():
+        raise _Failed(f"no {md.IDF_FILE}")
+    idf = read_idf_file(path)
+    if not idf and meta["mode"] == "inference-free":
+        raise _Failed(f"{md.IDF_FILE} has no positive weight: every query would be empty")
+    return f"{len(idf)} terms, from the {meta.get('idf_source', 'corpus')}"
+
+
+def _lucene_count(index: Path, expected: int) -> str:
+    from splade_lite.indexer import count_documents
+
+    found = count_documents(index)
+    if found != expected:
+        raise _Failed(f"{found} documents, {md.INDEX_META} says {expected}")
+    return f"{found} documents"
+
+
+def _forward_count(index: Path, expected: int) -> str:
+    from splade_lite.forward import ForwardIndex
+
+    path = index / md.FORWARD_FILE
+    if not path.is_file():
+        raise _Failed(f"no {md.FORWARD_FILE} (needed by feedback and explain)")
+    found = len(ForwardIndex.load(path))
+    if found != expected:
+        raise _Failed(f"{found} documents, {md.INDEX_META} says {expected}")
+    return f"{md.FORWARD_FILE}: {found} documents"
+
+
+def _snippet_count(folder: Path, expected: int) -> str:
+    path = folder / md.DOCS_FILE
+    if not path.is_file():
+        raise _Skipped(f"no {md.DOCS_FILE} (hits are shown by id only)")
+    with gzip.open(path, "rb") as handle:
+        found = sum(1 for line in handle if line.strip())
+    if found != expected:
+        raise _Failed(f"{md.DOCS_FILE} holds {found} documents, expected {expected}")
+    return f"{md.DOCS_FILE}: {found} documents"
+
+
+def _bm25(index: Path, meta: dict) -> str:
+    from splade_lite.indexer import count_documents
+
+    bm25 = meta.get("bm25")
+    if not bm25:
+        raise _Skipped("no BM25 index (built without --bm25-corpus)")
+    folder = index / md.BM25_DIR
+    if not folder.is_dir():
+        raise _Failed(f"{md.INDEX_META} lists a BM25 index but {md.BM25_DIR}/ is missing")
+    found = count_documents(folder)
+    if found != bm25.get("num_docs"):
+        raise _Failed(f"{found} documents, {md.INDEX_META} says {bm25.get('num_docs')}")
+    return f"{found} documents"
+
+
+# --------------------------------------------------------------------------------------------
+# Vectors folder
+
+
+def check_vectors(vectors_dir: str | Path) -> list[Check]:
+    """A finished encode, every shard line valid, and the counts of every file agreeing."""
+    from splade_lite.resume import PROGRESS_FILE, is_unfinished
+
+    folder = Path(vectors_dir)
+    meta: dict = {}
+
+    def finished() -> str:
+        if is_unfinished(folder):
+            raise _Failed(
+                f"encode was interrupted ({PROGRESS_FILE} is there): finish it with "
+                "`splade-lite encode CORPUS --out FOLDER --resume`"
+            )
+        return "encode finished"
+
+    def metadata() -> str:
+        meta.update(md.read_vectors_meta(folder))
+        if not isinstance(meta.get("num_docs"), int):
+            raise _Failed(f"num_docs {meta.get('num_docs')!r} is not an integer")
+        scale = meta.get("scale")
+        scale_text = f"{scale:g}" if isinstance(scale, (int, float)) else repr(scale)
+        return f"{meta.get('mode')} mode, scale {scale_text}, {meta['num_docs']} documents"
+
+    checks = [_run("finished", finished), _run("metadata", metadata)]
+    if checks[1].status != OK:
+        return checks
+    count = meta["num_docs"]
+    checks += [
+        _run("shards", lambda: _shards(folder, count)),
+        _run("df", lambda: _df(folder, count)),
+        _run("documents file", lambda: _snippet_count(folder, count)),
+    ]
+    return checks
+
+
+def _shards(folder: Path, expected: int) -> str:
+    from splade_lite.shards import check_vector_shards
+
+    summary = check_vector_shards(folder)
+    if summary.num_docs != expected:
+        raise _Failed(f"the shards hold {summary.num_docs} documents, expected {expected}")
+    return f"{summary.num_shards} shard(s), {summary.num_docs} documents, every line valid"
+
+
+def _df(folder: Path, expected: int) -> str:
+    path = folder / md.DF_FILE
+    if not path.is_file():
+        raise _Skipped(f"no {md.DF_FILE} (exported vectors carry idf.json instead)")
+    df = md.read_json(path, "vectors folder")
+    if df.get("num_docs") != expected or not isinstance(df.get("df"), dict):
+        raise _Failed(f"{md.DF_FILE} counts {df.get('num_docs')!r} documents, expected {expected}")
+    return f"{len(df['df'])} terms over {expected} documents"
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+
+
+def failed(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.status == FAIL]
+
+
+def format_checks(checks: list[Check]) -> str:
+    """The checks as a table, and a last line with the verdict."""
+    width = max(len("check"), *(len(c.name) for c in checks))
+    lines = [f"{'check':<{width}}  {'status':<6}  detail"]
+    lines += [f"{c.name:<{width}}  {c.status:<6}  {c.detail}" for c in checks]
+    bad = failed(checks)
+    skipped = sum(c.status == SKIP for c in checks)
+    tail = f", {skipped} skipped" if skipped else ""
+    if bad:
+        lines.append(f"{len(bad)} of {len(checks)} checks FAILED{tail}")
+    else:
+        lines.append(f"all checks passed ({len(checks) - skipped} ok{tail})")
+    return "\n".join(lines)

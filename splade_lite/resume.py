@@ -1,0 +1,226 @@
+"""The state of a vectors folder between encode runs: fresh, finished, or interrupted.
+
+An encode run keeps ``encode-progress.json`` in the folder from its start to its end. It holds
+the settings that decide the bytes written (model and its weights' hash, mode, scale, max
+length, batch and chunk sizes, shard size, device) and, for every shard completed so far, its
+document count, the sha256 of its content and the sha256 of the documents encoded into it.
+
+``encode --resume`` trusts a shard only if it is listed there and unchanged on disk; it then
+reads the corpus again up to the end of the trusted shards (checking that the same documents
+come out, in the same order) and encodes the rest. Shards are cut every `shard_size`
+documents and each is encoded in the same batches whether the run was interrupted or not, so a
+resumed run writes the same bytes as an uninterrupted one.
+
+The progress file also marks the folder as unfinished: ``index`` refuses it. Without
+``--resume``, a folder already holding encode's files is only replaced with ``--overwrite``
+(as ``index`` does for an index).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from splade_lite import metadata as md
+from splade_lite.shards import file_sha256, shard_name
+
+PROGRESS_FILE = "encode-progress.json"
+_FORMAT = "splade-lite/encode-progress"
+
+# encode's own files (and the temporary files atomic_write makes for them)
+_OUR_NAMES = {md.VECTORS_META, md.DF_FILE, md.DOCS_FILE, md.IDF_FILE, PROGRESS_FILE}
+_SHARD_RE = re.compile(r"part-\d+\.jsonl(\.gz)?")
+_TMP_RE = re.compile(r"\.(.+)\.[0-9a-f]{8}\.tmp")
+
+
+@dataclass
+class ShardRecord:
+    """One completed shard, as the progress file lists it."""
+
+    name: str
+    num_docs: int = 0
+    num_empty: int = 0
+    num_postings: int = 0
+    sha256: str = ""  # of the shard's content
+    input_sha256: str = ""  # of the documents (id, title, text) encoded into it
+    seconds: float = 0.0  # encoding time
+
+
+@dataclass
+class Progress:
+    """The settings of a run and the shards it completed."""
+
+    settings: dict
+    shards: list[ShardRecord]
+
+    @property
+    def num_docs(self) -> int:
+        return sum(s.num_docs for s in self.shards)
+
+    def save(self, folder: Path) -> None:
+        md.write_json(
+            folder / PROGRESS_FILE,
+            {
+                "format": _FORMAT,
+                "format_version": 1,
+                "settings": self.settings,
+                "shards": [asdict(s) for s in self.shards],
+            },
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> Progress | None:
+        """The progress file of `folder`, or None when there is none."""
+        path = folder / PROGRESS_FILE
+        if not path.is_file():
+            return None
+        data = md.read_json(path, "vectors folder (made by `encode`)")
+        known = {f.name for f in fields(ShardRecord)}
+        try:
+            shards = [
+                ShardRecord(**{k: v for k, v in s.items() if k in known}) for s in data["shards"]
+            ]
+            return cls(dict(data["settings"]), shards)
+        except (KeyError, TypeError, AttributeError) as err:
+            raise md.MetadataError(f"{path}: not a progress file of splade-lite ({err})") from None
+
+
+def is_unfinished(vectors_dir: Path) -> bool:
+    """Whether an encode run into `vectors_dir` started and did not finish."""
+    return (Path(vectors_dir) / PROGRESS_FILE).is_file()
+
+
+def encoded_files(folder: Path) -> list[Path]:
+    """encode's files in `folder`: shards, metadata, and temporary files of either."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        tmp = _TMP_RE.fullmatch(path.name)
+        name = tmp.group(1) if tmp else path.name
+        if name in _OUR_NAMES or _SHARD_RE.fullmatch(name):
+            found.append(path)
+    return sorted(found)
+
+
+def check_output_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse, before any work, a run that would replace or mix with earlier output."""
+    if resume and overwrite:
+        raise ValueError("--resume continues a run and --overwrite starts again: choose one")
+    existing = [p for p in encoded_files(out) if not p.name.startswith(".")]
+    if not existing or overwrite:
+        return
+    unfinished = is_unfinished(out)
+    if resume and unfinished:
+        return
+    if resume:
+        if (out / md.VECTORS_META).is_file():
+            raise FileExistsError(
+                f"{out} holds a finished encode ({md.VECTORS_META}): nothing to resume; pass "
+                "--overwrite to encode again"
+            )
+        raise FileExistsError(
+            f"{out} holds vectors but no {PROGRESS_FILE}, so they cannot be resumed; pass "
+            "--overwrite to encode again"
+        )
+    names = ", ".join(p.name for p in existing[:3]) + (", ..." if len(existing) > 3 else "")
+    hint = " or --resume to continue the interrupted run" if unfinished else ""
+    raise FileExistsError(
+        f"{out} already holds encoded vectors ({names}); pass --overwrite to replace them{hint}"
+    )
+
+
+def start_output(
+    out: Path,
+    settings: dict,
+    *,
+    resume: bool,
+    overwrite: bool,
+    log: Callable[[str], None] | None = None,
+) -> Progress:
+    """Make `out` ready for a run; return its progress (the trusted shards when resuming)."""
+    check_output_folder(out, resume=resume, overwrite=overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    previous = Progress.load(out) if resume else None
+    if previous is not None:
+        differences = [
+            f"{key} {previous.settings.get(key)!r} (now {value!r})"
+            for key, value in settings.items()
+            if previous.settings.get(key) != value
+        ]
+        if differences:
+            raise ValueError(
+                f"{out}: cannot resume, the interrupted run used {'; '.join(differences)}; "
+                "run with the same options, or pass --overwrite to encode again"
+            )
+        kept = _trusted_shards(out, previous.shards, log)
+        _remove(out, keep={PROGRESS_FILE, *(s.name for s in kept)})
+        progress = Progress(settings, kept)
+    else:
+        _remove(out, keep=set())
+        progress = Progress(settings, [])
+    progress.save(out)
+    return progress
+
+
+def _trusted_shards(
+    out: Path, listed: list[ShardRecord], log: Callable[[str], None] | None
+) -> list[ShardRecord]:
+    """The listed shards, in order, up to the first one missing, misnamed or changed."""
+    kept: list[ShardRecord] = []
+    for number, shard in enumerate(listed):
+        path = out / shard.name
+        intact = path.is_file() and file_sha256(path) == shard.sha256
+        if shard.name != shard_name(number) or not intact:
+            if log:
+                log(f"{shard.name} is missing or changed: encoding again from there")
+            break
+        kept.append(shard)
+    return kept
+
+
+def _remove(out: Path, keep: set[str]) -> None:
+    """Delete encode's files except `keep`; vectors.json first, so that no state between
+    looks finished."""
+    doomed = [p for p in encoded_files(out) if p.name not in keep]
+    doomed.sort(key=lambda p: p.name != md.VECTORS_META)
+    for path in doomed:
+        path.unlink(missing_ok=True)
+
+
+def finish_output(out: Path) -> None:
+    """The run is complete: drop the progress file (the last thing an encode does)."""
+    (out / PROGRESS_FILE).unlink(missing_ok=True)
+
+
+def discard_output(out: Path, created: bool) -> None:
+    """A run that completed no shard: leave the folder as it was before it."""
+    finish_output(out)
+    if created:
+        with contextlib.suppress(OSError):
+            out.rmdir()  # only when empty
+
+
+@contextlib.contextmanager
+def lock_folder(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (where the OS offers one) for one writer at a time."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks on folders; one writer is on the user
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileExistsError(
+                f"another splade-lite process is writing into {folder}; wait for it to finish"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -1,0 +1,235 @@
+"""Vector shards: the ``part-NNNNN.jsonl[.gz]`` files of a vectors folder, written and checked.
+
+Each line is one Anserini JsonVectorCollection document,
+``{"id": str, "contents": str, "vector": {token: int}}``. Anserini indexes what it is given
+without complaint even where Lucene then loses data: a token with a space becomes two terms, an
+empty token none, a float weight is truncated (0.4 becomes nothing), a zero or negative weight
+is dropped, and a document left with no term disappears. So every shard is checked here, line by
+line, before Java sees it, and a problem is reported as ``file:line: reason``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from splade_lite.io import InputError, _check_id, _json_type, atomic_write
+from splade_lite.vectors import EMPTY_DOC_TOKEN
+
+SHARD_PATTERN = "part-{:05d}.jsonl"
+#: Shard names of a vectors folder, plain or gzipped.
+SHARD_GLOBS = ("part-*.jsonl", "part-*.jsonl.gz")
+#: Lucene stores an impact as a Java int.
+MAX_WEIGHT = 2**31 - 1
+
+_BAD_TOKEN = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+def shard_name(number: int, suffix: str = "") -> str:
+    """Name of the `number`-th shard (``part-00003.jsonl``)."""
+    return SHARD_PATTERN.format(number) + suffix
+
+
+def shard_files(vectors_dir: str | Path) -> list[Path]:
+    """The shards of a vectors folder, in name order (which is document order)."""
+    folder = Path(vectors_dir)
+    return sorted({p for pattern in SHARD_GLOBS for p in folder.glob(pattern) if p.is_file()})
+
+
+def _open_text(path: Path):
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", newline="\n")
+    return open(path, encoding="utf-8", newline="\n")
+
+
+def read_vector_shards(vectors_dir: str | Path) -> Iterator[dict]:
+    """Every record of a vectors folder's shards, in order, parsed but not checked."""
+    for shard in shard_files(vectors_dir):
+        with _open_text(shard) as handle:
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a shard's content (of the uncompressed text for a ``.gz`` shard)."""
+    digest = hashlib.sha256()
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Checking
+
+
+def _refuse_constant(name: str) -> Any:
+    # json.loads reads NaN and Infinity as floats unless told otherwise
+    raise ValueError(f"weight {name} is not a finite number")
+
+
+def parse_vector_line(line: str) -> dict:
+    """Parse and check one shard line; raises ``ValueError`` with the reason.
+
+    Returns the record with its id as a string (a JSON integer id is accepted, as in corpora).
+    """
+    try:
+        record = json.loads(line, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"malformed JSON: {err.msg} (column {err.colno})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {_json_type(record)}")
+    if "id" not in record:
+        raise ValueError("missing 'id'")
+    record["id"] = _check_id(record["id"], "id")
+    contents = record.get("contents", "")
+    if not isinstance(contents, str):
+        raise ValueError(f"'contents' must be a string, got {_json_type(contents)}")
+    if "vector" not in record:
+        raise ValueError("missing 'vector'")
+    vector = record["vector"]
+    if not isinstance(vector, dict):
+        raise ValueError(f"'vector' must be an object token -> weight, got {_json_type(vector)}")
+    if not vector:
+        raise ValueError(
+            f"empty 'vector': Lucene would drop the document; give it {{{EMPTY_DOC_TOKEN!r}: 1}} "
+            "to keep it in the index"
+        )
+    _check_tokens(vector)
+    _check_weights(vector)
+    return record
+
+
+def _check_tokens(vector: dict[str, Any]) -> None:
+    if "" in vector:
+        raise ValueError("empty token in 'vector' (Lucene would drop it)")
+    if _BAD_TOKEN.search("".join(vector)):  # one scan of all tokens; find the culprit after
+        token = next(t for t in vector if _BAD_TOKEN.search(t))
+        raise ValueError(
+            f"token {token!r} contains whitespace or a control character (Lucene's "
+            "pretokenized analyzer would split it into other terms)"
+        )
+
+
+def _check_weights(vector: dict[str, Any]) -> None:
+    values = vector.values()
+    if set(map(type, values)) == {int} and min(values) >= 1 and max(values) <= MAX_WEIGHT:
+        return  # the usual case, checked at C speed
+    for token, weight in vector.items():
+        if isinstance(weight, float) and not math.isfinite(weight):
+            raise ValueError(f"weight {weight!r} of token {token!r} is not a finite number")
+        if type(weight) is not int:  # a float, a bool, a string, null...
+            raise ValueError(
+                f"weight {weight!r} of token {token!r} is not an integer (impacts are "
+                "round(weight × scale))"
+            )
+        if weight < 1:
+            raise ValueError(
+                f"weight {weight} of token {token!r} is not positive (Lucene drops zero and "
+                "negative impacts)"
+            )
+        if weight > MAX_WEIGHT:
+            raise ValueError(f"weight {weight} of token {token!r} is above {MAX_WEIGHT}")
+
+
+@dataclass
+class ShardSummary:
+    """What the shards of a vectors folder hold."""
+
+    num_docs: int = 0
+    num_empty: int = 0
+    num_postings: int = 0
+    num_shards: int = 0
+
+
+def iter_checked_records(vectors_dir: str | Path) -> Iterator[dict]:
+    """Every record of the shards, checked (see :func:`parse_vector_line`), in order.
+
+    Raises :class:`~splade_lite.io.InputError` (``file:line: reason``) at the first bad line,
+    for a document id seen before, and for a folder without shards.
+    """
+    shards = shard_files(vectors_dir)
+    if not shards:
+        raise InputError(vectors_dir, None, f"no vector shards ({' or '.join(SHARD_GLOBS)})")
+    seen: set[str] = set()
+    for shard in shards:
+        lineno = 0
+        opener = gzip.open if shard.name.endswith(".gz") else open
+        try:
+            with opener(shard, "rb") as handle:
+                for lineno, raw in enumerate(handle, start=1):
+                    if not raw.strip():
+                        continue
+                    try:
+                        record = parse_vector_line(_decode(raw))
+                        if record["id"] in seen:
+                            raise ValueError(f"duplicate id {record['id']!r}")
+                    except ValueError as err:
+                        raise InputError(shard, lineno, str(err)) from None
+                    seen.add(record["id"])
+                    yield record
+        except (OSError, EOFError) as err:  # a truncated or corrupt gzip stream
+            raise InputError(shard, lineno + 1, f"cannot read the file: {err}") from None
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"invalid UTF-8 at byte {err.start + 1} of the line") from None
+
+
+def check_vector_shards(vectors_dir: str | Path) -> ShardSummary:
+    """Check every line of every shard; return the counts (raises ``InputError``)."""
+    summary = ShardSummary(num_shards=len(shard_files(vectors_dir)))
+    for record in iter_checked_records(vectors_dir):
+        summary.num_docs += 1
+        summary.num_postings += len(record["vector"])
+        if EMPTY_DOC_TOKEN in record["vector"]:
+            summary.num_empty += 1
+    return summary
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+class ShardWriter:
+    """Writes lines into ``part-NNNNN.jsonl[.gz]`` files of at most `shard_size` lines each.
+
+    Each shard is written atomically: it appears under its name only once complete.
+    """
+
+    def __init__(self, folder: Path, shard_size: int, suffix: str = "") -> None:
+        self.folder, self.shard_size, self.suffix = folder, shard_size, suffix
+        self.names: list[str] = []
+        self._stack = ExitStack()
+        self._handle = None
+        self._lines = 0
+
+    def write(self, line: str) -> None:
+        if self._handle is None or self._lines == self.shard_size:
+            self._stack.close()  # commits the previous shard
+            name = shard_name(len(self.names), self.suffix)
+            self._handle = self._stack.enter_context(atomic_write(self.folder / name))
+            self.names.append(name)
+            self._lines = 0
+        self._handle.write(line)
+        self._lines += 1
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # on an error the open shard's temporary file is removed, never renamed into place
+        self._stack.__exit__(*exc_info)
