@@ -6,7 +6,8 @@ Every step runs through the `splade-lite` command line, as a user would run it:
     inference-free (same vectors) -> search --queries -> evaluate --json
 
 then query latency is measured in one process per index with the Python API (median and p99
-over the collection's queries, one query at a time, query encoding included, after a warm-up).
+over the collection's queries, one query at a time, query encoding included, after one
+warm-up pass over the same queries at the same k).
 
     python benchmarks/effectiveness.py [--data ../shared/data] [--work runs/collections]
         [--collections scifact nfcorpus ...] [--out benchmarks/results/collections.json]
@@ -56,10 +57,10 @@ def latency(index: Path, queries: list[str], flags: list[str], ks=(10, 1000)) ->
     searcher = Searcher(
         index, bm25="--bm25" in flags, hybrid="--hybrid" in flags, feedback="--feedback" in flags
     )
-    for q in queries[:20]:  # warm-up: JIT, model load, caches
-        searcher.search(q, k=max(ks))
     out = {}
     for k in ks:
+        for q in queries:  # warm-up pass at this k: Java's JIT, model load, caches
+            searcher.search(q, k=k)
         times = []
         for q in queries:
             t = time.perf_counter()

@@ -270,3 +270,30 @@ def test_bad_shard_raises(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(IndexBuildError, match="no vector shards"):
         build_impact_index(empty, tmp_path / "index2")
+
+
+@jvm
+def test_same_rankings_as_anserinis_own_searchers(built: dict, impact) -> None:
+    """TopHits ranks exactly like Anserini's SimpleImpactSearcher / SimpleSearcher (which
+    load each hit's stored document and nudge tied scores); only the id lookup differs."""
+    from splade_lite.indexer import BM25Index
+    from splade_lite.indexer.jvm import autoclass
+
+    anserini_impact = autoclass("io.anserini.search.SimpleImpactSearcher")(str(built["index"]))
+    hash_map = autoclass("java.util.HashMap")
+    integer = autoclass("java.lang.Integer")
+    for query in _random_queries(30):
+        jmap = hash_map()
+        for token, weight in query.items():
+            jmap.put(token, integer(weight))
+        theirs = [(h.docid, round(h.score)) for h in anserini_impact.search(jmap, 10)]
+        ours = [(d, round(s)) for d, s in impact.search(query, 10)]
+        assert ours == theirs, query
+    anserini_bm25 = autoclass("io.anserini.search.SimpleSearcher")(str(built["index"] / "bm25"))
+    anserini_bm25.set_bm25(0.9, 0.4)
+    with BM25Index(built["index"] / "bm25") as bm25:
+        for text in ["running dog", "café paris", "lucene scoring", "dogs run in paris"]:
+            theirs = [(h.docid, h.score) for h in anserini_bm25.search(text, 10)]
+            ours = bm25.search(text, 10)
+            assert [d for d, _ in ours] == [d for d, _ in theirs], text
+            assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], abs=1e-3)

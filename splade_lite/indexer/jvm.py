@@ -210,6 +210,14 @@ def start_jvm(max_heap: str | None = None) -> None:
         _started = True
 
 
+def search_jar() -> Path:
+    """splade-lite's own small search class (``java/TopHits.java``), shipped compiled."""
+    jar = Path(__file__).with_name("java") / "splade-lite-search.jar"
+    if not jar.is_file():
+        raise JavaError(f"{jar} is missing; reinstall splade-lite")
+    return jar
+
+
 def _launch(max_heap: str | None) -> None:
     jar = anserini_jar()
     home = java_home()
@@ -217,7 +225,7 @@ def _launch(max_heap: str | None) -> None:
     os.environ["JAVA_HOME"] = str(home)
     import jnius_config
 
-    jnius_config.add_classpath(str(jar))
+    jnius_config.add_classpath(str(jar), str(search_jar()))
     options = ["-Xrs", *quiet_jvm_options(home)]
     if max_heap:
         options.append(f"-Xmx{max_heap}")
@@ -233,20 +241,22 @@ def _check_foreign_jvm() -> None:
 
     try:
         jnius.autoclass("io.anserini.search.SimpleImpactSearcher")
+        jnius.autoclass("splade_lite.TopHits")
     except Exception as exc:
         raise JavaError(
-            "a JVM is already running in this process without Anserini's jar on its "
-            "classpath, and a JVM cannot be restarted; start splade-lite's index/search "
-            "before anything else starts Java (or add "
+            "a JVM is already running in this process without Anserini's and splade-lite's "
+            "jars on its classpath, and a JVM cannot be restarted; start splade-lite's "
+            "index/search before anything else starts Java (or add "
             f"{_safe_jar_hint()} to its classpath)"
         ) from exc
 
 
 def _safe_jar_hint() -> str:
     try:
-        return str(anserini_jar())
+        anserini = str(anserini_jar())
     except JavaError:
-        return "Pyserini's anserini-*-fatjar.jar"
+        anserini = "Pyserini's anserini-*-fatjar.jar"
+    return f"{anserini} and {Path(__file__).with_name('java') / 'splade-lite-search.jar'}"
 
 
 def _quiet_java_logging() -> None:

@@ -47,10 +47,6 @@ def _java() -> SimpleNamespace:
         index_searcher.setMaxClauseCount(_MAX_QUERY_TERMS)
     postings = autoclass("org.apache.lucene.index.PostingsEnum")
     return SimpleNamespace(
-        SimpleImpactSearcher=autoclass("io.anserini.search.SimpleImpactSearcher"),
-        SimpleSearcher=autoclass("io.anserini.search.SimpleSearcher"),
-        HashMap=autoclass("java.util.HashMap"),
-        ArrayList=autoclass("java.util.ArrayList"),
         File=autoclass("java.io.File"),
         FSDirectory=autoclass("org.apache.lucene.store.FSDirectory"),
         DirectoryReader=autoclass("org.apache.lucene.index.DirectoryReader"),
@@ -85,151 +81,114 @@ def _check_index_dir(index_dir: str | Path) -> Path:
     return path
 
 
-def _hits(scored_docs: Any) -> Hits:
-    return [(hit.docid, float(hit.score)) for hit in scored_docs]
+def _parse_hits(rendered: str, integer: bool) -> Hits:
+    """Hits from TopHits' "docid<TAB>score" lines (integer: impact scores, exact sums)."""
+    hits: Hits = []
+    for line in rendered.splitlines():
+        docid, _, score = line.rpartition("\t")
+        value = float(score)
+        hits.append((docid, float(round(value)) if integer else value))
+    return hits
 
 
-def _integer_hits(scored_docs: Any) -> Hits:
-    """Hits of an impact search, with Anserini's tie nudges undone.
+class _TopHitsIndex:
+    """A Lucene index searched through splade-lite's ``TopHits`` class (see java/TopHits.java).
 
-    Anserini rounds every score to 4 decimals and lowers the i-th of a run of tied scores
-    by i × 1e-6, so that trec_eval (which orders ties by docid, descending) keeps Lucene's
-    order. Impact scores are sums of integer products, so rounding gives them back exactly
-    (float32 holds every integer up to 2**24; above that Lucene's own sum is rounded anyway).
-    """
-    return [(hit.docid, float(round(hit.score))) for hit in scored_docs]
-
-
-class ImpactIndex:
-    """A Lucene impact index (built by :func:`build_impact_index`), searched with
-    integer ``{token: weight}`` queries.
-
-    Score = Σ query weight × stored weight, exactly (an integer, as a float); tied
-    documents come in ascending docid order with equal scores (see :func:`_integer_hits`).
-    Unlike Pyserini's Python ``LuceneImpactSearcher``, no token is dropped for a low IDF
-    and no Python vocabulary work happens per query.
+    Lucene's own IndexSearcher ranks, ties broken by ascending docid as in Anserini's
+    searchers; ids come from the ``id`` doc values, not from loading each hit's stored
+    document, and a whole ranking crosses from Java as one string.
     """
 
-    def __init__(self, index_dir: str | Path) -> None:
+    _integer = False
+
+    def __init__(self, index_dir: str | Path, open_it) -> None:
         self.index_dir = _check_index_dir(index_dir)
-        java = _java()
-        self._map_class = java.HashMap
-        self._list_class = java.ArrayList
-        self._searcher = _opened(
-            self.index_dir, lambda: java.SimpleImpactSearcher(str(self.index_dir))
-        )
+        _java()  # starts the JVM and raises Lucene's clause limit
+        self._searcher = _opened(self.index_dir, open_it)
 
     @property
     def num_docs(self) -> int:
         """Number of documents in the index."""
-        return int(self._searcher.get_total_num_docs())
+        return int(self._searcher.numDocs())
 
-    def _query_map(self, query: Mapping[str, int]) -> Any:
-        """``java.util.HashMap<String, Integer>`` of the positive weights (None if none)."""
-        jmap = self._map_class()
+    def _encode(self, query: Any) -> str | None:
+        raise NotImplementedError
+
+    def search(self, query: Any, k: int = 10) -> Hits:
+        """Top ``k`` ``(docid, score)``; an empty query matches nothing."""
+        encoded = self._encode(query)
+        if k <= 0 or encoded is None:
+            return []
+        return _parse_hits(self._searcher.search(encoded, int(k)), self._integer)
+
+    def batch_search(self, queries: Sequence[Any], k: int = 10, threads: int = 1) -> list[Hits]:
+        """:meth:`search` for many queries, run in Java on ``threads`` threads."""
+        results: list[Hits] = [[] for _ in queries]
+        encoded = [self._encode(q) for q in queries]
+        todo = [i for i, e in enumerate(encoded) if e is not None]
+        if k <= 0 or not todo:
+            return results
+        found = self._searcher.searchAll([encoded[i] for i in todo], int(k), max(1, int(threads)))
+        for i, rendered in zip(todo, found):
+            results[i] = _parse_hits(rendered, self._integer)
+        return results
+
+    def close(self) -> None:
+        """Release the Lucene reader (the object is unusable afterwards)."""
+        self._searcher.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ImpactIndex(_TopHitsIndex):
+    """A Lucene impact index (built by :func:`build_impact_index`), searched with
+    integer ``{token: weight}`` queries.
+
+    Score = Σ query weight × stored weight, exactly (an integer, as a float: float32 holds
+    every integer up to 2**24); tied documents come in ascending docid order. Unlike Pyserini's
+    Python ``LuceneImpactSearcher``, no token is dropped for a low IDF.
+    """
+
+    _integer = True
+
+    def __init__(self, index_dir: str | Path) -> None:
+        tophits = autoclass("splade_lite.TopHits")
+        super().__init__(index_dir, lambda: tophits.impact(str(index_dir), CONTENTS_FIELD))
+
+    def _encode(self, query: Mapping[str, int]) -> str | None:
+        """``"term weight ..."`` of the positive weights (None if none)."""
+        parts = []
         for token, weight in query.items():
-            w = operator.index(weight)  # refuse floats: Lucene would truncate them
+            w = operator.index(weight)  # refuse floats: impacts are integers
             if w <= 0:
                 continue
             if w > _INT_MAX:
                 raise ValueError(f"query weight {w} of {token!r} does not fit a Java int")
-            jmap.put(token, w)
-        return jmap if jmap.size() else None
-
-    def search(self, query: Mapping[str, int], k: int = 10) -> Hits:
-        """Top ``k`` ``(docid, score)`` for one ``{token: int weight}`` query."""
-        if k <= 0 or not query:
-            return []
-        jmap = self._query_map(query)
-        if jmap is None:
-            return []
-        return _integer_hits(self._searcher.search(jmap, int(k)))
-
-    def batch_search(
-        self, queries: Sequence[Mapping[str, int]], k: int = 10, threads: int = 1
-    ) -> list[Hits]:
-        """:meth:`search` for many queries at once, run by Anserini on ``threads`` threads."""
-        results: list[Hits] = [[] for _ in queries]
-        if k <= 0:
-            return results
-        maps = self._list_class()
-        qids = self._list_class()
-        for i, query in enumerate(queries):
-            jmap = self._query_map(query) if query else None
-            if jmap is not None:
-                maps.add(jmap)
-                qids.add(str(i))
-        if not maps.size():
-            return results
-        found = self._searcher.batch_search(maps, qids, int(k), max(1, int(threads)))
-        for qid in qids.toArray():
-            results[int(qid)] = _integer_hits(found.get(qid))
-        return results
-
-    def close(self) -> None:
-        """Release the Lucene reader (the object is unusable afterwards)."""
-        self._searcher.close()
-
-    def __enter__(self) -> ImpactIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            if not token or any(ch.isspace() for ch in token):
+                raise ValueError(f"query term {token!r} is empty or contains whitespace")
+            parts.append(f"{token} {w}")
+        return " ".join(parts) if parts else None
 
 
-class BM25Index:
-    """A Lucene BM25 index (built by :func:`build_bm25_index`) with k1=0.9, b=0.4.
+class BM25Index(_TopHitsIndex):
+    """A Lucene BM25 index (built by :func:`build_bm25_index`), k1=0.9, b=0.4 by default.
 
-    Queries are analysed like the documents (Porter stemmer, English stopwords). Scores
-    are Anserini's: rounded to 4 decimals, tied ones lowered by 1e-6 per tie so that
-    trec_eval keeps the returned (ascending docid) order, exactly as Pyserini reports them.
+    Queries are analysed like the documents (Anserini's default English analyzer: Porter
+    stemmer, English stopwords); scores are Lucene's BM25 floats.
     """
 
     def __init__(self, index_dir: str | Path, k1: float = BM25_K1, b: float = BM25_B) -> None:
-        self.index_dir = _check_index_dir(index_dir)
-        java = _java()
-        self._list_class = java.ArrayList
-        self._searcher = _opened(self.index_dir, lambda: java.SimpleSearcher(str(self.index_dir)))
-        self._searcher.set_bm25(float(k1), float(b))
+        tophits = autoclass("splade_lite.TopHits")
+        super().__init__(
+            index_dir, lambda: tophits.bm25(str(index_dir), CONTENTS_FIELD, float(k1), float(b))
+        )
 
-    @property
-    def num_docs(self) -> int:
-        """Number of documents in the index."""
-        return int(self._searcher.get_total_num_docs())
-
-    def search(self, text: str, k: int = 10) -> Hits:
-        """Top ``k`` ``(docid, score)`` for a free-text query."""
-        if k <= 0 or not text.strip():
-            return []
-        return _hits(self._searcher.search(text, int(k)))
-
-    def batch_search(self, texts: Sequence[str], k: int = 10, threads: int = 1) -> list[Hits]:
-        """:meth:`search` for many queries at once, run by Anserini on ``threads`` threads."""
-        results: list[Hits] = [[] for _ in texts]
-        if k <= 0:
-            return results
-        jtexts = self._list_class()
-        qids = self._list_class()
-        for i, text in enumerate(texts):
-            if text.strip():
-                jtexts.add(text)
-                qids.add(str(i))
-        if not jtexts.size():
-            return results
-        found = self._searcher.batch_search(jtexts, qids, int(k), max(1, int(threads)))
-        for qid in qids.toArray():
-            results[int(qid)] = _hits(found.get(qid))
-        return results
-
-    def close(self) -> None:
-        """Release the Lucene reader (the object is unusable afterwards)."""
-        self._searcher.close()
-
-    def __enter__(self) -> BM25Index:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _encode(self, text: str) -> str | None:
+        return text if text.strip() else None
 
 
 class _Reader:
