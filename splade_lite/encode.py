@@ -28,8 +28,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
 from splade_lite import metadata as md
 from splade_lite.encoders.base import TOKENIZER_LOCK
 from splade_lite.io import Doc, InputError, atomic_write, count_records, read_corpus
@@ -348,12 +346,3 @@ def _progress_bar(total: int | None, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="doc", desc="encoding", disable=not enabled, smoothing=0.1)
-
-
-def dense_from_record(record: dict, term_ids: dict[str, int], size: int) -> np.ndarray:
-    """A record's impacts as a dense integer vector (used by tests and brute-force checks)."""
-    dense = np.zeros(size, dtype=np.int64)
-    for term, weight in record["vector"].items():
-        if term in term_ids:
-            dense[term_ids[term]] = weight
-    return dense

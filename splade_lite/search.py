@@ -214,17 +214,14 @@ class Searcher:
         terms = [{} if b else next(encoded) for b in blank]
         if self.hybrid is None:
             return self.batch_search_terms(terms, k, threads)
-        depth = max(k, self.hybrid.depth)
-        sparse = self.batch_search_terms(terms, depth, threads)
-        lexical = self._bm25.batch_search(queries, depth, threads)
-        return [self._fuse(s, b, k) for s, b in zip(sparse, lexical)]
-
-    def _fuse(self, sparse: list[Hit], lexical: list[tuple[str, float]], k: int) -> list[Hit]:
         h = self.hybrid
-        fused = fuse(
-            [(x.docid, x.score) for x in sparse], lexical, h.fusion, alpha=h.alpha, rrf_k=h.rrf_k
+        depth = max(k, h.depth)
+        sparse = self._sparse_search(terms, depth, threads)
+        lexical = self._bm25.batch_search(queries, depth, threads)
+        fused = (
+            fuse(s, b, h.fusion, alpha=h.alpha, rrf_k=h.rrf_k)[:k] for s, b in zip(sparse, lexical)
         )
-        return [Hit(docid, score) for docid, score in fused[:k]]
+        return _as_hits(list(fused))
 
     def batch_search_terms(
         self, queries: Sequence[dict[str, int]], k: int = 10, threads: int = 1
@@ -238,10 +235,16 @@ class Searcher:
         if self._impact is None:
             raise ValueError("a BM25 searcher takes query texts, not term weights")
         _check_k(k)
+        return _as_hits(self._sparse_search(queries, k, threads))
+
+    def _sparse_search(
+        self, queries: Sequence[dict[str, int]], k: int, threads: int
+    ) -> list[list[tuple[str, float]]]:
+        """Impact search (after feedback when it is on), as plain ``(docid, score)`` lists."""
         queries = list(queries)
         if self.feedback is not None:
             queries = self.expand(queries, threads)
-        return _as_hits(self._impact.batch_search(queries, k, threads))
+        return self._impact.batch_search(queries, k, threads)
 
     def expand(self, queries: Sequence[dict[str, int]], threads: int = 1) -> list[dict[str, int]]:
         """The queries after pseudo-relevance feedback (first round on the impact index)."""
