@@ -162,11 +162,27 @@ def encode(
 @click.option(
     "--skip-invalid", is_flag=True, help="Skip and count malformed records of --bm25-corpus."
 )
+@click.option(
+    "--doc-min-weight",
+    type=click.FloatRange(0),
+    default=None,
+    help="Index only document terms weighing at least this (smaller, faster, less exact).",
+)
+@click.option(
+    "--doc-max-terms", type=click.IntRange(1), default=None, help="Index each document's top N."
+)
 @_friendly
-def index(vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite, skip_invalid):
+def index(
+    vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite, skip_invalid, doc_min_weight,
+    doc_max_terms,
+):  # fmt: skip
     """Build a Lucene impact index from VECTORS_DIR (made by `encode`)."""
     from splade_lite.index import build_index
+    from splade_lite.pruning import Pruning
 
+    pruning = None
+    if doc_min_weight is not None or doc_max_terms is not None:
+        pruning = Pruning(min_weight=doc_min_weight or 0.0, max_terms=doc_max_terms)
     meta = build_index(
         vectors_dir,
         out_dir,
@@ -175,6 +191,7 @@ def index(vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite, skip_inva
         mode=mode,
         overwrite=overwrite,
         skip_invalid=skip_invalid,
+        doc_pruning=pruning,
         log=_log,
     )
     size = meta["lucene_bytes"] / 1e6
@@ -182,6 +199,12 @@ def index(vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite, skip_inva
         f"{meta['num_docs']} documents, {size:.1f} MB, mode {meta['mode']}, "
         f"IDF from {meta['idf_source']}"
     )
+    if meta.get("doc_pruning"):
+        p = meta["doc_pruning"]
+        _log(
+            f"pruned: {p['postings_after']} of {p['postings_before']} document terms kept"
+            + (f", {p['emptied']} documents left without a term" if p["emptied"] else "")
+        )
 
 
 @main.command()
@@ -224,10 +247,20 @@ def index(vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite, skip_inva
 @click.option("--fb-docs", type=click.IntRange(1), default=None, help="Feedback documents.")
 @click.option("--fb-terms", type=click.IntRange(0), default=None, help="Expansion terms kept.")
 @click.option("--fb-beta", type=click.FloatRange(0), default=None, help="Weight of the feedback.")
+@click.option(
+    "--query-min-weight",
+    type=click.FloatRange(0),
+    default=None,
+    help="Drop query terms weighing less (IDF for inference-free queries): faster, see "
+    "docs/benchmarks.md for the cost.",
+)
+@click.option(
+    "--query-max-terms", type=click.IntRange(1), default=None, help="Keep the heaviest N terms."
+)
 @_friendly
 def search(
     index_dir, query, queries, out_file, k, threads, bm25, as_json, device, hybrid, fusion,
-    alpha, depth, feedback, fb_docs, fb_terms, fb_beta,
+    alpha, depth, feedback, fb_docs, fb_terms, fb_beta, query_min_weight, query_max_terms,
 ):  # fmt: skip
     """Search INDEX_DIR for QUERY, or for every query of --queries into a TREC run."""
     from splade_lite.search import Searcher
@@ -247,7 +280,12 @@ def search(
         {"--fb-docs": fb_docs, "--fb-terms": fb_terms, "--fb-beta": fb_beta},
     )
     searcher = Searcher(
-        index_dir, bm25=bm25, hybrid=hybrid_settings, feedback=feedback_settings, device=device
+        index_dir,
+        bm25=bm25,
+        hybrid=hybrid_settings,
+        feedback=feedback_settings,
+        pruning=_pruning(query_min_weight, query_max_terms, bm25),
+        device=device,
     )
     if queries is not None:
         _search_file(searcher, queries, out_file, k or 1000, threads)
@@ -282,6 +320,17 @@ def _settings(kind: type, enabled: bool, flag: str, options: dict):
         return False
     fields = {name.split("-")[-1]: value for name, value in chosen.items()}
     return kind(**fields)
+
+
+def _pruning(min_weight: float | None, max_terms: int | None, bm25: bool = False):
+    """Query pruning settings from --query-min-weight / --query-max-terms (None: off)."""
+    if min_weight is None and max_terms is None:
+        return None
+    if bm25:
+        raise click.UsageError("--query-min-weight/--query-max-terms prune learned sparse queries")
+    from splade_lite.pruning import Pruning
+
+    return Pruning(min_weight=min_weight or 0.0, max_terms=max_terms)
 
 
 def _format_score(score: float) -> str:
@@ -343,15 +392,19 @@ def _count(n: int, one: str, many: str) -> str:
 @click.option("--feedback", is_flag=True, help="Explain the score after pseudo-relevance feedback.")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(1), help="Rows shown.")
 @click.option("--width", default=None, type=click.IntRange(40), help="[default: the terminal's]")
+@click.option("--query-min-weight", type=click.FloatRange(0), default=None, help="As for search.")
+@click.option("--query-max-terms", type=click.IntRange(1), default=None, help="As for search.")
 @_friendly
-def explain(index_dir, query, docid, feedback, top, width):
+def explain(index_dir, query, docid, feedback, top, width, query_min_weight, query_max_terms):
     """Show how DOCID's score for QUERY adds up, term by term."""
     import shutil
 
     from splade_lite.explain import render
     from splade_lite.search import Searcher
 
-    searcher = Searcher(index_dir, feedback=feedback)
+    searcher = Searcher(
+        index_dir, feedback=feedback, pruning=_pruning(query_min_weight, query_max_terms)
+    )
     explanation = searcher.explain(query, docid)
     doc = searcher.documents([docid]).get(docid) or {}
     width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
@@ -438,6 +491,11 @@ def demo(workdir, max_docs, queries, rebuild):
         echo=click.echo,
     )
 
+
+from splade_lite.training.cli import adapt, train  # noqa: E402
+
+main.add_command(train)
+main.add_command(adapt)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from splade_lite import metadata as md
@@ -32,6 +33,7 @@ from splade_lite.encoders.inference_free import idf_from_df, load_query_tokenize
 from splade_lite.encoders.models import resolve_model
 from splade_lite.forward import build_forward_index
 from splade_lite.io import InputError, atomic_write, read_corpus
+from splade_lite.pruning import Pruning, prune_shards
 from splade_lite.resume import PROGRESS_FILE, is_unfinished
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
@@ -65,6 +67,7 @@ def build_index(
     mode: str | None = None,
     overwrite: bool = False,
     skip_invalid: bool = False,
+    doc_pruning: Pruning | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Build the impact index of `vectors_dir` into `out_dir`; returns the index metadata.
@@ -72,7 +75,9 @@ def build_index(
     `mode` (``splade`` or ``inference-free``) decides how queries are encoded; by default the
     mode given to `encode`. Documents are encoded the same way in both modes, so one vectors
     folder can serve an index of each. `skip_invalid` skips (and counts) bad records of
-    `bm25_corpus` instead of stopping, as ``encode --skip-invalid`` does.
+    `bm25_corpus` instead of stopping, as ``encode --skip-invalid`` does. `doc_pruning`
+    indexes each document's heaviest terms only (the vectors folder is left as it is; the
+    index records the setting).
     """
     from splade_lite.indexer import (
         anserini_jar,
@@ -100,9 +105,14 @@ def build_index(
     java_executable(), anserini_jar()  # environment problems show before any work
     tmp = _staging_folder(out)
     try:
+        shards_dir, pruned = vectors_dir, None
+        if doc_pruning is not None and doc_pruning.active:
+            say(f"pruning the {vmeta['num_docs']} documents of {vectors_dir}")
+            shards_dir = tmp / ".pruned-vectors"  # read by Java from here, removed after
+            pruned = prune_shards(vectors_dir, shards_dir, doc_pruning, float(vmeta["scale"]))
         say(f"checking the {vmeta['num_docs']} documents of {vectors_dir}")
         # reading the shards for the forward index also checks every line, before Java runs
-        checked = build_forward_index(vectors_dir, tmp / md.FORWARD_FILE)
+        checked = build_forward_index(shards_dir, tmp / md.FORWARD_FILE)
         if checked != vmeta["num_docs"]:
             raise IndexError_(
                 f"{vectors_dir}: {md.VECTORS_META} says {vmeta['num_docs']} documents but the "
@@ -110,8 +120,10 @@ def build_index(
             )
         started = time.perf_counter()
         say(f"indexing {checked} documents")
-        stats = build_impact_index(vectors_dir, tmp, threads=threads, log=_java_log(log))
+        stats = build_impact_index(shards_dir, tmp, threads=threads, log=_java_log(log))
         impact_seconds = time.perf_counter() - started
+        if pruned is not None:
+            shutil.rmtree(shards_dir)
         in_index = count_documents(tmp)
         if in_index != vmeta["num_docs"]:
             raise IndexError_(
@@ -140,11 +152,12 @@ def build_index(
             },
             "idf_source": idf_source,
             "num_docs": in_index,
-            "num_empty": vmeta.get("num_empty", 0),
+            "num_empty": vmeta.get("num_empty", 0) + (pruned.emptied if pruned else 0),
             "vectors": str(vectors_dir.resolve()),
             "build_seconds": round(impact_seconds, 3),
             "lucene_bytes": lucene_size(tmp),
             "bm25": bm25_meta,
+            "doc_pruning": None if pruned is None else {**doc_pruning.as_dict(), **asdict(pruned)},  # type: ignore[union-attr]
             "empty_doc_token": EMPTY_DOC_TOKEN,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "versions": md.software_versions(),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,6 +103,45 @@ def test_idf_query_encoder(splade_tiny):
     # each token once, weight = idf, special tokens and tokens without idf dropped
     assert got == {"vitamin": 3.0, "d": 1.5, "deficiency": 4.0}
     assert enc.encode_queries([""])[0] == {}
+
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _reference_terms(enc: IdfQueryEncoder, texts: list[str], scale: float) -> list[dict]:
+    """encode_queries then quantize: the general path quantized_terms must agree with."""
+    from splade_lite.vectors import quantize
+
+    out = []
+    for vec in enc.encode_queries(texts):
+        ids, weights = quantize(vec, scale)
+        out.append({enc.terms[i]: w for i, w in zip(ids.tolist(), weights.tolist())})
+    return out
+
+
+def test_idf_fast_path_equals_reference(splade_tiny):
+    tok = splade_tiny.tokenizer
+    rng = np.random.default_rng(0)
+    idf = {
+        t: float(w) for t, w in zip(splade_tiny.terms, rng.uniform(0, 8, len(splade_tiny.terms)))
+    }
+    idf["the"] = 0.004  # rounds to zero at scale 100: dropped on both paths
+    enc = IdfQueryEncoder(tok, idf, splade_tiny.terms)
+    texts = TEXTS + ["the [CLS] [SEP] [MASK] tokens", "  \t ", "émigré 東京 🙂 x" * 50]
+    for scale in (100.0, 1.0, 1000.0):
+        got = enc.quantized_terms(texts, scale)
+        assert got == _reference_terms(enc, texts, scale)
+    assert "the" not in enc.quantized_terms(["the"], 100.0)[0]
+    assert enc.quantized_terms([], 100.0) == []
+
+
+@pytest.mark.data
+def test_idf_fast_path_equals_reference_on_every_shared_query(splade_tiny):
+    idf = {t: 1.0 + (i % 97) / 10 for i, t in enumerate(splade_tiny.terms)}
+    enc = IdfQueryEncoder(splade_tiny.tokenizer, idf, splade_tiny.terms)
+    for path in sorted(DATA.glob("*/queries.jsonl")):
+        texts = [json.loads(line)["text"] for line in path.open(encoding="utf-8")]
+        assert enc.quantized_terms(texts, 100.0) == _reference_terms(enc, texts, 100.0), path
 
 
 def test_idf_from_df():

@@ -20,7 +20,7 @@ import numpy as np
 
 from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import ModelSource, load_tokenizer, resolve_model
-from splade_lite.vectors import SparseVector
+from splade_lite.vectors import SparseVector, quantize
 
 
 def idf_from_df(df: Mapping[str, int], num_docs: int) -> dict[str, float]:
@@ -63,6 +63,7 @@ class IdfQueryEncoder:
         self.tokenizer = tokenizer
         self.terms = list(terms) if terms is not None else vocab_terms(tokenizer)
         self._special = set(tokenizer.all_special_ids)
+        self._rust = False  # not looked for yet
         self.set_idf(idf)
 
     def set_idf(self, idf: Mapping[str, float]) -> None:
@@ -74,6 +75,47 @@ class IdfQueryEncoder:
             if i is not None:
                 weights[i] = weight
         self.idf = weights
+        self._quantized: dict[float, list[int]] = {}  # scale -> integer weight per token id
+
+    def quantized_terms(self, texts: Sequence[str], scale: float) -> list[dict[str, int]]:
+        """``{index term: round(IDF × scale)}`` of each text: what :meth:`encode_queries`
+        followed by :func:`~splade_lite.vectors.quantize` gives, without the detour.
+
+        This is the per-query work of an inference-free search, so it goes straight to the
+        Rust tokenizer (a private copy: no shared truncation state, no lock) and looks the
+        integer weights up in a table made once per scale.
+        """
+        backend = self._backend()
+        if backend is None:  # a slow (Python) tokenizer: the general path
+            return [
+                {self.terms[i]: w for i, w in zip(*map(np.ndarray.tolist, quantize(v, scale)))}
+                for v in self.encode_queries(texts)
+            ]
+        table = self._quantized.get(scale)
+        if table is None:
+            ints = np.floor(self.idf.astype(np.float64) * scale + 0.5).astype(np.int64)
+            ints[list(self._special & set(range(len(ints))))] = 0
+            table = ints.tolist()
+            self._quantized[scale] = table
+        size, terms = len(table), self.terms
+        out = []
+        for encoding in backend.encode_batch(list(texts), add_special_tokens=False):
+            ids = sorted({i for i in encoding.ids if i < size and table[i] > 0})
+            out.append({terms[i]: table[i] for i in ids})
+        return out
+
+    def _backend(self):
+        """A private copy of the fast tokenizer's Rust tokenizer, or None for a slow one."""
+        if self._rust is False:
+            backend = getattr(self.tokenizer, "backend_tokenizer", None)
+            if backend is not None:
+                from tokenizers import Tokenizer
+
+                backend = Tokenizer.from_str(backend.to_str())
+                backend.no_truncation()
+                backend.no_padding()
+            self._rust = backend
+        return self._rust
 
     def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]:
         if not texts:  # transformers' fast tokenizers fail on an empty batch

@@ -26,6 +26,7 @@ from splade_lite.indexer.lucene import (
     ImpactIndex,
     LuceneError,
     count_documents,
+    hybrid_search,
     index_terms_df,
     read_document_vectors,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "build_bm25_index",
     "build_impact_index",
     "count_documents",
+    "hybrid_search",
     "index_terms_df",
     "java_executable",
     "java_home",

@@ -52,6 +52,7 @@ def _java() -> SimpleNamespace:
         DirectoryReader=autoclass("org.apache.lucene.index.DirectoryReader"),
         FREQS=postings.FREQS,
         NO_MORE_DOCS=autoclass("org.apache.lucene.search.DocIdSetIterator").NO_MORE_DOCS,
+        TopHits=autoclass("splade_lite.TopHits"),
     )
 
 
@@ -128,7 +129,12 @@ class _TopHitsIndex:
         todo = [i for i, e in enumerate(encoded) if e is not None]
         if k <= 0 or not todo:
             return results
-        found = self._searcher.searchAll([encoded[i] for i in todo], int(k), max(1, int(threads)))
+        if len(todo) == 1:  # a Java String[] costs more to build than one search
+            found = [self._searcher.search(encoded[todo[0]], int(k))]
+        else:
+            found = self._searcher.searchAll(
+                [encoded[i] for i in todo], int(k), max(1, int(threads))
+            )
         for i, rendered in zip(todo, found):
             results[i] = _parse_hits(rendered, self._integer)
         return results
@@ -156,8 +162,7 @@ class ImpactIndex(_TopHitsIndex):
     _integer = True
 
     def __init__(self, index_dir: str | Path) -> None:
-        tophits = autoclass("splade_lite.TopHits")
-        super().__init__(index_dir, lambda: tophits.impact(str(index_dir), CONTENTS_FIELD))
+        super().__init__(index_dir, lambda: _java().TopHits.impact(str(index_dir), CONTENTS_FIELD))
 
     def _encode(self, query: Mapping[str, int]) -> str | None:
         """``"term weight ..."`` of the positive weights (None if none)."""
@@ -168,10 +173,53 @@ class ImpactIndex(_TopHitsIndex):
                 continue
             if w > _INT_MAX:
                 raise ValueError(f"query weight {w} of {token!r} does not fit a Java int")
-            if not token or any(ch.isspace() for ch in token):
-                raise ValueError(f"query term {token!r} is empty or contains whitespace")
-            parts.append(f"{token} {w}")
-        return " ".join(parts) if parts else None
+            parts.append(token)
+            parts.append(str(w))
+        if not parts:
+            return None
+        encoded = " ".join(parts)
+        if len(encoded.split()) != len(parts):  # one check for all: a bad term splits apart
+            bad = next(t for t in parts[::2] if not t or len(t.split()) != 1)
+            raise ValueError(f"query term {bad!r} is empty or contains whitespace")
+        return encoded
+
+
+def hybrid_search(
+    sparse: ImpactIndex,
+    lexical: BM25Index,
+    queries: Sequence[Mapping[str, int]],
+    texts: Sequence[str],
+    *,
+    depth: int,
+    k: int,
+    fusion: str = "interpolate",
+    alpha: float = 0.5,
+    rrf_k: int = 60,
+    threads: int = 1,
+) -> list[Hits]:
+    """Fuse the impact search of each query with the BM25 search of its text, in Java.
+
+    The top `depth` of both lists are fused as in :func:`splade_lite.fusion.fuse`
+    (``interpolate``: alpha × minmax(sparse) + (1 − alpha) × minmax(BM25); ``rrf``) and the
+    top `k` returned. Both searches and the fusion are one call into Java per query (one per
+    batch with several), which is what keeps a hybrid query near the cost of two searches.
+    """
+    if len(queries) != len(texts):
+        raise ValueError(f"{len(queries)} sparse queries for {len(texts)} texts")
+    if fusion not in ("interpolate", "rrf"):
+        raise ValueError(f"unknown fusion {fusion!r}; choose interpolate or rrf")
+    if k <= 0 or not texts:
+        return [[] for _ in texts]
+    args = (int(depth), int(k), float(alpha), int(rrf_k) if fusion == "rrf" else -1)
+    encoded = [sparse._encode(q) or "" for q in queries]
+    tophits = _java().TopHits
+    if len(texts) == 1:
+        found = [tophits.hybrid(sparse._searcher, encoded[0], lexical._searcher, texts[0], *args)]
+    else:
+        found = tophits.hybridAll(
+            sparse._searcher, encoded, lexical._searcher, list(texts), *args, max(1, int(threads))
+        )
+    return [_parse_hits(rendered, integer=False) for rendered in found]
 
 
 class BM25Index(_TopHitsIndex):
@@ -182,9 +230,9 @@ class BM25Index(_TopHitsIndex):
     """
 
     def __init__(self, index_dir: str | Path, k1: float = BM25_K1, b: float = BM25_B) -> None:
-        tophits = autoclass("splade_lite.TopHits")
         super().__init__(
-            index_dir, lambda: tophits.bm25(str(index_dir), CONTENTS_FIELD, float(k1), float(b))
+            index_dir,
+            lambda: _java().TopHits.bm25(str(index_dir), CONTENTS_FIELD, float(k1), float(b)),
         )
 
     def _encode(self, text: str) -> str | None:

@@ -18,7 +18,10 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -31,13 +34,14 @@ import org.apache.lucene.index.Term;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.BoostQuery;
+import org.apache.lucene.search.FieldDoc;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.Query;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.Sort;
 import org.apache.lucene.search.SortField;
 import org.apache.lucene.search.TermQuery;
-import org.apache.lucene.search.TopDocs;
+import org.apache.lucene.search.TopFieldCollector;
 import org.apache.lucene.search.similarities.BM25Similarity;
 import org.apache.lucene.search.similarities.Similarity;
 import org.apache.lucene.store.FSDirectory;
@@ -81,11 +85,185 @@ public final class TopHits implements Closeable {
 
   /** Top k of one query (see the class comment for its form); "" when nothing matches. */
   public String search(String query, int k) throws IOException {
+    StringBuilder out = new StringBuilder(k * 24);
+    for (Ranked hit : top(query, k)) {
+      out.append(hit.id).append('\t').append(hit.score).append('\n');
+    }
+    return out.toString();
+  }
+
+  /**
+   * Fuse the top `depth` of `sparse` (impact query) and `lexical` (BM25 text) and return the
+   * top k, rendered like search(); scores are doubles. Both searches and the fusion run in
+   * one call, so a hybrid query crosses from Python once. The arithmetic is that of
+   * splade_lite/fusion.py (min-max interpolation or RRF, ties by docid), tested to agree.
+   *
+   * @param rrfK reciprocal rank fusion's k; a negative value asks for interpolation with
+   *     weight alpha on the sparse list.
+   */
+  public static String hybrid(
+      TopHits sparse,
+      String sparseQuery,
+      TopHits lexical,
+      String text,
+      int depth,
+      int k,
+      double alpha,
+      int rrfK)
+      throws IOException {
+    Ranked[] first = sparse.top(sparseQuery, depth);
+    Ranked[] second = lexical.top(text, depth);
+    Map<String, double[]> fused = new HashMap<>(2 * (first.length + second.length));
+    if (rrfK < 0) {
+      addMinMax(fused, first, alpha);
+      addMinMax(fused, second, 1.0 - alpha);
+    } else {
+      addReciprocalRanks(fused, first, rrfK);
+      addReciprocalRanks(fused, second, rrfK);
+    }
+    Ranked[] all = new Ranked[fused.size()];
+    int n = 0;
+    for (Map.Entry<String, double[]> e : fused.entrySet()) {
+      all[n++] = new Ranked(e.getKey(), e.getValue()[0]);
+    }
+    Arrays.sort(all, TopHits::bestFirst);
+    StringBuilder out = new StringBuilder(Math.min(k, n) * 28);
+    for (int i = 0; i < Math.min(k, n); i++) {
+      out.append(all[i].id).append('\t').append(all[i].score).append('\n');
+    }
+    return out.toString();
+  }
+
+  /** hybrid() for many queries on `threads` threads, results in input order. */
+  public static String[] hybridAll(
+      TopHits sparse,
+      String[] sparseQueries,
+      TopHits lexical,
+      String[] texts,
+      int depth,
+      int k,
+      double alpha,
+      int rrfK,
+      int threads)
+      throws Exception {
+    if (sparseQueries.length != texts.length) {
+      throw new IllegalArgumentException("one sparse query per text is needed");
+    }
+    String[] out = new String[texts.length];
+    if (threads <= 1 || texts.length <= 1) {
+      for (int i = 0; i < texts.length; i++) {
+        out[i] = hybrid(sparse, sparseQueries[i], lexical, texts[i], depth, k, alpha, rrfK);
+      }
+      return out;
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<String>> futures = new ArrayList<>();
+      for (int i = 0; i < texts.length; i++) {
+        final int q = i;
+        futures.add(
+            pool.submit(
+                () ->
+                    hybrid(sparse, sparseQueries[q], lexical, texts[q], depth, k, alpha, rrfK)));
+      }
+      for (int i = 0; i < out.length; i++) {
+        out[i] = futures.get(i).get();
+      }
+    } finally {
+      pool.shutdown();
+    }
+    return out;
+  }
+
+  /** One hit: a document id and its score. */
+  private static final class Ranked {
+    final String id;
+    final double score;
+
+    Ranked(String id, double score) {
+      this.id = id;
+      this.score = score;
+    }
+  }
+
+  /** Higher score first, then docid in code point order (Python's str order). */
+  private static int bestFirst(Ranked a, Ranked b) {
+    int byScore = Double.compare(b.score, a.score);
+    if (byScore != 0) {
+      return byScore;
+    }
+    return compareCodePoints(a.id, b.id);
+  }
+
+  private static int compareCodePoints(String a, String b) {
+    int i = 0;
+    int j = 0;
+    while (i < a.length() && j < b.length()) {
+      int ca = a.codePointAt(i);
+      int cb = b.codePointAt(j);
+      if (ca != cb) {
+        return Integer.compare(ca, cb);
+      }
+      i += Character.charCount(ca);
+      j += Character.charCount(cb);
+    }
+    return Integer.compare(a.length() - i, b.length() - j);
+  }
+
+  /** weight x (s - min) / (max - min) into fused; a list of equal scores counts 1 each. */
+  private static void addMinMax(Map<String, double[]> fused, Ranked[] ranked, double weight) {
+    if (ranked.length == 0) {
+      return;
+    }
+    double low = Double.POSITIVE_INFINITY;
+    double high = Double.NEGATIVE_INFINITY;
+    for (Ranked hit : ranked) {
+      low = Math.min(low, hit.score);
+      high = Math.max(high, hit.score);
+    }
+    double span = high - low;
+    for (Ranked hit : ranked) {
+      double normalised = span == 0 ? 1.0 : (hit.score - low) / span;
+      fused.computeIfAbsent(hit.id, id -> new double[1])[0] += weight * normalised;
+    }
+  }
+
+  private static void addReciprocalRanks(Map<String, double[]> fused, Ranked[] ranked, int k) {
+    for (int rank = 1; rank <= ranked.length; rank++) {
+      fused.computeIfAbsent(ranked[rank - 1].id, id -> new double[1])[0] += 1.0 / (k + rank);
+    }
+  }
+
+  /** The top k of one query as (id, score) pairs; none for a query without terms. */
+  private Ranked[] top(String query, int k) throws IOException {
+    if (query == null || query.isBlank() || k <= 0) {
+      return new Ranked[0];
+    }
     Query built = analyzer == null ? termsQuery(query) : textQuery(query);
     if (built == null) {
-      return "";
+      return new Ranked[0];
     }
-    return render(searcher.search(built, k, BY_SCORE_THEN_ID, true));
+    // Counting hits exactly stops at k (IndexSearcher's default counts to 1,000 first), so
+    // Lucene skips documents that cannot reach the top k from the start. A document scoring
+    // exactly the k-th score is never skipped, so ties still resolve by docid.
+    TopFieldCollector collector = TopFieldCollector.create(BY_SCORE_THEN_ID, k, k);
+    searcher.search(built, collector);
+    ScoreDoc[] hits = collector.topDocs().scoreDocs;
+    Ranked[] out = new Ranked[hits.length];
+    for (int i = 0; i < hits.length; i++) {
+      float score = (Float) ((FieldDoc) hits[i]).fields[0]; // the sort's relevance field
+      out[i] = new Ranked(idOf(hits[i].doc), score);
+    }
+    return out;
+  }
+
+  private String idOf(int doc) throws IOException {
+    LeafReaderContext leaf = leaves.get(ReaderUtil.subIndex(doc, leaves));
+    BinaryDocValues ids = leaf.reader().getBinaryDocValues(ID);
+    if (ids == null || !ids.advanceExact(doc - leaf.docBase)) {
+      throw new IOException("document " + doc + " has no '" + ID + "' doc value");
+    }
+    return ids.binaryValue().utf8ToString();
   }
 
   /** search() for many queries on `threads` threads, results in input order. */
@@ -131,19 +309,6 @@ public final class TopHits implements Closeable {
 
   private Query textQuery(String text) {
     return new BagOfWordsQueryGenerator().buildQuery(field, analyzer, text);
-  }
-
-  private String render(TopDocs top) throws IOException {
-    StringBuilder out = new StringBuilder(top.scoreDocs.length * 24);
-    for (ScoreDoc hit : top.scoreDocs) {
-      LeafReaderContext leaf = leaves.get(ReaderUtil.subIndex(hit.doc, leaves));
-      BinaryDocValues ids = leaf.reader().getBinaryDocValues(ID);
-      if (ids == null || !ids.advanceExact(hit.doc - leaf.docBase)) {
-        throw new IOException("document " + hit.doc + " has no '" + ID + "' doc value");
-      }
-      out.append(ids.binaryValue().utf8ToString()).append('\t').append(hit.score).append('\n');
-    }
-    return out.toString();
   }
 
   @Override

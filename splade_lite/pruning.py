@@ -1,0 +1,89 @@
+"""Pruning sparse vectors: keep the heaviest terms, drop the light ones.
+
+One rule for both sides. At search time it shortens queries (`Searcher(pruning=...)`,
+``search --query-min-weight/--query-max-terms``): fewer postings lists to walk. At index time
+it shortens documents (``index --doc-min-weight/--doc-max-terms``): a smaller index whose
+postings lists are shorter. Both trade effectiveness for speed; docs/benchmarks.md measures
+by how much. Weights are the integer impacts; `min_weight` is given in the vector's own units
+(IDF for inference-free queries, the model's weight otherwise) and compared at the index's
+scale.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from splade_lite.shards import ShardWriter, iter_checked_records
+from splade_lite.vectors import EMPTY_DOC_TOKEN
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """Keep terms weighing at least `min_weight`, at most the `max_terms` heaviest of them.
+
+    Ties at the `max_terms` cut go to the term that sorts first, so the result depends on
+    the weights alone, never on the order of the input.
+    """
+
+    min_weight: float = 0.0
+    max_terms: int | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.min_weight >= 0 and math.isfinite(self.min_weight)):
+            raise ValueError(f"min_weight must be a finite number >= 0, got {self.min_weight}")
+        if self.max_terms is not None and self.max_terms < 1:
+            raise ValueError(f"max_terms must be at least 1, got {self.max_terms}")
+
+    @property
+    def active(self) -> bool:
+        return self.min_weight > 0 or self.max_terms is not None
+
+    def apply(self, terms: dict[str, int], scale: float) -> dict[str, int]:
+        """The pruned ``{term: integer weight}`` (input order kept)."""
+        floor = self.min_weight * scale
+        kept = {t: w for t, w in terms.items() if w >= floor} if floor > 0 else terms
+        if self.max_terms is not None and len(kept) > self.max_terms:
+            ranked = sorted(kept.items(), key=lambda tw: (-tw[1], tw[0]))
+            heaviest = {t for t, _ in ranked[: self.max_terms]}
+            kept = {t: w for t, w in kept.items() if t in heaviest}
+        return kept
+
+    def as_dict(self) -> dict:
+        return {"min_weight": self.min_weight, "max_terms": self.max_terms}
+
+
+@dataclass
+class PruneStats:
+    docs: int = 0
+    postings_before: int = 0
+    postings_after: int = 0
+    emptied: int = 0  # documents left without a term, indexed with the placeholder term
+
+
+def prune_shards(
+    vectors_dir: Path, out_dir: Path, pruning: Pruning, scale: float, shard_size: int = 100_000
+) -> PruneStats:
+    """Write the documents of `vectors_dir`, pruned, as shards in `out_dir` (same order).
+
+    Every line is checked as it is read (bad input stops with ``file:line``). A document
+    that loses every term keeps the empty-document placeholder, so it stays in the index.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats = PruneStats()
+    with ShardWriter(out_dir, shard_size) as writer:
+        for record in iter_checked_records(vectors_dir):
+            vector = record["vector"]
+            real = {t: w for t, w in vector.items() if t != EMPTY_DOC_TOKEN}
+            kept = pruning.apply(real, scale)
+            stats.docs += 1
+            stats.postings_before += len(real)
+            stats.postings_after += len(kept)
+            if not kept:
+                kept = {EMPTY_DOC_TOKEN: 1}
+                stats.emptied += bool(real)
+            line = {"id": record["id"], "contents": "", "vector": kept}
+            writer.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return stats
