@@ -64,6 +64,7 @@ class IdfQueryEncoder:
         self.terms = list(terms) if terms is not None else vocab_terms(tokenizer)
         self._special = set(tokenizer.all_special_ids)
         self._rust = False  # not looked for yet
+        self._wordpiece = None  # the ASCII shortcut, where it applies (see fast_wordpiece)
         self.set_idf(idf)
 
     def set_idf(self, idf: Mapping[str, float]) -> None:
@@ -82,7 +83,8 @@ class IdfQueryEncoder:
         followed by :func:`~splade_lite.vectors.quantize` gives, without the detour.
 
         This is the per-query work of an inference-free search, so it goes straight to the
-        Rust tokenizer (a private copy: no shared truncation state, no lock) and looks the
+        Rust tokenizer (a private copy: no shared truncation state, no lock), through a word
+        cache for ASCII text (:mod:`~splade_lite.encoders.fast_wordpiece`), and looks the
         integer weights up in a table made once per scale.
         """
         backend = self._backend()
@@ -97,11 +99,14 @@ class IdfQueryEncoder:
             ints[list(self._special & set(range(len(ints))))] = 0
             table = ints.tolist()
             self._quantized[scale] = table
-        size, terms = len(table), self.terms
+        size, terms, fast = len(table), self.terms, self._wordpiece
         out = []
-        for encoding in backend.encode_batch(list(texts), add_special_tokens=False):
-            ids = sorted({i for i in encoding.ids if i < size and table[i] > 0})
-            out.append({terms[i]: table[i] for i in ids})
+        for text in texts:
+            ids = fast.ids(text) if fast is not None else None
+            if ids is None:
+                ids = backend.encode(text, add_special_tokens=False).ids
+            kept = sorted({i for i in ids if i < size and table[i] > 0})
+            out.append({terms[i]: table[i] for i in kept})
         return out
 
     def _backend(self):
@@ -111,9 +116,12 @@ class IdfQueryEncoder:
             if backend is not None:
                 from tokenizers import Tokenizer
 
+                from splade_lite.encoders.fast_wordpiece import FastWordPiece
+
                 backend = Tokenizer.from_str(backend.to_str())
                 backend.no_truncation()
                 backend.no_padding()
+                self._wordpiece = FastWordPiece.for_tokenizer(backend)
             self._rust = backend
         return self._rust
 

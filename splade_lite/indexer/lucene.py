@@ -196,6 +196,7 @@ def hybrid_search(
     alpha: float = 0.5,
     rrf_k: int = 60,
     threads: int = 1,
+    concurrent: bool = True,
 ) -> list[Hits]:
     """Fuse the impact search of each query with the BM25 search of its text, in Java.
 
@@ -203,6 +204,8 @@ def hybrid_search(
     (``interpolate``: alpha × minmax(sparse) + (1 − alpha) × minmax(BM25); ``rrf``) and the
     top `k` returned. Both searches and the fusion are one call into Java per query (one per
     batch with several), which is what keeps a hybrid query near the cost of two searches.
+    A single query's two searches run `concurrent`ly, on two Java threads; a batch is
+    spread over `threads` threads instead, one query per thread.
     """
     if len(queries) != len(texts):
         raise ValueError(f"{len(queries)} sparse queries for {len(texts)} texts")
@@ -214,7 +217,12 @@ def hybrid_search(
     encoded = [sparse._encode(q) or "" for q in queries]
     tophits = _java().TopHits
     if len(texts) == 1:
-        found = [tophits.hybrid(sparse._searcher, encoded[0], lexical._searcher, texts[0], *args)]
+        # one query: BM25 runs on a second Java thread while the sparse search runs
+        found = [
+            tophits.hybrid(
+                sparse._searcher, encoded[0], lexical._searcher, texts[0], *args, concurrent
+            )
+        ]
     else:
         found = tophits.hybridAll(
             sparse._searcher, encoded, lexical._searcher, list(texts), *args, max(1, int(threads))

@@ -109,10 +109,19 @@ public final class TopHits implements Closeable {
       int depth,
       int k,
       double alpha,
-      int rrfK)
+      int rrfK,
+      boolean concurrently)
       throws IOException {
-    Ranked[] first = sparse.top(sparseQuery, depth);
-    Ranked[] second = lexical.top(text, depth);
+    Ranked[] first;
+    Ranked[] second;
+    if (concurrently) { // BM25 on a helper thread while this one runs the sparse search
+      Future<Ranked[]> lexicalHits = helper().submit(() -> lexical.top(text, depth));
+      first = sparse.top(sparseQuery, depth);
+      second = await(lexicalHits);
+    } else {
+      first = sparse.top(sparseQuery, depth);
+      second = lexical.top(text, depth);
+    }
     Map<String, double[]> fused = new HashMap<>(2 * (first.length + second.length));
     if (rrfK < 0) {
       addMinMax(fused, first, alpha);
@@ -152,7 +161,7 @@ public final class TopHits implements Closeable {
     String[] out = new String[texts.length];
     if (threads <= 1 || texts.length <= 1) {
       for (int i = 0; i < texts.length; i++) {
-        out[i] = hybrid(sparse, sparseQueries[i], lexical, texts[i], depth, k, alpha, rrfK);
+        out[i] = hybrid(sparse, sparseQueries[i], lexical, texts[i], depth, k, alpha, rrfK, false);
       }
       return out;
     }
@@ -164,7 +173,9 @@ public final class TopHits implements Closeable {
         futures.add(
             pool.submit(
                 () ->
-                    hybrid(sparse, sparseQueries[q], lexical, texts[q], depth, k, alpha, rrfK)));
+                    hybrid(
+                        sparse, sparseQueries[q], lexical, texts[q], depth, k, alpha, rrfK,
+                        false)));
       }
       for (int i = 0; i < out.length; i++) {
         out[i] = futures.get(i).get();
@@ -173,6 +184,40 @@ public final class TopHits implements Closeable {
       pool.shutdown();
     }
     return out;
+  }
+
+  private static ExecutorService helperThreads;
+
+  /** Daemon threads for the second search of a single hybrid query (made on first use). */
+  private static synchronized ExecutorService helper() {
+    if (helperThreads == null) {
+      helperThreads =
+          Executors.newCachedThreadPool(
+              task -> {
+                Thread thread = new Thread(task, "splade-lite-hybrid");
+                thread.setDaemon(true); // never keeps the JVM (and Python) from exiting
+                return thread;
+              });
+    }
+    return helperThreads;
+  }
+
+  private static Ranked[] await(Future<Ranked[]> future) throws IOException {
+    try {
+      return future.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while searching", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof IOException) {
+        throw (IOException) cause;
+      }
+      if (cause instanceof RuntimeException) {
+        throw (RuntimeException) cause;
+      }
+      throw new IOException(cause);
+    }
   }
 
   /** One hit: a document id and its score. */
