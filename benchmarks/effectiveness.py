@@ -177,14 +177,16 @@ def markdown(results: list[dict]) -> str:
     lines += [
         "",
         "| collection | docs | encode docs/s | postings/doc | impact build s | impact MB | "
-        "BM25 build s | BM25 MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "impact bytes/doc | BM25 build s | BM25 MB | BM25 bytes/doc | impact / BM25 size |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        impact, bm25 = r["impact_index_mb"] * 1e6, r["bm25_index_mb"] * 1e6
         lines.append(
             f"| {r['collection']} | {r['docs']} | {r['encode_docs_per_s']} | "
             f"{r['postings_per_doc']} | {r['impact_build_s']} | {r['impact_index_mb']} | "
-            f"{r['bm25_build_s']} | {r['bm25_index_mb']} |"
+            f"{impact / r['docs']:.0f} | {r['bm25_build_s']} | {r['bm25_index_mb']} | "
+            f"{bm25 / r['docs']:.0f} | {impact / bm25:.1f}× |"
         )
     return "\n".join(lines)
 

@@ -161,9 +161,13 @@ class Searcher:
         if self.mode == "inference-free":
             from splade_lite.encoders.inference_free import IdfQueryEncoder, read_idf_file
             from splade_lite.encoders.models import ModelSource, load_tokenizer
+            from splade_lite.encoders.rust_tokenizer import RustTokenizer
 
             tokenizer_dir = self.index_dir / md.TOKENIZER_DIR
-            tokenizer = load_tokenizer(ModelSource(name="index", mlm=str(tokenizer_dir)))
+            if RustTokenizer.available(tokenizer_dir):  # no transformers, so no torch import
+                tokenizer = RustTokenizer(tokenizer_dir)
+            else:
+                tokenizer = load_tokenizer(ModelSource(name="index", mlm=str(tokenizer_dir)))
             return IdfQueryEncoder(tokenizer, read_idf_file(self.index_dir / md.IDF_FILE))
         if self.mode == "splade":
             from splade_lite.encoders.splade import SpladeEncoder
