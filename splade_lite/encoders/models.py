@@ -133,7 +133,19 @@ def _from_folder(name: str, folder: Path) -> ModelSource:
             "(a sentence-transformers model)"
         )
     idf = folder / "idf.json"
-    return ModelSource(name=name, mlm=str(folder), query_idf=idf if idf.is_file() else None)
+    max_length = None
+    meta_file = folder / "splade_lite_model.json"  # written by `splade-lite train` / `adapt`
+    if meta_file.is_file():
+        try:
+            max_length = json.loads(meta_file.read_text(encoding="utf-8")).get("max_length")
+        except (OSError, ValueError, AttributeError):
+            raise ModelNotFoundError(f"{meta_file}: not a readable JSON object") from None
+    return ModelSource(
+        name=name,
+        mlm=str(folder),
+        query_idf=idf if idf.is_file() else None,
+        max_length=max_length,
+    )
 
 
 def _module_kind(type_name: str) -> str:

@@ -1,0 +1,264 @@
+"""``splade-lite train`` and ``splade-lite adapt``: parse options, call the recipes."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import click
+
+_USER_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, RuntimeError, KeyError)
+
+
+def _friendly(func):
+    """User errors as one line (SPLADE_LITE_DEBUG=1 shows the traceback), like the main CLI."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit):
+            raise
+        except _USER_ERRORS as err:
+            if os.environ.get("SPLADE_LITE_DEBUG"):
+                raise
+            message = str(err.args[0] if isinstance(err, KeyError) and err.args else err)
+            raise click.ClickException(message or type(err).__name__) from None
+
+    return wrapper
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _common(default_loss: str, losses: tuple[str, ...]):
+    """Options shared by train and adapt (everything in TrainConfig, plus run control)."""
+    options = [
+        click.option(
+            "--out",
+            "out_dir",
+            required=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Folder for the trained model (usable as --model afterwards).",
+        ),
+        click.option(
+            "--base", default="splade-tiny", show_default=True, help="Model to start from."
+        ),
+        click.option(
+            "--mode",
+            type=click.Choice(["splade", "inference-free"]),
+            default="splade",
+            show_default=True,
+            help="splade: queries through the model; inference-free: queries are IDF-weighted "
+            "tokens and only the document encoder is trained (idf.json is saved with it).",
+        ),
+        click.option("--loss", type=click.Choice(losses), default=default_loss, show_default=True),
+        click.option(
+            "--teacher",
+            default=None,
+            help="Sparse encoder fused with BM25 as teacher [default: --base].",
+        ),
+        click.option("--max-steps", default=1000, show_default=True, type=click.IntRange(1)),
+        click.option(
+            "--batch-size",
+            default=8,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Queries per step.",
+        ),
+        click.option(
+            "--negatives",
+            default=3,
+            show_default=True,
+            type=click.IntRange(0),
+            help="Hard negatives per query.",
+        ),
+        click.option(
+            "--lr", default=2e-5, show_default=True, type=click.FloatRange(min=0, min_open=True)
+        ),
+        click.option("--warmup-steps", default=50, show_default=True, type=click.IntRange(0)),
+        click.option(
+            "--max-length",
+            default=256,
+            show_default=True,
+            type=click.IntRange(8),
+            help="Document tokens.",
+        ),
+        click.option("--query-max-length", default=64, show_default=True, type=click.IntRange(4)),
+        click.option(
+            "--flops-doc",
+            default=1e-3,
+            show_default=True,
+            type=click.FloatRange(0),
+            help="Document FLOPS weight (reached after --flops-warmup steps, quadratically).",
+        ),
+        click.option(
+            "--flops-query",
+            default=1e-3,
+            show_default=True,
+            type=click.FloatRange(0),
+            help="Query FLOPS weight (splade mode).",
+        ),
+        click.option("--flops-warmup", default=200, show_default=True, type=click.IntRange(0)),
+        click.option(
+            "--doc-reg",
+            type=click.Choice(["flops", "idf-flops"]),
+            default=None,
+            help="Document regulariser [default: idf-flops for inference-free, else flops].",
+        ),
+        click.option(
+            "--temperature",
+            default=1.0,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+        ),
+        click.option(
+            "--depth",
+            default=50,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Ranks searched for hard negatives.",
+        ),
+        click.option("--seed", default=42, show_default=True, type=int),
+        click.option("--checkpoint-every", default=100, show_default=True, type=click.IntRange(1)),
+        click.option("--device", default=None, help="cpu or cuda [default: cuda when present]."),
+        click.option(
+            "--resume", is_flag=True, help="Continue an interrupted run into --out (same options)."
+        ),
+        click.option(
+            "--overwrite", is_flag=True, help="Replace the model or run already in --out."
+        ),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+    ]
+
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+_RUN_KEYS = ("out_dir", "teacher", "depth", "device", "resume", "overwrite", "quiet")
+
+
+def _config(options: dict):
+    from splade_lite.training.trainer import TrainConfig
+
+    doc_reg = options.pop("doc_reg") or (
+        "idf-flops" if options["mode"] == "inference-free" else "flops"
+    )
+    return TrainConfig(
+        base=options.pop("base"),
+        mode=options.pop("mode"),
+        loss=options.pop("loss"),
+        max_steps=options.pop("max_steps"),
+        batch_size=options.pop("batch_size"),
+        negatives=options.pop("negatives"),
+        lr=options.pop("lr"),
+        warmup_steps=options.pop("warmup_steps"),
+        max_length=options.pop("max_length"),
+        query_max_length=options.pop("query_max_length"),
+        flops_doc=options.pop("flops_doc"),
+        flops_query=options.pop("flops_query"),
+        flops_warmup=options.pop("flops_warmup"),
+        doc_regularizer=doc_reg,
+        temperature=options.pop("temperature"),
+        seed=options.pop("seed"),
+        checkpoint_every=options.pop("checkpoint_every"),
+    )
+
+
+def _report(result) -> None:
+    last = result.losses[-10:]
+    loss = f", last loss {sum(last) / len(last):.4f}" if last else ""
+    _log(f"trained {result.steps} steps in {result.seconds:.0f} s{loss} -> {result.out_dir}")
+    _log(f"use it with: splade-lite encode CORPUS --out VECTORS --model {result.out_dir}")
+
+
+@click.command()
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, path_type=Path),
+    help="[default: DATA_DIR/corpus.jsonl]",
+)
+@click.option(
+    "--queries",
+    type=click.Path(exists=True, path_type=Path),
+    help="[default: DATA_DIR/queries.jsonl]",
+)
+@click.option(
+    "--qrels",
+    type=click.Path(exists=True, path_type=Path),
+    help="[default: DATA_DIR/qrels/train.tsv]",
+)
+@click.option(
+    "--negatives-index", type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Mine hard negatives by searching this splade-lite index of the corpus "
+    "[default: fused BM25 + teacher ranking in memory].",
+)  # fmt: skip
+@_common("info-nce", ("info-nce", "margin-mse", "kl"))
+@_friendly
+def train(data_dir, corpus, queries, qrels, negatives_index, **options):
+    """Train a sparse encoder on DATA_DIR's labelled queries (BEIR layout, qrels/train.tsv)."""
+    from splade_lite.training.recipes import train_supervised
+
+    run = {k: options.pop(k) for k in _RUN_KEYS}
+    config = _config(options)
+    result = train_supervised(
+        data_dir,
+        run["out_dir"],
+        config,
+        corpus=corpus,
+        queries=queries,
+        qrels=qrels,
+        negatives_index=negatives_index,
+        teacher_model=run["teacher"],
+        depth=run["depth"],
+        resume=run["resume"],
+        overwrite=run["overwrite"],
+        progress=not run["quiet"],
+        log=_log,
+        device=run["device"],
+    )
+    _report(result)
+
+
+@click.command()
+@click.argument("corpus", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--max-queries", default=20_000, show_default=True, type=click.IntRange(1),
+    help="Pseudo-queries kept (titles and cropped spans of the documents).",
+)  # fmt: skip
+@click.option(
+    "--teacher-vectors",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Vectors folder of CORPUS made by `splade-lite encode` with the teacher (splade "
+    "mode): used instead of encoding the corpus again.",
+)
+@_common("margin-mse", ("margin-mse", "kl"))
+@_friendly
+def adapt(corpus, max_queries, teacher_vectors, **options):
+    """Adapt a sparse encoder to CORPUS without labels (pseudo-queries, BM25 + encoder teachers)."""
+    from splade_lite.training.recipes import adapt_corpus
+
+    run = {k: options.pop(k) for k in _RUN_KEYS}
+    config = _config(options)
+    result = adapt_corpus(
+        corpus,
+        run["out_dir"],
+        config,
+        teacher_model=run["teacher"],
+        teacher_vectors=teacher_vectors,
+        max_queries=max_queries,
+        depth=run["depth"],
+        resume=run["resume"],
+        overwrite=run["overwrite"],
+        progress=not run["quiet"],
+        log=_log,
+        device=run["device"],
+    )
+    _report(result)

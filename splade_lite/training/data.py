@@ -1,0 +1,212 @@
+"""Training examples: a query, its positive document, hard negatives, optional teacher scores.
+
+Examples come from a BEIR folder's train qrels (:func:`qrels_pairs`) or, without any labels,
+from pseudo-queries cut out of the corpus itself (:func:`pseudo_queries`). Hard negatives are
+drawn from a ranking of the corpus for the query (:func:`sample_negatives`), made by the
+project's own search (:func:`searcher_rankings`) or by the in-memory teachers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from splade_lite.encoders.base import TOKENIZER_LOCK
+from splade_lite.io import Doc, InputError, atomic_write, read_corpus, read_qrels, read_queries
+
+
+@dataclass
+class TrainExample:
+    """One training query: `docs[0]` is its positive, the rest are negatives (document ids).
+
+    `scores`, when given, are teacher scores of `docs`, in the same order.
+    """
+
+    query: str
+    docs: list[str]
+    scores: list[float] | None = None
+    source: str = field(default="", compare=False)  # where the query came from (qid, title…)
+
+
+def write_examples(path: str | Path, examples: Iterable[TrainExample]) -> int:
+    """Write examples as JSON lines (atomically); returns how many."""
+    count = 0
+    with atomic_write(path) as handle:
+        for ex in examples:
+            record = {"query": ex.query, "docs": ex.docs, "source": ex.source}
+            if ex.scores is not None:
+                record["scores"] = [round(float(s), 6) for s in ex.scores]
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def read_examples(path: str | Path) -> list[TrainExample]:
+    """Read examples written by :func:`write_examples`."""
+    out = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                r = json.loads(line)
+                out.append(
+                    TrainExample(r["query"], r["docs"], r.get("scores"), r.get("source", ""))
+                )
+    return out
+
+
+def load_corpus(path: str | Path) -> dict[str, Doc]:
+    """The whole corpus in memory, id -> Doc, in file order (training needs random access)."""
+    return {doc.id: doc for doc in read_corpus(path)}
+
+
+# -- supervised ---------------------------------------------------------------------------------
+def find_train_qrels(beir_dir: str | Path) -> Path:
+    """``qrels/train.tsv`` of a BEIR folder, with a clear error when there is none."""
+    folder = Path(beir_dir)
+    for name in ("train.tsv", "train.tsv.gz"):
+        path = folder / "qrels" / name
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"{folder} has no qrels/train.tsv; give --qrels, or adapt without labels with "
+        f"`splade-lite adapt {folder / 'corpus.jsonl'} --out MODEL_DIR`"
+    )
+
+
+def qrels_pairs(
+    queries_path: str | Path, qrels_path: str | Path, corpus_ids: Iterable[str]
+) -> list[tuple[str, str, list[str]]]:
+    """(query id, query text, positive doc ids) for each judged query with a positive in the
+    corpus (grade > 0), in the order of the queries file."""
+    qrels = read_qrels(qrels_path)
+    known = set(corpus_ids)
+    out = []
+    for query in read_queries(queries_path):
+        positives = [d for d, g in qrels.get(query.id, {}).items() if g > 0 and d in known]
+        if positives and query.text.strip():
+            out.append((query.id, query.text, sorted(positives)))
+    if not out:
+        raise InputError(qrels_path, None, "no judged query has a positive document in the corpus")
+    return out
+
+
+# -- unsupervised -------------------------------------------------------------------------------
+def pseudo_queries(
+    docs: Sequence[Doc],
+    rng: np.random.Generator,
+    *,
+    titles: bool = True,
+    spans: int = 1,
+    span_words: tuple[int, int] = (6, 16),
+    min_title_words: int = 3,
+) -> list[tuple[str, str, str]]:
+    """(query text, source doc id, kind) made from the corpus itself.
+
+    A title of at least `min_title_words` words is a query for its document (when the
+    document has a body); `spans` random runs of `span_words` words (inclusive range) are cut
+    from each body, as in independent cropping (Izacard et al. 2022).
+    """
+    low, high = span_words
+    if not 1 <= low <= high:
+        raise ValueError(f"span_words must be 1 <= low <= high, got {span_words}")
+    out = []
+    for doc in docs:
+        words = doc.text.split()
+        if titles and len(doc.title.split()) >= min_title_words and words:
+            out.append((doc.title, doc.id, "title"))
+        if not words:
+            continue
+        for _ in range(spans):
+            length = int(rng.integers(low, high + 1))
+            if len(words) <= length:
+                span = words
+            else:
+                start = int(rng.integers(0, len(words) - length + 1))
+                span = words[start : start + length]
+            out.append((" ".join(span), doc.id, "span"))
+    return out
+
+
+# -- negatives ----------------------------------------------------------------------------------
+def sample_negatives(
+    ranking: Sequence[str],
+    positives: Iterable[str],
+    count: int,
+    rng: np.random.Generator,
+    all_ids: Sequence[str] = (),
+    skip: int = 0,
+) -> list[str]:
+    """`count` hard negatives drawn without replacement from `ranking` (best first) less the
+    positives and then its first `skip` entries (likely unjudged positives); topped up at
+    random from `all_ids` if the ranking has too few."""
+    banned = set(positives)
+    pool = list(dict.fromkeys(d for d in ranking if d not in banned))[skip:]
+    if len(pool) >= count:
+        chosen = rng.choice(len(pool), size=count, replace=False)
+        return [pool[i] for i in sorted(chosen)]
+    picked = list(pool)
+    taken = banned | set(picked)
+    others = [d for d in all_ids if d not in taken]
+    if len(others) < count - len(picked):
+        raise ValueError(f"the corpus has too few documents for {count} negatives per query")
+    extra = rng.choice(len(others), size=count - len(picked), replace=False)
+    return picked + [others[i] for i in sorted(extra)]
+
+
+def searcher_rankings(
+    searcher, queries: Sequence[str], k: int, threads: int = 1
+) -> list[list[str]]:
+    """The top `k` doc ids of each query by a :class:`~splade_lite.search.Searcher`."""
+    return [[h.docid for h in hits] for hits in searcher.batch_search(list(queries), k, threads)]
+
+
+# -- IDF for inference-free training --------------------------------------------------------
+def corpus_idf(
+    tokenizer, texts: Iterable[str], max_length: int, batch: int = 256
+) -> dict[str, float]:
+    """IDF of each token over the (truncated) texts, as ``splade-lite encode`` counts it:
+    log((N + 1) / (df + 1)), special tokens left out."""
+    from splade_lite.encoders.base import vocab_terms
+    from splade_lite.encoders.inference_free import idf_from_df
+
+    special = set(tokenizer.all_special_ids)
+    df: Counter[int] = Counter()
+    num_docs = 0
+    chunk: list[str] = []
+
+    def count(texts: list[str]) -> None:
+        with TOKENIZER_LOCK:
+            ids = tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]
+        for row in ids:
+            df.update({i for i in row[:max_length] if i not in special})
+
+    for text in texts:
+        chunk.append(text)
+        num_docs += 1
+        if len(chunk) == batch:
+            count(chunk)
+            chunk = []
+    if chunk:
+        count(chunk)
+    terms = vocab_terms(tokenizer)
+    return idf_from_df({terms[i]: n for i, n in df.items() if i < len(terms)}, num_docs)
+
+
+def check_examples(examples: Sequence[TrainExample], docs: Mapping[str, Doc], group: int) -> None:
+    """Every example names `group` known documents (and teacher scores for them, if any)."""
+    for n, ex in enumerate(examples):
+        if len(ex.docs) < group:
+            raise ValueError(f"example {n} has {len(ex.docs)} documents, {group} are needed")
+        missing = [d for d in ex.docs[:group] if d not in docs]
+        if missing:
+            raise ValueError(f"example {n}: document {missing[0]!r} is not in the corpus")
+        if ex.scores is not None and (
+            len(ex.scores) < group or not all(math.isfinite(s) for s in ex.scores)
+        ):
+            raise ValueError(f"example {n}: needs {group} finite teacher scores")

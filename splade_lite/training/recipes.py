@@ -1,0 +1,381 @@
+"""The two ways to train: from labelled queries (:func:`train_supervised`) or from the corpus
+alone (:func:`adapt_corpus`). Each builds its examples once, keeps them in the run folder,
+and hands them to :func:`~splade_lite.training.trainer.run_training`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from splade_lite.io import Doc
+from splade_lite.training import teacher as teachers
+from splade_lite.training.data import (
+    TrainExample,
+    corpus_idf,
+    find_train_qrels,
+    load_corpus,
+    pseudo_queries,
+    qrels_pairs,
+    sample_negatives,
+    searcher_rankings,
+)
+from splade_lite.training.trainer import (
+    TrainConfig,
+    TrainResult,
+    load_run_data,
+    open_run,
+    run_training,
+    save_run_data,
+)
+
+Log = Callable[[str], None]
+CHUNK = 256  # queries scored at once against the whole corpus
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class EnsembleTeacher:
+    """BM25 and a sparse encoder over an in-memory corpus, fused per query.
+
+    For each query the candidates are the union of both teachers' top `depth` documents;
+    each teacher's scores are min-max normalised over those candidates (any other document
+    is scored with the same bounds, clipped to [0, 1]) and the two are averaged.
+    """
+
+    def __init__(
+        self,
+        docs: Mapping[str, Doc],
+        encoder_name: str = "splade-tiny",
+        *,
+        max_length: int | None = None,
+        depth: int = 50,
+        progress: bool = True,
+        log: Log = _quiet,
+        device: str | None = None,
+        vectors_dir: str | Path | None = None,
+    ) -> None:
+        from splade_lite.encoders.splade import SpladeEncoder
+
+        self.ids = list(docs)
+        self.position = {d: i for i, d in enumerate(self.ids)}
+        texts = [docs[d].full_text for d in self.ids]
+        self.depth = depth
+        log(f"teacher: BM25 over {len(texts)} documents")
+        self.bm25 = teachers.BM25(texts)
+        self.encoder = SpladeEncoder(encoder_name, max_length=max_length, device=device)
+        if vectors_dir is not None:
+            log(f"teacher: document vectors of {encoder_name} from {vectors_dir}")
+            self.doc_vectors = load_teacher_vectors(vectors_dir, self.ids, self.encoder)
+        else:
+            log(f"teacher: encoding {len(texts)} documents with {encoder_name}")
+            self.doc_vectors = _encode_with_progress(self.encoder, texts, progress)
+        self.sparse = teachers.SparseTeacher(self.encoder, texts, self.doc_vectors)
+
+    def score_rows(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw [queries, docs] scores of BM25 and of the encoder."""
+        return self.bm25.scores(queries), self.sparse.scores(queries)
+
+    def fused(self, bm: np.ndarray, sp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For one query's raw rows: (candidate columns best first, fused scores of all docs)."""
+        cand = np.union1d(
+            teachers.top_candidates(bm[None], self.depth)[0],
+            teachers.top_candidates(sp[None], self.depth)[0],
+        )
+        fused = np.zeros(len(bm))
+        for row in (bm, sp):
+            low, high = row[cand].min(), row[cand].max()
+            if high > low:
+                fused += np.clip((row - low) / (high - low), 0.0, 1.0)
+        fused /= 2
+        order = cand[np.lexsort((cand, -fused[cand]))]
+        return order, fused
+
+
+def load_teacher_vectors(vectors_dir: str | Path, ids: Sequence[str], encoder) -> list:
+    """Document vectors from a ``splade-lite encode`` folder of the same corpus and model
+    (integer impacts divided by the folder's scale), in the order of `ids`."""
+    from splade_lite import metadata as md
+    from splade_lite.shards import read_vector_shards
+    from splade_lite.vectors import SparseVector
+
+    meta = md.read_vectors_meta(Path(vectors_dir))
+    wanted = encoder.source.weights_sha256()
+    if meta.get("model_sha256") and wanted and meta["model_sha256"] != wanted:
+        raise ValueError(
+            f"{vectors_dir} was encoded with {meta.get('model')!r}, not the teacher "
+            f"{encoder.name!r} (weights differ)"
+        )
+    if meta.get("mode") != "splade":
+        raise ValueError(f"{vectors_dir}: teacher vectors must be encoded in splade mode")
+    position = {term: i for i, term in enumerate(encoder.terms)}
+    scale = float(meta["scale"])
+    found: dict[str, SparseVector] = {}
+    for record in read_vector_shards(vectors_dir):
+        pairs = [(position[t], w / scale) for t, w in record["vector"].items() if t in position]
+        found[record["id"]] = SparseVector.from_dict(dict(pairs))
+    missing = [d for d in ids if d not in found]
+    if missing:
+        raise ValueError(f"{vectors_dir} has no vector for document {missing[0]!r} of the corpus")
+    return [found[d] for d in ids]
+
+
+def _encode_with_progress(encoder, texts: Sequence[str], progress: bool, chunk: int = 512):
+    from tqdm.auto import tqdm
+
+    out = []
+    with tqdm(total=len(texts), desc="teacher encoding", unit="doc", disable=not progress) as bar:
+        for start in range(0, len(texts), chunk):
+            out.extend(encoder.encode_documents(list(texts[start : start + chunk])))
+            bar.update(min(chunk, len(texts) - start))
+    return out
+
+
+def distillation_examples(
+    teacher: EnsembleTeacher,
+    queries: Sequence[tuple[str, list[str], str]],
+    negatives: int,
+    rng: np.random.Generator,
+    skip: int = 0,
+) -> list[TrainExample]:
+    """(query text, positive ids, source) -> one example per positive, with hard negatives
+    from the fused ranking and fused teacher scores of every document of the example."""
+    out = []
+    for start in range(0, len(queries), CHUNK):
+        chunk = queries[start : start + CHUNK]
+        bm, sp = teacher.score_rows([q for q, _, _ in chunk])
+        for row, (text, positives, source) in enumerate(chunk):
+            order, fused = teacher.fused(bm[row], sp[row])
+            ranking = [teacher.ids[c] for c in order]
+            for positive in positives:
+                negs = sample_negatives(ranking, positives, negatives, rng, teacher.ids, skip)
+                docs = [positive, *negs]
+                scores = [float(fused[teacher.position[d]]) for d in docs]
+                out.append(TrainExample(text, docs, scores, source))
+    return out
+
+
+def student_scale(
+    examples: Sequence[TrainExample],
+    teacher: EnsembleTeacher,
+    mode: str,
+    idf: Mapping[str, float] | None,
+) -> float:
+    """Teacher-score multiplier that puts fused scores (in [0, 1]) on the scale of the student's
+    own scores: median spread of the base model's scores over an example's documents divided
+    by the median spread of the teacher's (the teacher's encoder stands in for the base)."""
+    from splade_lite.encoders.inference_free import IdfQueryEncoder
+
+    sample = list(examples[: min(len(examples), 512)])
+    texts = [ex.query for ex in sample]
+    if mode == "inference-free":
+        encoder = IdfQueryEncoder(teacher.encoder.tokenizer, idf or {}, teacher.encoder.terms)
+        query_vectors = encoder.encode_queries(texts)
+    else:
+        query_vectors = teacher.encoder.encode_queries(texts)
+    size = len(teacher.encoder.terms)
+    q = teachers.vectors_matrix(query_vectors, size)
+    student_spread, teacher_spread = [], []
+    for row, ex in enumerate(sample):
+        cols = [teacher.position[d] for d in ex.docs]
+        d = teachers.vectors_matrix([teacher.doc_vectors[c] for c in cols], size)
+        scores = np.asarray((q[row] @ d.T).todense()).ravel()
+        student_spread.append(scores.max() - scores.min())
+        teacher_spread.append(max(ex.scores) - min(ex.scores))
+    s, t = float(np.median(student_spread)), float(np.median(teacher_spread))
+    return s / t if s > 0 and t > 0 else 1.0
+
+
+def _texts(docs: Mapping[str, Doc]) -> dict[str, str]:
+    return {d: doc.full_text for d, doc in docs.items()}
+
+
+def _idf_for(config: TrainConfig, docs: Mapping[str, Doc], log: Log) -> dict[str, float] | None:
+    if config.mode != "inference-free":
+        return None
+    from splade_lite.encoders.inference_free import read_idf_file
+    from splade_lite.encoders.models import load_tokenizer, resolve_model
+
+    source = resolve_model(config.base)
+    tokenizer = load_tokenizer(source)
+    if source.query_idf is not None:
+        from splade_lite.encoders.base import vocab_terms
+
+        log(f"IDF: the table shipped with {config.base}")
+        return read_idf_file(source.query_idf, vocab_terms(tokenizer))
+    log("IDF: document frequencies of the corpus's tokens")
+    return corpus_idf(tokenizer, (d.full_text for d in docs.values()), config.max_length)
+
+
+def adapt_corpus(
+    corpus: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig,
+    *,
+    teacher_model: str | None = None,
+    teacher_vectors: str | Path | None = None,
+    max_queries: int = 20_000,
+    depth: int = 50,
+    skip: int = 0,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Log = _quiet,
+    on_step: Callable[[int, float], None] | None = None,
+    device: str | None = None,
+) -> TrainResult:
+    """Adapt `config.base` to a corpus without any labels.
+
+    Pseudo-queries (titles, cropped spans) are cut from the corpus; each gets its source
+    document as positive, hard negatives from the fused BM25 + `teacher_model` ranking, and
+    fused teacher scores for distillation (`config.loss` margin-mse or kl).
+    """
+    if config.loss == "info-nce":
+        raise ValueError("adapt distils teacher scores: use loss margin-mse or kl")
+    teacher_model = teacher_model or config.base
+    options = {
+        "command": "adapt",
+        "corpus": str(Path(corpus).resolve()),
+        "teacher": teacher_model,
+        "teacher_vectors": str(Path(teacher_vectors).resolve()) if teacher_vectors else None,
+        "max_queries": max_queries,
+        "depth": depth,
+        "skip": skip,
+        **asdict(config),
+    }
+    options.pop("teacher_scale")  # derived from the data
+    resuming = open_run(out_dir, options, resume=resume, overwrite=overwrite)
+    docs = load_corpus(corpus)
+    saved = load_run_data(out_dir) if resuming else None
+    if saved is None:
+        rng = np.random.default_rng(config.seed)
+        made = pseudo_queries(list(docs.values()), rng)
+        if len(made) > max_queries:
+            keep = np.sort(rng.choice(len(made), size=max_queries, replace=False))
+            made = [made[i] for i in keep]
+        log(f"{len(made)} pseudo-queries from {len(docs)} documents")
+        idf = _idf_for(config, docs, log)
+        teacher = EnsembleTeacher(
+            docs,
+            teacher_model,
+            max_length=config.max_length,
+            depth=depth,
+            progress=progress,
+            log=log,
+            device=device,
+            vectors_dir=teacher_vectors,
+        )
+        queries = [(text, [doc_id], f"{kind}:{doc_id}") for text, doc_id, kind in made]
+        examples = distillation_examples(teacher, queries, config.negatives, rng, skip)
+        scale = student_scale(examples, teacher, config.mode, idf)
+        log(f"teacher scores x {scale:.3g} (the student's score scale)")
+        extra = {"teacher_scale": scale, "num_docs": len(docs)}
+        save_run_data(out_dir, examples, idf, extra)
+        del teacher
+    else:
+        examples, idf, extra = saved
+        log(f"resuming with the {len(examples)} examples of the interrupted run")
+    config = TrainConfig(**{**asdict(config), "teacher_scale": extra["teacher_scale"]})
+    info = {"data": {k: v for k, v in options.items() if k in ("command", "corpus", "teacher")}}
+    info["data"]["num_examples"] = len(examples)
+    return run_training(
+        out_dir, config, examples, _texts(docs), idf=idf, info=info, progress=progress,
+        on_step=on_step, device=device,
+    )  # fmt: skip
+
+
+def train_supervised(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig,
+    *,
+    corpus: str | Path | None = None,
+    queries: str | Path | None = None,
+    qrels: str | Path | None = None,
+    negatives_index: str | Path | None = None,
+    teacher_model: str | None = None,
+    depth: int = 50,
+    skip: int = 0,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Log = _quiet,
+    on_step: Callable[[int, float], None] | None = None,
+    device: str | None = None,
+) -> TrainResult:
+    """Train on a BEIR folder's train qrels (or the files given).
+
+    Hard negatives come from `negatives_index` (a splade-lite index of the corpus, searched
+    with :class:`~splade_lite.search.Searcher`) or else from the fused BM25 + teacher
+    ranking, which also gives the teacher scores that margin-mse and kl need.
+    """
+    folder = Path(data_dir)
+    corpus = Path(corpus) if corpus else folder / "corpus.jsonl"
+    queries = Path(queries) if queries else folder / "queries.jsonl"
+    qrels = Path(qrels) if qrels else find_train_qrels(folder)
+    teacher_model = teacher_model or config.base
+    options = {
+        "command": "train",
+        "corpus": str(corpus.resolve()),
+        "queries": str(queries.resolve()),
+        "qrels": str(qrels.resolve()),
+        "negatives_index": str(Path(negatives_index).resolve()) if negatives_index else None,
+        "teacher": teacher_model,
+        "depth": depth,
+        "skip": skip,
+        **asdict(config),
+    }
+    options.pop("teacher_scale")
+    resuming = open_run(out_dir, options, resume=resume, overwrite=overwrite)
+    docs = load_corpus(corpus)
+    saved = load_run_data(out_dir) if resuming else None
+    if saved is None:
+        rng = np.random.default_rng(config.seed)
+        pairs = qrels_pairs(queries, qrels, docs)
+        log(f"{len(pairs)} training queries, {sum(len(p) for _, _, p in pairs)} positives")
+        idf = _idf_for(config, docs, log)
+        scale = 1.0
+        if negatives_index is not None and config.loss == "info-nce":
+            examples = _searched_examples(negatives_index, pairs, docs, config, depth, skip, rng)
+        else:
+            if negatives_index is not None:
+                log("teacher scores for distillation come from the in-memory teachers")
+            teacher = EnsembleTeacher(
+                docs, teacher_model, max_length=config.max_length, depth=depth,
+                progress=progress, log=log, device=device,
+            )  # fmt: skip
+            items = [(text, positives, qid) for qid, text, positives in pairs]
+            examples = distillation_examples(teacher, items, config.negatives, rng, skip)
+            if config.loss != "info-nce":
+                scale = student_scale(examples, teacher, config.mode, idf)
+            del teacher
+        save_run_data(out_dir, examples, idf, {"teacher_scale": scale, "num_docs": len(docs)})
+    else:
+        examples, idf, extra = saved
+        scale = extra["teacher_scale"]
+    config = TrainConfig(**{**asdict(config), "teacher_scale": scale})
+    info = {"data": {"command": "train", "qrels": options["qrels"], "num_examples": len(examples)}}
+    return run_training(
+        out_dir, config, examples, _texts(docs), idf=idf, info=info, progress=progress,
+        on_step=on_step, device=device,
+    )  # fmt: skip
+
+
+def _searched_examples(index_dir, pairs, docs, config, depth, skip, rng) -> list[TrainExample]:
+    """Hard negatives from the project's own search of an existing index."""
+    from splade_lite.search import Searcher
+
+    searcher = Searcher(index_dir)
+    rankings = searcher_rankings(searcher, [text for _, text, _ in pairs], depth)
+    ids = list(docs)
+    out = []
+    for (qid, text, positives), ranking in zip(pairs, rankings):
+        for positive in positives:
+            negs = sample_negatives(ranking, positives, config.negatives, rng, ids, skip)
+            out.append(TrainExample(text, [positive, *negs], None, qid))
+    return out

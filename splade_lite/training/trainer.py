@@ -1,0 +1,380 @@
+"""The training loop: fixed seed, progress bar, atomic checkpoints and exact resumption.
+
+A run lives in ``OUT/training/``: ``run.json`` (the options, so that a resumed run is the
+same run), ``examples.jsonl`` (the training data, built once), ``idf.json`` for
+inference-free runs, and ``checkpoint.pt`` (model, optimiser, scheduler, random state, step),
+replaced atomically every `checkpoint_every` steps. The batches of step s are a function of
+(seed, s) alone, so a run resumed from step s continues exactly as the uninterrupted run
+would have. When training ends the model is saved into OUT (see :mod:`.save`) and the
+checkpoint is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from splade_lite import metadata as md
+from splade_lite.training import losses
+from splade_lite.training.data import TrainExample, check_examples, read_examples, write_examples
+from splade_lite.training.model import (
+    TrainableSplade,
+    idf_query_weights,
+    idf_vector,
+    load_trainable,
+)
+from splade_lite.training.save import MODEL_META, save_model
+
+RUN_DIR = "training"
+RUN_FILE = "run.json"
+EXAMPLES_FILE = "examples.jsonl"
+DATA_FILE = "data.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+LOSSES = ("info-nce", "margin-mse", "kl")
+DOC_REGULARIZERS = ("flops", "idf-flops")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides the trained weights (saved with the model as its recipe)."""
+
+    base: str = "splade-tiny"
+    mode: str = "splade"  # "splade": queries through the model; "inference-free": IDF bags
+    loss: str = "info-nce"  # info-nce (labels), margin-mse or kl (teacher scores)
+    max_steps: int = 1000
+    batch_size: int = 8  # queries per step
+    negatives: int = 3  # hard negatives per query
+    lr: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_steps: int = 50  # linear learning-rate warm-up, then linear decay to 0
+    max_length: int = 256  # document tokens
+    query_max_length: int = 64
+    flops_doc: float = 1e-3  # document regularisation weight (after its warm-up)
+    flops_query: float = 1e-3  # query regularisation weight (splade mode only)
+    flops_warmup: int = 200  # steps of the quadratic warm-up of both weights
+    doc_regularizer: str = "flops"  # or idf-flops (inference-free only)
+    temperature: float = 1.0
+    teacher_scale: float = 1.0  # teacher scores are multiplied by this before distillation
+    grad_clip: float = 1.0  # max gradient norm (0: none)
+    seed: int = 42
+    checkpoint_every: int = 100
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("splade", "inference-free"):
+            raise ValueError(f"unknown mode {self.mode!r} (splade or inference-free)")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.doc_regularizer not in DOC_REGULARIZERS:
+            raise ValueError(f"unknown doc regularizer {self.doc_regularizer!r}")
+        if self.doc_regularizer == "idf-flops" and self.mode != "inference-free":
+            raise ValueError("idf-flops needs IDF: it is for inference-free training")
+        for name in ("max_steps", "batch_size", "max_length", "query_max_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.negatives < 0 or (self.negatives == 0 and self.loss != "info-nce"):
+            raise ValueError("distillation needs at least one negative per query")
+
+    @property
+    def group(self) -> int:
+        return 1 + self.negatives
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    steps: int
+    seconds: float
+    losses: list[float] = field(default_factory=list)  # total loss of each step
+
+
+class RunExistsError(FileExistsError):
+    """OUT already holds a model or an interrupted run."""
+
+
+# -- the run folder -----------------------------------------------------------------------------
+def open_run(out_dir: str | Path, options: Mapping, *, resume: bool, overwrite: bool) -> bool:
+    """Prepare ``OUT/training``; True when an earlier run with the same options is resumed.
+
+    Refuses to touch a finished model or an interrupted run unless told (`overwrite`
+    starts again, `resume` continues and needs the same `options`).
+    """
+    if resume and overwrite:
+        raise ValueError("resume continues a run, overwrite starts again: choose one")
+    out = Path(out_dir)
+    run = out / RUN_DIR
+    if resume:
+        if not (run / RUN_FILE).is_file():
+            raise FileNotFoundError(f"{out}: no interrupted training run to resume")
+        saved = md.read_json(run / RUN_FILE, "training run")["options"]
+        wanted = json.loads(json.dumps(dict(options)))
+        differ = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+        if differ:
+            shown = ", ".join(f"{k}: {saved.get(k)!r} then, {wanted.get(k)!r} now" for k in differ)
+            raise ValueError(f"{out}: --resume needs the options of the interrupted run ({shown})")
+        return True
+    finished = (out / "config.json").is_file() and (out / MODEL_META).is_file()
+    if not overwrite and (finished or run.exists()):
+        what = "a trained model" if finished else "an interrupted training run"
+        hint = "--overwrite to replace it" + ("" if finished else ", or --resume to continue")
+        raise RunExistsError(f"{out} already holds {what}; pass {hint}")
+    if overwrite:
+        shutil.rmtree(run, ignore_errors=True)
+        for name in ("config.json", MODEL_META, md.IDF_FILE):
+            if (out / name).exists():
+                (out / name).unlink()
+    run.mkdir(parents=True, exist_ok=True)
+    md.write_json(run / RUN_FILE, {"options": dict(options)})
+    return False
+
+
+def save_run_data(
+    out_dir: str | Path,
+    examples: Sequence[TrainExample],
+    idf: Mapping[str, float] | None,
+    extra: Mapping | None = None,
+) -> None:
+    """Keep what a resumed run must not rebuild: IDF, `extra` facts (data.json), examples."""
+    run = Path(out_dir) / RUN_DIR
+    if idf is not None:
+        md.write_json(run / md.IDF_FILE, dict(idf))
+    md.write_json(run / DATA_FILE, dict(extra or {}))
+    write_examples(run / EXAMPLES_FILE, examples)  # last: its presence means all are there
+
+
+def load_run_data(out_dir: str | Path) -> tuple[list[TrainExample], dict | None, dict] | None:
+    """Examples, IDF and extra facts of an earlier run, or None if it stopped before them."""
+    run = Path(out_dir) / RUN_DIR
+    if not (run / EXAMPLES_FILE).is_file():
+        return None
+    idf = md.read_json(run / md.IDF_FILE, "run") if (run / md.IDF_FILE).is_file() else None
+    return read_examples(run / EXAMPLES_FILE), idf, md.read_json(run / DATA_FILE, "run")
+
+
+# -- batches ------------------------------------------------------------------------------------
+def batch_indices(step: int, num_examples: int, batch_size: int, seed: int) -> list[int]:
+    """Example indices of `step` (1-based): epochs are seeded permutations, last partial
+    batch dropped (unless one batch is all there is)."""
+    per_epoch = max(1, num_examples // batch_size)
+    epoch, k = divmod(step - 1, per_epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(num_examples)
+    return order[k * batch_size : (k + 1) * batch_size].tolist()
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+# -- the loop -----------------------------------------------------------------------------------
+class Trainer:
+    """Trains `config.base` on examples whose ids index `texts` (doc id -> text)."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        examples: Sequence[TrainExample],
+        texts: Mapping[str, str],
+        idf: Mapping[str, float] | None = None,
+        device: str | None = None,
+        check: bool = True,
+    ) -> None:
+        self.config = config
+        self.examples = list(examples)
+        self.texts = texts
+        if check:
+            if not self.examples:
+                raise ValueError("no training examples")
+            check_examples(self.examples, texts, config.group)
+            if config.loss != "info-nce" and any(ex.scores is None for ex in self.examples):
+                raise ValueError(f"loss {config.loss} needs teacher scores in every example")
+        torch.manual_seed(config.seed)
+        self.model: TrainableSplade = load_trainable(config.base, device)
+        self.model.train()
+        self.idf = None
+        if config.mode == "inference-free":
+            if idf is None:
+                raise ValueError("inference-free training needs an IDF table")
+            self.idf = idf_vector(idf, self.model.terms)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda s: _lr_factor(s, config.warmup_steps, config.max_steps),
+        )
+        self.step = 0
+        self.losses: list[float] = []
+
+    # one step ----------------------------------------------------------------------------------
+    def loss(self, batch: Sequence[TrainExample], step: int) -> tuple[torch.Tensor, dict]:
+        """Total loss of one batch at `step` (1-based) and its parts, for logging."""
+        cfg, model = self.config, self.model
+        group = cfg.group
+        ids = [d for ex in batch for d in ex.docs[:group]]
+        docs = model.encode([self.texts[d] for d in ids], cfg.max_length)  # [B*G, V]
+        queries_text = [ex.query for ex in batch]
+        if cfg.mode == "splade":
+            queries = model.encode(queries_text, cfg.query_max_length)
+        else:
+            queries = idf_query_weights(
+                model.tokenizer, queries_text, self.idf, model.special_ids
+            ).to(docs.device)
+        grouped = docs.view(len(batch), group, -1)
+        if cfg.loss == "info-nce":
+            rank = losses.info_nce(queries, grouped, cfg.temperature)
+        else:
+            student = torch.einsum("bv,bgv->bg", queries, grouped)
+            teacher = (
+                torch.tensor(
+                    [ex.scores[:group] for ex in batch], dtype=student.dtype, device=student.device
+                )
+                * cfg.teacher_scale
+            )
+            if cfg.loss == "margin-mse":
+                rank = losses.margin_mse(student, teacher)
+            else:
+                rank = losses.kl_distillation(student, teacher, cfg.temperature)
+        if cfg.doc_regularizer == "idf-flops":
+            doc_reg = losses.idf_flops(docs, self.idf.to(docs.device))
+        else:
+            doc_reg = losses.flops(docs)
+        total = rank + losses.quadratic_warmup(step, cfg.flops_doc, cfg.flops_warmup) * doc_reg
+        query_reg = torch.zeros(())
+        if cfg.mode == "splade":
+            query_reg = losses.flops(queries)
+            total = (
+                total + losses.quadratic_warmup(step, cfg.flops_query, cfg.flops_warmup) * query_reg
+            )
+        parts = {
+            "rank": rank.item(),
+            "doc_reg": doc_reg.item(),
+            "query_reg": query_reg.item(),
+            "doc_nnz": (docs > 0).sum(dim=1).float().mean().item(),
+        }
+        return total, parts
+
+    def train_step(self) -> float:
+        cfg = self.config
+        step = self.step + 1
+        batch = [
+            self.examples[i]
+            for i in batch_indices(step, len(self.examples), cfg.batch_size, cfg.seed)
+        ]
+        self.optimizer.zero_grad(set_to_none=True)
+        total, self.last_parts = self.loss(batch, step)
+        total.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step = step
+        value = total.item()
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the loss became {value} at step {step}; lower the lr")
+        self.losses.append(value)
+        return value
+
+    # checkpoints -------------------------------------------------------------------------------
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Model, optimiser, scheduler, random state and step, replaced atomically."""
+        path = Path(path)
+        state = {
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "losses": self.losses,
+            "config": asdict(self.config),
+        }
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        torch.save(state, tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if state["config"] != asdict(self.config):
+            raise ValueError(f"{path} was written by a run with other options")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step = int(state["step"])
+        self.losses = list(state["losses"])
+
+
+def run_training(
+    out_dir: str | Path,
+    config: TrainConfig,
+    examples: Sequence[TrainExample],
+    texts: Mapping[str, str],
+    *,
+    idf: Mapping[str, float] | None = None,
+    info: Mapping | None = None,
+    progress: bool = True,
+    on_step: Callable[[int, float], None] | None = None,
+    device: str | None = None,
+) -> TrainResult:
+    """Train (continuing from ``OUT/training/checkpoint.pt`` if there is one), save the model.
+
+    `on_step(step, loss)` is called after every step (after any checkpoint of that step).
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out_dir)
+    run = out / RUN_DIR
+    run.mkdir(parents=True, exist_ok=True)
+    checkpoint = run / CHECKPOINT_FILE
+    started = time.perf_counter()
+    trainer = Trainer(config, examples, texts, idf, device)
+    if checkpoint.is_file():
+        trainer.load_checkpoint(checkpoint)
+    bar = tqdm(
+        total=config.max_steps,
+        initial=trainer.step,
+        desc="training",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    average = None
+    try:
+        while trainer.step < config.max_steps:
+            value = trainer.train_step()
+            average = value if average is None else 0.9 * average + 0.1 * value
+            bar.update(1)
+            bar.set_postfix(loss=f"{average:.4f}", doc_nnz=f"{trainer.last_parts['doc_nnz']:.0f}")
+            if trainer.step % config.checkpoint_every == 0 and trainer.step < config.max_steps:
+                trainer.save_checkpoint(checkpoint)
+            if on_step is not None:
+                on_step(trainer.step, value)
+    finally:
+        bar.close()
+    trainer.model.eval()
+    recipe = {"config": asdict(config), **dict(info or {})}
+    save_model(
+        trainer.model,
+        out,
+        {
+            "base": config.base,
+            "mode": config.mode,
+            "max_length": config.max_length,
+            "recipe": recipe,
+        },
+        idf=dict(idf) if (config.mode == "inference-free" and idf is not None) else None,
+    )
+    md.write_json(run / "losses.json", {"losses": [round(v, 6) for v in trainer.losses]})
+    if checkpoint.exists():
+        checkpoint.unlink()
+    return TrainResult(out, trainer.step, time.perf_counter() - started, trainer.losses)

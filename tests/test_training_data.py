@@ -1,0 +1,162 @@
+"""Training data: pseudo-queries, qrels pairs, hard negatives, IDF, and the teachers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from training_helpers import DOCS, QUERIES, make_beir
+
+from splade_lite.io import Doc
+from splade_lite.training import teacher as teachers
+from splade_lite.training.data import (
+    TrainExample,
+    corpus_idf,
+    find_train_qrels,
+    load_corpus,
+    pseudo_queries,
+    qrels_pairs,
+    read_examples,
+    sample_negatives,
+    write_examples,
+)
+
+
+def test_pseudo_queries_are_titles_and_spans_of_the_document():
+    docs = [
+        Doc("a", "one two three four five six seven eight nine ten eleven twelve", "A long title"),
+        Doc("b", "short body", "No"),  # title too short, body shorter than a span
+        Doc("c", "", "Title without any body"),  # no body: nothing to match a title to
+    ]
+    made = pseudo_queries(docs, np.random.default_rng(1), spans=3, span_words=(3, 5))
+    kinds = [(doc, kind) for _, doc, kind in made]
+    assert (
+        kinds == [("a", "title"), ("a", "span"), ("a", "span"), ("a", "span")] + [("b", "span")] * 3
+    )
+    body = docs[0].text
+    for text, doc, kind in made:
+        if kind == "span" and doc == "a":
+            assert 3 <= len(text.split()) <= 5 and f" {text} " in f" {body} "
+    assert [t for t, d, _ in made if d == "b"] == ["short body"] * 3
+    again = pseudo_queries(docs, np.random.default_rng(1), spans=3, span_words=(3, 5))
+    assert again == made  # seeded
+    with pytest.raises(ValueError):
+        pseudo_queries(docs, np.random.default_rng(1), span_words=(5, 3))
+
+
+def test_qrels_pairs_and_missing_train_qrels(tmp_path):
+    beir = make_beir(tmp_path / "beir")
+    docs = load_corpus(beir)
+    pairs = qrels_pairs(beir / "queries.jsonl", find_train_qrels(beir), docs)
+    assert [(q, p) for q, _, p in pairs] == [(q, [d]) for q, (_, d) in QUERIES.items()]
+    assert pairs[0][1] == QUERIES["q1"][0]
+    (beir / "qrels" / "train.tsv").unlink()
+    with pytest.raises(FileNotFoundError, match="adapt"):
+        find_train_qrels(beir)
+
+
+def test_sample_negatives():
+    rng = np.random.default_rng(0)
+    ranking = ["p", "a", "b", "c", "d"]
+    for _ in range(20):
+        negs = sample_negatives(ranking, {"p"}, 2, rng, skip=1)
+        assert len(set(negs)) == 2 and set(negs) <= {"b", "c", "d"}
+    topped = sample_negatives(["p", "a"], {"p"}, 3, rng, all_ids=["p", "a", "x", "y", "z"])
+    assert topped[0] == "a" and len(set(topped)) == 3 and "p" not in topped
+    with pytest.raises(ValueError, match="too few"):
+        sample_negatives(["a"], {"p"}, 3, rng, all_ids=["p", "a", "x"])
+
+
+def test_examples_round_trip(tmp_path):
+    examples = [
+        TrainExample("q one", ["d1", "d2"], [1.0, 0.25], "q1"),
+        TrainExample("q two", ["d3", "d4", "d5"], None, "q2"),
+    ]
+    assert write_examples(tmp_path / "ex.jsonl", examples) == 2
+    assert read_examples(tmp_path / "ex.jsonl") == examples
+
+
+def test_corpus_idf_counts_each_document_once(tmp_path):
+    from training_helpers import make_tiny_model
+
+    from splade_lite.encoders.models import load_tokenizer, resolve_model
+
+    tokenizer = load_tokenizer(resolve_model(make_tiny_model(tmp_path / "m")))
+    idf = corpus_idf(tokenizer, ["bees bees moon", "moon tides", "glaciers"], max_length=16)
+    assert idf["bees"] == pytest.approx(math.log(4 / 2))
+    assert idf["moon"] == pytest.approx(math.log(4 / 3))
+    assert "[CLS]" not in idf and "[SEP]" not in idf
+    # truncation: tokens after max_length (special tokens included) are not counted
+    short = corpus_idf(tokenizer, ["bees moon tides"], max_length=3)
+    assert set(short) == {"bees", "moon"}
+
+
+def test_bm25_matches_the_formula():
+    texts = ["bees pollinate flowers", "bees bees sting", "moon tides"]
+    bm25 = teachers.BM25(texts, k1=0.9, b=0.4)
+    scores = bm25.scores(["bees"])[0]
+    n, df = 3, 2
+    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    lengths = [3, 3, 2]
+    avg = sum(lengths) / 3
+
+    def term(tf, length):
+        return idf * tf * 1.9 / (tf + 0.9 * (1 - 0.4 + 0.4 * length / avg))
+
+    assert scores == pytest.approx([term(1, 3), term(2, 3), 0.0])
+    assert teachers.analyze("The Studies of bees") == ["study", "bee"]
+
+
+def test_normalize_ensemble_and_top_candidates():
+    a = np.array([[0.0, 5.0, 10.0], [3.0, 3.0, 3.0]])
+    assert teachers.normalize(a).tolist() == [[0.0, 0.5, 1.0], [0.0, 0.0, 0.0]]
+    z = teachers.normalize(a, "zscore")
+    assert z[0].mean() == pytest.approx(0.0) and z[0].std() == pytest.approx(1.0)
+    b = np.array([[100.0, 300.0, 200.0], [0.0, 1.0, 2.0]])
+    fused = teachers.ensemble([a, b])
+    assert fused[0].tolist() == pytest.approx([0.0, 0.75, 0.75])
+    assert teachers.top_candidates(fused, 2)[0].tolist() == [1, 2]  # tie: lower index first
+    assert teachers.top_candidates(np.array([[1.0, 3.0, 2.0]]), 5).tolist() == [[1, 2, 0]]
+
+
+def test_ensemble_teacher_ranks_the_source_document_first(tmp_path):
+    from training_helpers import make_tiny_model
+
+    from splade_lite.training.recipes import EnsembleTeacher, distillation_examples
+
+    docs = load_corpus(make_beir(tmp_path / "beir"))
+    teacher = EnsembleTeacher(docs, str(make_tiny_model(tmp_path / "m")), depth=4, progress=False)
+    rng = np.random.default_rng(0)
+    items = [(DOCS["d7"][1], ["d7"], "span"), (DOCS["d11"][1], ["d11"], "span")]
+    examples = distillation_examples(teacher, items, 3, rng)
+    for ex, (_, positives, _) in zip(examples, items):
+        assert ex.docs[0] == positives[0] and positives[0] not in ex.docs[1:]
+        assert len(set(ex.docs)) == 4
+        # an exact copy of the document: BM25 and the fused score put it on top
+        assert ex.scores[0] == max(ex.scores) and 0.0 <= min(ex.scores) <= 1.0
+
+
+def test_teacher_vectors_from_an_encode_folder(tmp_path):
+    from training_helpers import make_tiny_model
+
+    from splade_lite.encode import encode_corpus
+    from splade_lite.encoders import SpladeEncoder
+    from splade_lite.training.recipes import load_teacher_vectors
+
+    beir = make_beir(tmp_path / "beir")
+    model = make_tiny_model(tmp_path / "m")
+    encode_corpus(beir / "corpus.jsonl", tmp_path / "v", model=model, progress=False)
+    encoder = SpladeEncoder(model)
+    ids = list(reversed(DOCS))  # any order: vectors are looked up by id
+    loaded = load_teacher_vectors(tmp_path / "v", ids, encoder)
+    direct = encoder.encode_documents([f"{DOCS[d][0]} {DOCS[d][1]}" for d in ids])
+    for got, want in zip(loaded, direct):
+        kept = want.values >= 0.005  # what survives rounding to 1/100
+        assert set(got.indices) == set(want.indices[kept])
+        assert np.allclose([got[i] for i in want.indices[kept]], want.values[kept], atol=0.0051)
+    with pytest.raises(ValueError, match="no vector"):
+        load_teacher_vectors(tmp_path / "v", ids + ["nope"], encoder)
+    other = SpladeEncoder(make_tiny_model(tmp_path / "m2", seed=1))
+    with pytest.raises(ValueError, match="weights differ"):
+        load_teacher_vectors(tmp_path / "v", ids, other)

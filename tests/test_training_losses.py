@@ -1,0 +1,111 @@
+"""Training losses against values computed by hand, and the training forward pass against
+the plain (memory-hungry) computation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from splade_lite.training import losses  # noqa: E402
+from splade_lite.training.model import max_pool_weights  # noqa: E402
+
+
+def test_info_nce_uses_in_batch_and_hard_negatives():
+    queries = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    # query 0: positive [2, 0], negative [1, 1]; query 1: positive [0, 1], negative [1, 0]
+    docs = torch.tensor([[[2.0, 0.0], [1.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]])
+    # scores of query 0 against all four documents: 2, 1, 0, 1 -> positive at 0
+    # scores of query 1: 0, 2, 2, 0 -> positive at 2
+    expected0 = -2 + math.log(math.exp(2) + math.exp(1) + math.exp(0) + math.exp(1))
+    expected1 = -2 + math.log(1 + math.exp(2) + math.exp(2) + 1)
+    got = losses.info_nce(queries, docs)
+    assert got.item() == pytest.approx((expected0 + expected1) / 2, rel=1e-6)
+    halved = losses.info_nce(queries, docs, temperature=2.0)
+    expected0 = -1 + math.log(math.exp(1) + math.exp(0.5) + 1 + math.exp(0.5))
+    expected1 = -1 + math.log(1 + math.e + math.e + 1)
+    assert halved.item() == pytest.approx((expected0 + expected1) / 2, rel=1e-6)
+
+
+def test_margin_mse():
+    student = torch.tensor([[3.0, 1.0, 2.0], [0.0, 0.0, 1.0]])
+    teacher = torch.tensor([[2.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    # margins student: (2, 1), (0, -1); teacher: (1, 1), (1, 1)
+    expected = ((2 - 1) ** 2 + 0 + (0 - 1) ** 2 + (-1 - 1) ** 2) / 4
+    assert losses.margin_mse(student, teacher).item() == pytest.approx(expected)
+    assert losses.margin_mse(teacher + 5, teacher).item() == pytest.approx(0.0)
+
+
+def test_kl_distillation():
+    student = torch.tensor([[0.0, 1.0]])
+    teacher = torch.tensor([[1.0, 0.0]])
+    p = [math.e / (1 + math.e), 1 / (1 + math.e)]  # teacher distribution
+    q = [1 / (1 + math.e), math.e / (1 + math.e)]
+    expected = sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+    assert losses.kl_distillation(student, teacher).item() == pytest.approx(expected, rel=1e-6)
+    assert losses.kl_distillation(teacher, teacher).item() == pytest.approx(0.0, abs=1e-7)
+    t2 = [math.exp(0.5) / (1 + math.exp(0.5)), 1 / (1 + math.exp(0.5))]
+    expected2 = sum(pi * math.log(pi / qi) for pi, qi in zip(t2, reversed(t2)))
+    got = losses.kl_distillation(student, teacher, temperature=2.0).item()
+    assert got == pytest.approx(expected2, rel=1e-6)
+
+
+def test_flops():
+    reps = torch.tensor([[1.0, 0.0, 0.0], [3.0, 2.0, 0.0]])
+    assert losses.flops(reps).item() == pytest.approx(2.0**2 + 1.0**2)
+
+
+def test_idf_flops_penalises_low_idf_terms_more():
+    reps = torch.tensor([[1.0, 1.0, 2.0], [3.0, 1.0, 0.0]], requires_grad=True)
+    idf = torch.tensor([2.0, 0.5, 0.0])  # the last is clamped to min_idf = 0.1
+    value = losses.idf_flops(reps, idf)
+    assert value.item() == pytest.approx(2.0**2 / 2.0 + 1.0**2 / 0.5 + 1.0**2 / 0.1)
+    value.backward()
+    # same mean weight (1.0) for terms 1 and 2: the lower IDF gets the larger push down
+    assert reps.grad[0, 2] > reps.grad[0, 1] > 0
+    # d/dw of (mean)^2 / idf = 2 * mean / (N * idf)
+    assert reps.grad[0, 1].item() == pytest.approx(2 * 1.0 / (2 * 0.5))
+    assert reps.grad[0, 0].item() == pytest.approx(2 * 2.0 / (2 * 2.0))
+    # with all IDF equal to 1 it is plain FLOPS
+    plain = torch.tensor([[1.0, 2.0], [3.0, 0.0]])
+    assert losses.idf_flops(plain, torch.ones(2)).item() == pytest.approx(
+        losses.flops(plain).item()
+    )
+
+
+def test_quadratic_warmup():
+    assert losses.quadratic_warmup(0, 1.0, 10) == 0.0
+    assert losses.quadratic_warmup(5, 1.0, 10) == pytest.approx(0.25)
+    assert losses.quadratic_warmup(10, 2.0, 10) == 2.0
+    assert losses.quadratic_warmup(50, 2.0, 10) == 2.0
+    assert losses.quadratic_warmup(3, 2.0, 0) == 2.0
+
+
+def test_max_pool_weights_matches_the_plain_computation_and_its_gradient():
+    torch.manual_seed(0)
+    hidden = torch.randn(3, 5, 4, requires_grad=True)
+    weight = torch.randn(11, 4, requires_grad=True)
+    bias = torch.randn(11, requires_grad=True)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0]])
+
+    got = max_pool_weights(hidden, mask, weight, bias, block=3)
+    got.sum().backward()
+    grads = [t.grad.clone() for t in (hidden, weight, bias)]
+    for t in (hidden, weight, bias):
+        t.grad = None
+
+    logits = hidden @ weight.T + bias  # [B, T, V]
+    logits = logits.masked_fill(~mask.bool().unsqueeze(-1), float("-inf"))
+    plain = torch.log1p(torch.relu(logits.amax(dim=1)))
+    plain.sum().backward()
+
+    assert torch.allclose(got, plain, atol=1e-6)
+    for mine, ref in zip(grads, (hidden.grad, weight.grad, bias.grad)):
+        assert torch.allclose(mine, ref, atol=1e-5)
+    # padding never contributes: changing padded positions changes nothing
+    with torch.no_grad():
+        moved = hidden.clone()
+        moved[1, 2:] = 100.0
+        assert torch.equal(max_pool_weights(moved, mask, weight, bias), got.detach())
