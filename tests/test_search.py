@@ -207,6 +207,15 @@ def test_hybrid_is_the_fusion_of_both_lists(built):
             assert [(h.docid, h.score) for h in got] == expected, (query, settings)
         batch = hybrid.batch_search(QUERIES + ["  "], k=4, threads=3)
         assert batch == [hybrid.search(q, k=4) for q in QUERIES] + [[]]
+        from splade_lite.indexer import hybrid_search
+
+        for query, terms in zip(QUERIES, sparse.query_terms(QUERIES)):
+            options = dict(depth=max(4, settings.depth), k=4, fusion=settings.fusion)
+            options.update(alpha=settings.alpha, rrf_k=settings.rrf_k)
+            two_threads = hybrid_search(
+                hybrid._impact, hybrid._bm25, [terms], [query], concurrent=True, **options
+            )
+            assert [list(map(tuple, hybrid.search(query, k=4)))] == two_threads
     # a document only BM25 finds is still returned
     only_bm25 = Searcher(root / "index", hybrid=True).search("aurora borealis", k=6)
     assert "d2" in {h.docid for h in only_bm25}

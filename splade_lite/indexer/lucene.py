@@ -196,7 +196,7 @@ def hybrid_search(
     alpha: float = 0.5,
     rrf_k: int = 60,
     threads: int = 1,
-    concurrent: bool = True,
+    concurrent: bool = False,
 ) -> list[Hits]:
     """Fuse the impact search of each query with the BM25 search of its text, in Java.
 
@@ -204,8 +204,9 @@ def hybrid_search(
     (``interpolate``: alpha × minmax(sparse) + (1 − alpha) × minmax(BM25); ``rrf``) and the
     top `k` returned. Both searches and the fusion are one call into Java per query (one per
     batch with several), which is what keeps a hybrid query near the cost of two searches.
-    A single query's two searches run `concurrent`ly, on two Java threads; a batch is
-    spread over `threads` threads instead, one query per thread.
+    With `concurrent`, a single query's two searches run on two Java threads (off by
+    default: slower on a busy 2-core machine, see docs/benchmarks.md); a batch is spread
+    over `threads` threads instead, one query per thread.
     """
     if len(queries) != len(texts):
         raise ValueError(f"{len(queries)} sparse queries for {len(texts)} texts")
@@ -217,7 +218,7 @@ def hybrid_search(
     encoded = [sparse._encode(q) or "" for q in queries]
     tophits = _java().TopHits
     if len(texts) == 1:
-        # one query: BM25 runs on a second Java thread while the sparse search runs
+        # one query: `concurrent` runs BM25 on a second Java thread beside the sparse search
         found = [
             tophits.hybrid(
                 sparse._searcher, encoded[0], lexical._searcher, texts[0], *args, concurrent
