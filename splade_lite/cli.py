@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -12,37 +10,8 @@ from pathlib import Path
 import click
 
 from splade_lite import __version__
-
-# Errors a user can cause and fix; shown as one line instead of a traceback.
-# SPLADE_LITE_DEBUG=1 shows the traceback anyway.
-_USER_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    ValueError,
-    RuntimeError,
-    KeyError,  # lookups of a document or term the index does not have
-)
-
-
-def _friendly(func):
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Exit):
-            raise
-        except _USER_ERRORS as err:
-            if os.environ.get("SPLADE_LITE_DEBUG"):
-                raise
-            # a KeyError's str() is the repr of its argument: show the message itself
-            message = str(err.args[0] if isinstance(err, KeyError) and err.args else err)
-            message = message or type(err).__name__
-            raise click.ClickException(message) from None
-
-    return wrapper
-
-
-def _log(message: str) -> None:
-    click.echo(message, err=True)
+from splade_lite.cli_errors import friendly as _friendly
+from splade_lite.cli_errors import log as _log
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

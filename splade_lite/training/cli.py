@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import os
 from pathlib import Path
 
 import click
 
-_USER_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, RuntimeError, KeyError)
-
-
-def _friendly(func):
-    """User errors as one line (SPLADE_LITE_DEBUG=1 shows the traceback), like the main CLI."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Exit):
-            raise
-        except _USER_ERRORS as err:
-            if os.environ.get("SPLADE_LITE_DEBUG"):
-                raise
-            message = str(err.args[0] if isinstance(err, KeyError) and err.args else err)
-            raise click.ClickException(message or type(err).__name__) from None
-
-    return wrapper
-
-
-def _log(message: str) -> None:
-    click.echo(message, err=True)
+from splade_lite.cli_errors import friendly as _friendly
+from splade_lite.cli_errors import log as _log
 
 
 def _common(default_loss: str, losses: tuple[str, ...]):
