@@ -58,6 +58,14 @@ def main() -> None:
 )
 @click.option("--device", default=None, help="cpu or cuda [default: cuda when present].")
 @click.option(
+    "--backend",
+    type=click.Choice(["torch", "bf16", "int8"]),
+    default="torch",
+    show_default=True,
+    help="Vocabulary projection: torch is exact; bf16 and int8 are faster on a CPU with "
+    "those instructions and approximate (recorded in vectors.json).",
+)
+@click.option(
     "--scale",
     default=100.0,
     show_default=True,
@@ -81,7 +89,7 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_friendly
 def encode(
-    corpus, out_dir, model, mode, batch_size, max_length, device, scale, skip_invalid,
+    corpus, out_dir, model, mode, batch_size, max_length, device, backend, scale, skip_invalid,
     shard_size, resume, overwrite, quiet,
 ):  # fmt: skip
     """Encode CORPUS (BEIR corpus.jsonl, JSONL {id, contents}, or TSV id<TAB>text)."""
@@ -97,6 +105,7 @@ def encode(
         batch_size=batch_size,
         max_length=max_length,
         device=device,
+        backend=backend,
         scale=scale,
         skip_invalid=skip_invalid,
         shard_size=shard_size,
@@ -211,7 +220,12 @@ def index(
 @click.option(
     "--alpha", type=click.FloatRange(0, 1), default=None, help="Weight of the sparse scores."
 )
-@click.option("--depth", type=click.IntRange(1), default=None, help="Hits of each list fused.")
+@click.option(
+    "--depth",
+    type=click.IntRange(1),
+    default=None,
+    help="Hits of each list fused, k if larger [default: 30 inference-free, 100 SPLADE].",
+)
 @click.option("--feedback", is_flag=True, help="Add a round of sparse pseudo-relevance feedback.")
 @click.option("--fb-docs", type=click.IntRange(1), default=None, help="Feedback documents.")
 @click.option("--fb-terms", type=click.IntRange(0), default=None, help="Expansion terms kept.")

@@ -21,7 +21,7 @@ import hashlib
 import itertools
 import json
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
@@ -111,6 +111,8 @@ def encode_corpus(
     batch_size: int = 32,
     max_length: int | None = None,
     device: str | None = None,
+    backend: str = "torch",
+    workers: int = 1,
     scale: float = DEFAULT_SCALE,
     shard_size: int = DEFAULT_SHARD_SIZE,
     skip_invalid: bool = False,
@@ -122,7 +124,12 @@ def encode_corpus(
 ) -> EncodeSummary:
     """Encode every document of `corpus` into `out_dir` (see the module docstring).
 
-    `encoder` may be an already loaded encoder (its model and mode are then used).
+    `encoder` may be an already loaded encoder (its model, mode and backend are then used).
+    `backend` is how the vocabulary projection is computed (``torch``: exact; ``bf16`` and
+    ``int8`` are faster and approximate, and recorded as such in ``vectors.json``).
+    `workers` > 1 encodes in that many spawned processes (:mod:`splade_lite.encoders.parallel`),
+    with the same output; on 2 idle cores that was slower than one process with 2 threads
+    (docs/benchmarks.md), so the command line does not offer it.
     `resume` continues an interrupted run into `out_dir`, with the same settings, and ends
     with the same files an uninterrupted run writes; `overwrite` replaces earlier output.
     Without either, a folder that already holds encode's files is refused.
@@ -134,13 +141,20 @@ def encode_corpus(
         raise ValueError(f"scale must be positive, got {scale}")
     if shard_size < 1:
         raise ValueError(f"shard_size must be at least 1, got {shard_size}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     total = count_records(corpus)
     if total == 0:
         raise InputError(corpus, None, "the corpus is empty: no documents to encode")
     check_output_folder(out, resume=resume, overwrite=overwrite)  # before the model loads
     if encoder is None:
         encoder = load_encoder(
-            model, mode, max_length=max_length, batch_size=batch_size, device=device
+            model,
+            mode,
+            max_length=max_length,
+            batch_size=batch_size,
+            device=device,
+            backend=backend,
         )
     chunk_size = max(batch_size * 16, 256)
     settings = {
@@ -149,6 +163,7 @@ def encode_corpus(
         "mode": encoder.mode,
         "scale": scale,
         "max_length": encoder.max_length,
+        "backend": getattr(encoder, "backend", "torch"),
         "batch_size": getattr(encoder, "batch_size", batch_size),
         "chunk_size": chunk_size,
         "shard_size": shard_size,
@@ -163,13 +178,18 @@ def encode_corpus(
                 f"resuming: {state.num_docs} documents in {len(state.shards)} shard(s) are "
                 "already encoded"
             )
-        run = _Run(corpus, out, encoder, scale, chunk_size, log)
-        try:
-            run.encode_all(state, shard_size, skip_invalid, _progress_bar(total, progress))
-        except BaseException:
-            if not state.shards:
-                discard_output(out, created)
-            raise
+        with ExitStack() as stack:
+            if workers > 1:
+                from splade_lite.encoders.parallel import ParallelEncoder
+
+                encoder = stack.enter_context(ParallelEncoder(encoder, workers))
+            run = _Run(corpus, out, encoder, scale, chunk_size, log)
+            try:
+                run.encode_all(state, shard_size, skip_invalid, _progress_bar(total, progress))
+            except BaseException:
+                if not state.shards:
+                    discard_output(out, created)
+                raise
         run.write_metadata(settings)
         finish_output(out)
     run.report()
@@ -255,6 +275,8 @@ class _Run:
         self, number: int, docs: Iterator[Doc], snippets: IO[str], bar
     ) -> ShardRecord | None:
         """Encode the next shard's documents into its file; None when there are none left."""
+        from splade_lite.encoders.backends import release_free_memory  # torch: loaded by now
+
         chunks = _chunks(docs, self.chunk_size)
         first = next(chunks, None)
         if first is None:
@@ -263,10 +285,9 @@ class _Run:
         shard = ShardRecord(shard_name(number))
         inputs, content = hashlib.sha256(), hashlib.sha256()
         with atomic_write(self.out / shard.name) as handle:
-            for chunk in itertools.chain([first], chunks):
-                texts = [d.full_text for d in chunk]
-                self._count_tokens(texts)
-                for doc, vec in zip(chunk, self.encoder.encode_documents(texts)):
+            for chunk, vectors in _encoded(self.encoder, itertools.chain([first], chunks)):
+                self._count_tokens([d.full_text for d in chunk])
+                for doc, vec in zip(chunk, vectors):
                     record = vector_record(doc.id, vec, self.terms, self.scale)
                     line = json.dumps(record, ensure_ascii=False) + "\n"
                     handle.write(line)
@@ -277,6 +298,7 @@ class _Run:
                     _write_snippet(snippets, doc)
                 shard.num_docs += len(chunk)
                 bar.update(len(chunk))
+                release_free_memory()  # else resident memory creeps up with the corpus
         shard.sha256, shard.input_sha256 = content.hexdigest(), inputs.hexdigest()
         shard.seconds = round(time.perf_counter() - started, 3)
         return shard
@@ -297,6 +319,7 @@ class _Run:
             "format": "splade-lite/vectors",
             "format_version": 1,
             **{k: settings[k] for k in ("model", "model_sha256", "mode", "scale", "max_length")},
+            "backend": settings["backend"],  # anything but "torch" is an approximation
             "pooling": encoder.source.pooling,
             "idf_source": "model" if encoder.source.query_idf is not None else "corpus",
             "corpus": str(self.corpus.resolve()),
@@ -326,6 +349,25 @@ class _Run:
                 f"{self.encoder.max_length} tokens {'were' if truncated != 1 else 'was'} "
                 "truncated"
             )
+
+
+def _encoded(encoder: Any, chunks: Iterable[list[Doc]]) -> Iterator[tuple[list[Doc], list]]:
+    """Each chunk with its vectors, in order; an encoder with ``encode_chunks`` (several
+    processes) is given the next chunks while this process writes the earlier ones."""
+    encode_chunks = getattr(encoder, "encode_chunks", None)
+    if encode_chunks is None:
+        for chunk in chunks:
+            yield chunk, encoder.encode_documents([d.full_text for d in chunk])
+        return
+    given: deque[list[Doc]] = deque()
+
+    def texts() -> Iterator[list[str]]:
+        for chunk in chunks:
+            given.append(chunk)
+            yield [d.full_text for d in chunk]
+
+    for vectors in encode_chunks(texts()):
+        yield given.popleft(), vectors
 
 
 def _lines(count: int) -> str:

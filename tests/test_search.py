@@ -198,7 +198,7 @@ def test_hybrid_is_the_fusion_of_both_lists(built):
     for settings in (Hybrid(), Hybrid(fusion="rrf", depth=3), Hybrid(alpha=0.8, depth=2)):
         hybrid = Searcher(root / "index", hybrid=settings)
         for query in QUERIES[:5]:
-            depth = max(4, settings.depth)
+            depth = settings.depth_for(hybrid.mode, 4)
             a = [(h.docid, h.score) for h in sparse.search(query, k=depth)]
             b = [(h.docid, h.score) for h in bm25.search(query, k=depth)]
             expected = fuse(a, b, settings.fusion, alpha=settings.alpha)[:4]
@@ -210,7 +210,7 @@ def test_hybrid_is_the_fusion_of_both_lists(built):
         from splade_lite.indexer import hybrid_search
 
         for query, terms in zip(QUERIES, sparse.query_terms(QUERIES)):
-            options = dict(depth=max(4, settings.depth), k=4, fusion=settings.fusion)
+            options = dict(depth=settings.depth_for(hybrid.mode, 4), k=4, fusion=settings.fusion)
             options.update(alpha=settings.alpha, rrf_k=settings.rrf_k)
             two_threads = hybrid_search(
                 hybrid._impact, hybrid._bm25, [terms], [query], concurrent=True, **options
@@ -223,6 +223,19 @@ def test_hybrid_is_the_fusion_of_both_lists(built):
         Searcher(root / "index", bm25=True, hybrid=True)
     with pytest.raises(ValueError, match="fusion"):
         Hybrid(fusion="max")
+
+
+def test_hybrid_depth_defaults_by_mode_and_never_below_k():
+    from splade_lite.search import Hybrid
+
+    default = Hybrid()
+    assert default.depth_for("inference-free", 10) == 30
+    assert default.depth_for("splade", 10) == 100
+    assert default.depth_for("inference-free", 1000) == 1000  # k deeper than the default
+    assert Hybrid(depth=7).depth_for("splade", 5) == 7
+    assert Hybrid(depth=7).depth_for("inference-free", 50) == 50
+    with pytest.raises(ValueError, match="depth"):
+        Hybrid(depth=0)
 
 
 @pytest.mark.parametrize("query", QUERIES[:5])

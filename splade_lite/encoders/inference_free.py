@@ -155,17 +155,23 @@ class InferenceFreeEncoder:
         max_length: int | None = None,
         batch_size: int = 32,
         device: str | None = None,
+        backend: str = "torch",
     ) -> None:
         from splade_lite.encoders.splade import SpladeEncoder
 
         self.documents = SpladeEncoder(
-            name_or_path, max_length=max_length, batch_size=batch_size, device=device
+            name_or_path,
+            max_length=max_length,
+            batch_size=batch_size,
+            device=device,
+            backend=backend,
         )
         self.source: ModelSource = self.documents.source
         self.name = self.documents.name
         self.max_length = self.documents.max_length
         self.batch_size = self.documents.batch_size
         self.device = self.documents.device
+        self.backend = self.documents.backend  # how documents are encoded
         self.terms = self.documents.terms
         self.tokenizer = self.documents.tokenizer
         self.idf_source = "argument" if idf is not None else None

@@ -6,7 +6,8 @@ For max pooling the activation is monotone, so the max can be taken on the raw l
 activation applied once per vocabulary entry afterwards. The projection onto the vocabulary
 (tokens × 30k for BERT) is nearly all of the work of a small model, so it is done here per
 document, over its real tokens only (no padding), in blocks of vocabulary rows, never holding
-the whole tokens × vocabulary tensor.
+the whole tokens × vocabulary tensor. Faster, inexact ways to compute that projection are
+opt-in back ends (:mod:`splade_lite.encoders.backends`); the default is exact.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from splade_lite.encoders.backends import EXACT_BACKENDS, make_projection
 from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import _load_error, load_tokenizer, resolve_model
 from splade_lite.vectors import SparseVector
@@ -48,7 +50,9 @@ class SpladeEncoder:
     """SPLADE documents and queries through the same masked-LM.
 
     `name_or_path`: ``splade-tiny``, a local folder (Hugging Face masked-LM or a
-    sentence-transformers SparseEncoder) or a Hugging Face hub id.
+    sentence-transformers SparseEncoder) or a Hugging Face hub id. `backend` chooses how the
+    vocabulary projection is computed: ``torch`` (exact, the default), or the faster,
+    approximate ``bf16`` or ``int8`` (see :mod:`splade_lite.encoders.backends`).
     """
 
     mode = "splade"
@@ -61,6 +65,7 @@ class SpladeEncoder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         device: str | None = None,
         vocab_block: int = 4096,
+        backend: str = "torch",
     ) -> None:
         from transformers import AutoModelForMaskedLM
 
@@ -93,6 +98,11 @@ class SpladeEncoder:
         if self.source.pooling not in ("max", "sum"):
             raise ValueError(f"pooling {self.source.pooling!r} is not supported (max or sum)")
         self.pooling = self.source.pooling
+        self.backend = backend
+        self.exact = backend in EXACT_BACKENDS
+        self._projection = make_projection(backend, self._weight, self.pooling, vocab_block)
+        #: batches of similar length (less padding); off only to measure what it saves
+        self.sort_by_length = True
 
     # -- public interface -------------------------------------------------------------------
     def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]:
@@ -107,8 +117,9 @@ class SpladeEncoder:
         if not texts:
             return []
         size = batch_size or self.batch_size
-        lengths = [len(t) for t in texts]
-        order = sorted(range(len(texts)), key=lengths.__getitem__, reverse=True)
+        order = list(range(len(texts)))
+        if self.sort_by_length:
+            order.sort(key=lambda i: len(texts[i]), reverse=True)
         out: list[SparseVector | None] = [None] * len(texts)
         for start in range(0, len(order), size):
             chosen = order[start : start + size]
@@ -139,7 +150,10 @@ class SpladeEncoder:
         return [self._pool(hidden[i][mask[i]]) for i in range(hidden.shape[0])]
 
     def _pool(self, tokens: torch.Tensor) -> SparseVector:
-        pooled = splade_pool(tokens, self._weight, self._bias, self.pooling, self.vocab_block)
+        if self.pooling == "max":  # the bias and the activation once per vocabulary entry
+            pooled = torch.log1p(torch.relu(self._projection.max_logits(tokens) + self._bias))
+        else:
+            pooled = splade_pool(tokens, self._weight, self._bias, self.pooling, self.vocab_block)
         ids = torch.nonzero(pooled > 0).squeeze(1)
         return SparseVector(ids.cpu().numpy().astype(np.int64), pooled[ids].float().cpu().numpy())
 
@@ -155,19 +169,22 @@ def splade_pool(
 
     `tokens` [T, H] are the inputs of the vocabulary projection (`weight` [V, H], `bias` [V]);
     returns pool_t log(1 + relu(tokens @ weight.T + bias)) as a dense [V] tensor, computed
-    `block` vocabulary rows at a time.
+    `block` vocabulary rows at a time. This is the reference form; for max pooling the encoder
+    gets the same bits from :class:`~splade_lite.encoders.backends.Projection`, which reuses
+    its scratch memory from text to text.
     """
     size = weight.shape[0]
     pooled = torch.empty(size, device=tokens.device, dtype=torch.float32)
+    columns = tokens.T
     for start in range(0, size, block):
         stop = min(start + block, size)
-        logits = tokens @ weight[start:stop].T  # [T, block]
+        logits = weight[start:stop] @ columns  # [block, T]: see backends.Projection
         if pooling == "max":
             # the bias is the same for every token, so it can be added after the max
-            pooled[start:stop] = logits.amax(dim=0) + bias[start:stop]
+            pooled[start:stop] = logits.amax(dim=1) + bias[start:stop]
         else:
-            logits += bias[start:stop]
-            pooled[start:stop] = torch.log1p(torch.relu(logits)).sum(dim=0)
+            logits += bias[start:stop, None]
+            pooled[start:stop] = torch.log1p(torch.relu(logits)).sum(dim=1)
     if pooling == "max":
         pooled = torch.log1p(torch.relu(pooled))
     return pooled
