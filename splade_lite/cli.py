@@ -235,7 +235,8 @@ def index(
     type=click.FloatRange(0),
     default=None,
     help="Drop query terms weighing less (IDF for inference-free queries): faster, see "
-    "docs/benchmarks.md for the cost.",
+    "docs/benchmarks.md for the cost [default: 0.5 for inference-free queries weighted by "
+    "the corpus's IDF, else 0; 0 keeps every term].",
 )
 @click.option(
     "--query-max-terms", type=click.IntRange(1), default=None, help="Keep the heaviest N terms."
@@ -267,7 +268,7 @@ def search(
         bm25=bm25,
         hybrid=hybrid_settings,
         feedback=feedback_settings,
-        pruning=_pruning(query_min_weight, query_max_terms, bm25),
+        pruning=_pruning(index_dir, query_min_weight, query_max_terms, bm25),
         device=device,
     )
     if queries is not None:
@@ -305,15 +306,21 @@ def _settings(kind: type, enabled: bool, flag: str, options: dict):
     return kind(**fields)
 
 
-def _pruning(min_weight: float | None, max_terms: int | None, bm25: bool = False):
-    """Query pruning settings from --query-min-weight / --query-max-terms (None: off)."""
+def _pruning(index_dir, min_weight: float | None, max_terms: int | None, bm25: bool = False):
+    """Query pruning from --query-min-weight / --query-max-terms (None: the index's default;
+    --query-max-terms alone keeps the default floor of the index's mode)."""
     if min_weight is None and max_terms is None:
         return None
     if bm25:
         raise click.UsageError("--query-min-weight/--query-max-terms prune learned sparse queries")
+    from splade_lite.metadata import read_index_meta
     from splade_lite.pruning import Pruning
+    from splade_lite.search import default_pruning
 
-    return Pruning(min_weight=min_weight or 0.0, max_terms=max_terms)
+    if min_weight is None:
+        default = default_pruning(read_index_meta(Path(index_dir)))
+        min_weight = default.min_weight if default is not None else 0.0
+    return Pruning(min_weight=min_weight, max_terms=max_terms)
 
 
 def _format_score(score: float) -> str:
@@ -386,7 +393,7 @@ def explain(index_dir, query, docid, feedback, top, width, query_min_weight, que
     from splade_lite.search import Searcher
 
     searcher = Searcher(
-        index_dir, feedback=feedback, pruning=_pruning(query_min_weight, query_max_terms)
+        index_dir, feedback=feedback, pruning=_pruning(index_dir, query_min_weight, query_max_terms)
     )
     explanation = searcher.explain(query, docid)
     doc = searcher.documents([docid]).get(docid) or {}

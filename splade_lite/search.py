@@ -9,10 +9,10 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from splade_lite import metadata as md
 from splade_lite.encoders.base import TOKENIZER_LOCK
@@ -29,6 +29,21 @@ DEFAULT_ALPHA = 0.5
 #: SciFact's nDCG@10 (0.707 against 0.706 at 100) at 0.7× the latency; a SPLADE query spends
 #: milliseconds in its encoder, so depth costs it nothing that shows and 100 scored best.
 DEFAULT_DEPTHS = {"inference-free": 30, "splade": 100}
+#: Inference-free queries drop tokens whose corpus IDF is below 0.5 (found in more than
+#: ~60% of the documents) unless the caller chooses (``Pruning()`` keeps every token). On
+#: SciFact it kept nDCG@10 (0.654 either way) and made queries about 14% faster.
+IDF_FLOOR = 0.5
+
+
+def default_pruning(meta: Mapping[str, Any]) -> Pruning | None:
+    """The query pruning an index gets when none is asked for (from its metadata).
+
+    Only for inference-free queries weighted by the corpus's own IDF, log((N+1)/(df+1)),
+    whose scale is known; a model's shipped IDF table may be on another scale.
+    """
+    if meta.get("mode") == "inference-free" and meta.get("idf_source") == "corpus":
+        return Pruning(min_weight=IDF_FLOOR)
+    return None
 
 
 class Hit(NamedTuple):
@@ -70,7 +85,8 @@ class Searcher:
     ``Searcher(index_dir, bm25=True)`` ranks with the BM25 index built beside it
     (``splade-lite index ... --bm25-corpus``); ``hybrid=True`` (or a :class:`Hybrid`) fuses
     the two; ``feedback=True`` (or a :class:`Feedback`) adds a round of sparse
-    pseudo-relevance feedback to the learned sparse search.
+    pseudo-relevance feedback to the learned sparse search. `pruning` shortens queries
+    (default: :func:`default_pruning` of the index; ``Pruning()`` keeps every term).
 
     An index whose metadata disagrees with how its documents were encoded (model, weights'
     hash, scale, max length), or whose model's weights changed since, is refused.
@@ -99,6 +115,8 @@ class Searcher:
         self.mode = "bm25" if bm25 else self.meta["mode"]
         self.hybrid = Hybrid() if hybrid is True else (hybrid or None)
         self.feedback = Feedback() if feedback is True else (feedback or None)
+        if pruning is None and not bm25:
+            pruning = default_pruning(self.meta)
         self.pruning = pruning if pruning is not None and pruning.active else None
         self.scale = float(self.meta["scale"])
         self._device = device

@@ -123,3 +123,20 @@ def test_hybrid_feedback_and_explain_commands(runner, tmp_path, tiny_corpus):
     assert all(len(line) <= 80 for line in result.output.splitlines())
     missing = invoke(runner, "explain", index, "aurora", "nope")
     assert missing.exit_code == 1 and "not in" in missing.output
+
+
+def test_query_pruning_options_keep_the_index_default_floor(runner, tmp_path, tiny_corpus):
+    from splade_lite.cli import _pruning
+    from splade_lite.pruning import Pruning
+
+    vectors = tmp_path / "vectors"
+    invoke(runner, "encode", tiny_corpus, "--out", vectors, "--quiet")
+    for mode in ("inference-free", "splade"):
+        invoke(runner, "index", vectors, "--out", tmp_path / mode, "--mode", mode)
+    assert _pruning(tmp_path / "inference-free", None, None) is None  # the Searcher's default
+    assert _pruning(tmp_path / "inference-free", None, 16) == Pruning(0.5, 16)
+    assert _pruning(tmp_path / "inference-free", 0.0, None) == Pruning(0.0, None)
+    assert _pruning(tmp_path / "splade", None, 16) == Pruning(0.0, 16)
+    every = invoke(runner, "search", tmp_path / "inference-free", "the aurora", "--json",
+                   "--query-min-weight", "0")  # fmt: skip
+    assert every.exit_code == 0 and json.loads(every.output)[0]["docid"] == "d2"

@@ -66,6 +66,42 @@ def test_inference_free_query_is_idf_of_distinct_tokens(built, tmp_path, tiny_co
     assert searcher.search("Sleep sleep coffee [CLS]", k=3)[0].docid in {"d3", "d5", "d6"}
 
 
+def test_inference_free_queries_drop_low_idf_tokens_by_default(tmp_path):
+    """The default IDF floor of inference-free queries drops a token found in most documents
+    and nothing else; ``Pruning()`` keeps every token."""
+    from splade_lite.encoders.inference_free import read_idf_file
+    from splade_lite.pruning import Pruning
+
+    topics = ["coffee", "sleep", "aurora", "vitamin", "python", "heart", "bones", "solar"]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps({"_id": f"d{i}", "title": "", "text": f"{'study' if i < 6 else 'note'} {t}"})
+            + "\n"
+            for i, t in enumerate(topics)
+        )
+    )
+    encode_corpus(corpus, tmp_path / "v", mode="inference-free", progress=False)
+    build_index(tmp_path / "v", tmp_path / "i")
+    idf = read_idf_file(tmp_path / "i" / "idf.json")
+    assert idf["study"] < 0.5 < idf["coffee"]  # in 6 documents of 8 / in one
+    default, everything = Searcher(tmp_path / "i"), Searcher(tmp_path / "i", pruning=Pruning())
+    texts = ["a study of coffee", "sleep note", "aurora study"]
+    for text, full, kept in zip(texts, everything.query_terms(texts), default.query_terms(texts)):
+        assert kept == {t: w for t, w in full.items() if idf[t] >= 0.5}, text
+    assert "study" in everything.query_terms(["a study of coffee"])[0]
+    assert "study" not in default.query_terms(["a study of coffee"])[0]
+    assert default.search("a study of coffee", k=1)[0].docid == "d0"
+    assert Searcher(tmp_path / "i", pruning=Pruning(min_weight=0.0)).pruning is None
+    # a model's own IDF table may be on another scale: no default floor for it
+    from splade_lite.search import default_pruning
+
+    meta = json.loads((tmp_path / "i" / "splade_lite.json").read_text())
+    assert meta["idf_source"] == "corpus" and default_pruning(meta) == Pruning(0.5)
+    assert default_pruning({**meta, "idf_source": "model"}) is None
+    assert default_pruning({**meta, "mode": "splade"}) is None
+
+
 def test_batch_search_equals_single(built):
     root, _, _ = built
     searcher = Searcher(root / "index")
