@@ -19,7 +19,7 @@ from splade_lite.encoders.base import TOKENIZER_LOCK
 from splade_lite.feedback import Feedback, rocchio
 from splade_lite.fusion import FUSIONS, RRF_K
 from splade_lite.pruning import Pruning
-from splade_lite.vectors import SparseVector, quantize
+from splade_lite.vectors import SparseVector, quantize_to_terms
 
 # Hybrid defaults: chosen on one development collection, see docs/benchmarks.md.
 DEFAULT_FUSION = "interpolate"
@@ -224,10 +224,7 @@ class Searcher:
             out = fast(list(texts), self.scale)
         else:
             terms = self.encoder.terms
-            out = []
-            for vector in self.query_vectors(texts):
-                ids, weights = quantize(vector, self.scale)
-                out.append({terms[i]: w for i, w in zip(ids.tolist(), weights.tolist())})
+            out = [quantize_to_terms(v, terms, self.scale) for v in self.query_vectors(texts)]
         if self.pruning is not None:
             out = [self.pruning.apply(q, self.scale) for q in out]
         return out

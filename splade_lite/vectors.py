@@ -122,6 +122,12 @@ def quantize(vector: SparseVector, scale: float) -> tuple[np.ndarray, np.ndarray
     return vector.indices[keep], ints[keep]
 
 
+def quantize_to_terms(vector: SparseVector, terms: Sequence[str], scale: float) -> dict[str, int]:
+    """``{term: integer impact}`` of a vector over the vocabulary `terms` (zeros dropped)."""
+    ids, weights = quantize(vector, scale)
+    return {terms[i]: w for i, w in zip(ids.tolist(), weights.tolist())}
+
+
 def quantize_tokens(weights: Mapping[str, float], scale: float) -> dict[str, int]:
     """Quantise a ``{token: weight}`` map, dropping the terms that round to zero."""
     out: dict[str, int] = {}

@@ -92,10 +92,11 @@ class FastWordPiece:
         """Token ids of `text`, or None when it is not ASCII (ask the tokenizer then)."""
         if not text.isascii():
             return None
-        if self._added and any(t in text or t in text.lower() for t in self._added):
+        lowered = text.lower()
+        if self._added and any(t in text or t in lowered for t in self._added):
             return None  # the tokenizer matches added tokens before it splits words
         if self._lower:
-            text = text.lower()
+            text = lowered
         out: list[int] = []
         cache = self._cache
         for word in text.translate(self._table).split():

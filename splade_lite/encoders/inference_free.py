@@ -20,7 +20,7 @@ import numpy as np
 
 from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import ModelSource, load_tokenizer, resolve_model
-from splade_lite.vectors import SparseVector, quantize
+from splade_lite.vectors import SparseVector, quantize_to_terms
 
 
 def idf_from_df(df: Mapping[str, int], num_docs: int) -> dict[str, float]:
@@ -89,10 +89,7 @@ class IdfQueryEncoder:
         """
         backend = self._backend()
         if backend is None:  # a slow (Python) tokenizer: the general path
-            return [
-                {self.terms[i]: w for i, w in zip(*map(np.ndarray.tolist, quantize(v, scale)))}
-                for v in self.encode_queries(texts)
-            ]
+            return [quantize_to_terms(v, self.terms, scale) for v in self.encode_queries(texts)]
         table = self._quantized.get(scale)
         if table is None:
             ints = np.floor(self.idf.astype(np.float64) * scale + 0.5).astype(np.int64)

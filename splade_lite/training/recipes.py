@@ -191,6 +191,25 @@ def student_scale(
     return s / t if s > 0 and t > 0 else 1.0
 
 
+def _distilled(
+    teacher: EnsembleTeacher,
+    queries: Sequence[tuple[str, list[str], str]],
+    config: TrainConfig,
+    idf: Mapping[str, float] | None,
+    rng: np.random.Generator,
+    skip: int,
+    log: Log,
+) -> tuple[list[TrainExample], float]:
+    """Teacher-scored examples, and the multiplier that puts their scores on the student's
+    scale (1 for a contrastive loss, which reads no teacher score)."""
+    examples = distillation_examples(teacher, queries, config.negatives, rng, skip)
+    if config.loss == "info-nce":
+        return examples, 1.0
+    scale = student_scale(examples, teacher, config.mode, idf)
+    log(f"teacher scores x {scale:.3g} (the student's score scale)")
+    return examples, scale
+
+
 def _texts(docs: Mapping[str, Doc]) -> dict[str, str]:
     return {d: doc.full_text for d, doc in docs.items()}
 
@@ -271,12 +290,10 @@ def adapt_corpus(
             vectors_dir=teacher_vectors,
         )
         queries = [(text, [doc_id], f"{kind}:{doc_id}") for text, doc_id, kind in made]
-        examples = distillation_examples(teacher, queries, config.negatives, rng, skip)
-        scale = student_scale(examples, teacher, config.mode, idf)
-        log(f"teacher scores x {scale:.3g} (the student's score scale)")
+        examples, scale = _distilled(teacher, queries, config, idf, rng, skip, log)
+        del teacher  # its model and document vectors are not needed while training
         extra = {"teacher_scale": scale, "num_docs": len(docs)}
         save_run_data(out_dir, examples, idf, extra)
-        del teacher
     else:
         examples, idf, extra = saved
         log(f"resuming with the {len(examples)} examples of the interrupted run")
@@ -350,9 +367,7 @@ def train_supervised(
                 progress=progress, log=log, device=device,
             )  # fmt: skip
             items = [(text, positives, qid) for qid, text, positives in pairs]
-            examples = distillation_examples(teacher, items, config.negatives, rng, skip)
-            if config.loss != "info-nce":
-                scale = student_scale(examples, teacher, config.mode, idf)
+            examples, scale = _distilled(teacher, items, config, idf, rng, skip, log)
             del teacher
         save_run_data(out_dir, examples, idf, {"teacher_scale": scale, "num_docs": len(docs)})
     else:
