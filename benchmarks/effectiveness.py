@@ -15,16 +15,15 @@ warm-up pass over the same queries at the same k).
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import collection_parser, write_report
+
 CLI = [sys.executable, "-m", "splade_lite.cli"]
 
 
@@ -138,23 +137,9 @@ def bench_collection(name: str, data: Path, work: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "collections")
-    parser.add_argument(
-        "--collections", nargs="+", default=["scifact", "nfcorpus", "cranfield", "medline"]
-    )
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/collections.json")
-    args = parser.parse_args()
+    args = collection_parser(__doc__, "collections.json").parse_args()
     results = [bench_collection(c, args.data, args.work) for c in args.collections]
-    report = {
-        "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
-        f"{__import__('os').cpu_count()} cpus",
-        "date": time.strftime("%Y-%m-%d"),
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    write_report(args.out, results)
     print(markdown(results))
 
 

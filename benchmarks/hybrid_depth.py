@@ -18,15 +18,12 @@ Needs the indexes made by benchmarks/effectiveness.py.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import collection_parser, write_report
+
 MODES = {"inference-free": "index-if", "splade": "index-splade"}
 
 
@@ -73,15 +70,9 @@ def latency(index: Path, texts: list[str], depths, rounds: int) -> dict:
 def main() -> None:
     from splade_lite.io import read_qrels, read_queries
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "collections")
-    parser.add_argument(
-        "--collections", nargs="+", default=["scifact", "nfcorpus", "cranfield", "medline"]
-    )
+    parser = collection_parser(__doc__, "hybrid_depth.json")
     parser.add_argument("--depths", nargs="+", type=int, default=[20, 30, 50, 100])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/hybrid_depth.json")
     args = parser.parse_args()
 
     results = []
@@ -101,15 +92,7 @@ def main() -> None:
         )
         print(name, row["latency_k10"], flush=True)
         results.append(row)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "command": "python benchmarks/hybrid_depth.py",
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
-        "load_average_after": os.getloadavg(),
-        "results": results,
-    }
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    write_report(args.out, results, command="python benchmarks/hybrid_depth.py")
     print(markdown(results, args.depths))
 
 

@@ -19,16 +19,13 @@ alike) and its ratio to BM25's median in the same loop, and the index size.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import collection_parser, write_report
 
 QUERY_SETTINGS = [
     {},
@@ -127,26 +124,12 @@ def markdown(results: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "collections")
-    parser.add_argument(
-        "--collections", nargs="+", default=["scifact", "nfcorpus", "cranfield", "medline"]
-    )
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pruning.json")
-    args = parser.parse_args()
-    os.environ.setdefault("OPENAI_API_KEY", "unused")
+    args = collection_parser(__doc__, "pruning.json").parse_args()
     with tempfile.TemporaryDirectory(prefix="splade-lite-pruning-") as scratch:
         results = [
             bench_collection(c, args.data, args.work, Path(scratch)) for c in args.collections
         ]
-    report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    write_report(args.out, results)
     print(markdown(results))
 
 

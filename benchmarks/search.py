@@ -25,16 +25,13 @@ Pyserini results are read the way a user reads them (each hit's ``docid`` and ``
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import collection_parser, write_report
+
 KS = (10, 1000)
 
 
@@ -186,18 +183,11 @@ def markdown(results: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "collections")
-    parser.add_argument(
-        "--collections", nargs="+", default=["scifact", "nfcorpus", "cranfield", "medline"]
-    )
+    parser = collection_parser(__doc__, "search.json")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/search.json")
     args = parser.parse_args()
 
-    os.environ.setdefault("OPENAI_API_KEY", "unused")  # pyserini's import needs it set
     from splade_lite.indexer import start_jvm
 
     start_jvm()  # before pyserini is imported (see ../shared/notes/pyserini-1.6.md)
@@ -205,13 +195,7 @@ def main() -> None:
         bench_collection(c, args.data, args.work, args.threads, args.rounds)
         for c in args.collections
     ]
-    report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    write_report(args.out, results)
     print(markdown(results))
 
 

@@ -1,0 +1,43 @@
+"""What the collection benchmarks share: their command-line arguments and how a report is written.
+
+Each script is run as ``python benchmarks/<name>.py``, so this module is imported as
+``common`` (the script's own folder is first on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLLECTIONS = ["scifact", "nfcorpus", "cranfield", "medline"]
+
+
+def collection_parser(doc: str, out_name: str) -> argparse.ArgumentParser:
+    """A parser with --data, --work, --collections and --out (``benchmarks/results/out_name``),
+    described by the first line of the script's docstring."""
+    os.environ.setdefault("OPENAI_API_KEY", "unused")  # pyserini's import needs it set
+    parser = argparse.ArgumentParser(description=doc.strip().split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "collections")
+    parser.add_argument("--collections", nargs="+", default=COLLECTIONS)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / out_name)
+    return parser
+
+
+def write_report(out: Path, results: list, **extra: object) -> None:
+    """``{"machine", "date", **extra, "results"}`` as JSON into `out`."""
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "load_average": os.getloadavg(),
+        **extra,
+        "results": results,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
