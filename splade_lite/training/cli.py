@@ -61,7 +61,8 @@ def _common(default_loss: str, losses: tuple[str, ...]):
             default=256,
             show_default=True,
             type=click.IntRange(8),
-            help="Document tokens.",
+            help="Document tokens while training; saved as the model's default length for "
+            "encoding (encode --max-length overrides it).",
         ),
         click.option("--query-max-length", default=64, show_default=True, type=click.IntRange(4)),
         click.option(
