@@ -400,6 +400,13 @@ def explain(index_dir, query, docid, feedback, top, width, query_min_weight, que
     width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
     title = doc.get("title") or _describe(doc, width - 20)
     click.echo(render(explanation, title=title, width=width, top=top))
+    dropped = searcher.pruning and searcher.pruned_terms(query)
+    if dropped:
+        p = searcher.pruning
+        rule = f"weight below {p.min_weight:g}" if p.min_weight else ""
+        if p.max_terms is not None:
+            rule += f"{', or ' if rule else ''}beyond the {p.max_terms} heaviest"
+        click.echo(f"query terms dropped by pruning ({rule}): " + ", ".join(sorted(dropped)))
 
 
 @main.command()

@@ -219,15 +219,25 @@ class Searcher:
 
     def query_terms(self, texts: Sequence[str]) -> list[dict[str, int]]:
         """Quantised queries ``{index term: integer weight}``, what Lucene is given."""
-        fast = getattr(self.encoder, "quantized_terms", None)
-        if fast is not None:  # inference-free: a table lookup per token
-            out = fast(list(texts), self.scale)
-        else:
-            terms = self.encoder.terms
-            out = [quantize_to_terms(v, terms, self.scale) for v in self.query_vectors(texts)]
+        out = self._unpruned_terms(texts)
         if self.pruning is not None:
             out = [self.pruning.apply(q, self.scale) for q in out]
         return out
+
+    def pruned_terms(self, text: str) -> dict[str, int]:
+        """The terms of `text`'s query that :attr:`pruning` drops (none without pruning)."""
+        if self.pruning is None:
+            return {}
+        (full,) = self._unpruned_terms([text])
+        kept = self.pruning.apply(full, self.scale)
+        return {t: w for t, w in full.items() if t not in kept}
+
+    def _unpruned_terms(self, texts: Sequence[str]) -> list[dict[str, int]]:
+        fast = getattr(self.encoder, "quantized_terms", None)
+        if fast is not None:  # inference-free: a table lookup per token
+            return fast(list(texts), self.scale)
+        terms = self.encoder.terms
+        return [quantize_to_terms(v, terms, self.scale) for v in self.query_vectors(texts)]
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, query: str, k: int = 10) -> list[Hit]:

@@ -140,3 +140,9 @@ def test_query_pruning_options_keep_the_index_default_floor(runner, tmp_path, ti
     every = invoke(runner, "search", tmp_path / "inference-free", "the aurora", "--json",
                    "--query-min-weight", "0")  # fmt: skip
     assert every.exit_code == 0 and json.loads(every.output)[0]["docid"] == "d2"
+    capped = invoke(runner, "explain", tmp_path / "splade", "aurora borealis", "d2",
+                    "--query-max-terms", "1")  # fmt: skip
+    assert capped.exit_code == 0, capped.output
+    assert "query terms dropped by pruning (beyond the 1 heaviest): " in capped.output
+    plain = invoke(runner, "explain", tmp_path / "splade", "aurora borealis", "d2")
+    assert "dropped" not in plain.output

@@ -91,6 +91,9 @@ def test_inference_free_queries_drop_low_idf_tokens_by_default(tmp_path):
         assert kept == {t: w for t, w in full.items() if idf[t] >= 0.5}, text
     assert "study" in everything.query_terms(["a study of coffee"])[0]
     assert "study" not in default.query_terms(["a study of coffee"])[0]
+    full = everything.query_terms(["a study of coffee"])[0]
+    assert default.pruned_terms("a study of coffee") == {"study": full["study"]}
+    assert everything.pruned_terms("a study of coffee") == {}
     assert default.search("a study of coffee", k=1)[0].docid == "d0"
     assert Searcher(tmp_path / "i", pruning=Pruning(min_weight=0.0)).pruning is None
     # a model's own IDF table may be on another scale: no default floor for it
