@@ -249,8 +249,11 @@ class Searcher:
         # layer of list wrapping shows
         if self.mode == "bm25":
             return list(map(Hit._make, self._bm25.search(query, k)))
-        if self.hybrid is None and self.feedback is None:
-            return list(map(Hit._make, self._impact.search(self.query_terms([query])[0], k)))
+        if self.feedback is None:
+            terms = self.query_terms([query])
+            if self.hybrid is None:
+                return list(map(Hit._make, self._impact.search(terms[0], k)))
+            return list(map(Hit._make, self._fused(terms, [query], k, threads=1)[0]))
         return self.batch_search([query], k=k)[0]
 
     def batch_search(
@@ -270,16 +273,23 @@ class Searcher:
         terms = [{} if b else next(encoded) for b in blank]
         if self.hybrid is None:
             return self.batch_search_terms(terms, k, threads)
-        from splade_lite.indexer import hybrid_search
-
         if self.feedback is not None:
             terms = self.expand(terms, threads)
+        return _as_hits(self._fused(terms, queries, k, threads))
+
+    def _fused(
+        self, terms: Sequence[dict[str, int]], texts: Sequence[str], k: int, threads: int
+    ) -> list[list[tuple[str, float]]]:
+        """The hybrid fusion of each query's sparse search (`terms`) and BM25 search (`texts`)."""
+        from splade_lite.indexer import hybrid_search
+
         h = self.hybrid
-        fused = hybrid_search(
+        assert h is not None
+        return hybrid_search(
             self._impact,
             self._bm25,
             terms,
-            queries,
+            texts,
             depth=h.depth_for(self.mode, k),
             k=k,
             fusion=h.fusion,
@@ -287,7 +297,6 @@ class Searcher:
             rrf_k=h.rrf_k,
             threads=threads,
         )
-        return _as_hits(fused)
 
     def batch_search_terms(
         self, queries: Sequence[dict[str, int]], k: int = 10, threads: int = 1
