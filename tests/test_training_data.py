@@ -11,7 +11,10 @@ from training_helpers import DOCS, QUERIES, make_beir
 from splade_lite.io import Doc
 from splade_lite.training import teacher as teachers
 from splade_lite.training.data import (
+    CLOZE_MARK,
     TrainExample,
+    cloze_positives,
+    cloze_texts,
     corpus_idf,
     find_train_qrels,
     load_corpus,
@@ -19,6 +22,7 @@ from splade_lite.training.data import (
     qrels_pairs,
     read_examples,
     sample_negatives,
+    without_span,
     write_examples,
 )
 
@@ -43,6 +47,26 @@ def test_pseudo_queries_are_titles_and_spans_of_the_document():
     assert again == made  # seeded
     with pytest.raises(ValueError):
         pseudo_queries(docs, np.random.default_rng(1), span_words=(5, 3))
+
+
+def test_inverse_cloze_positives_lose_their_span():
+    doc = Doc("a", "one two three four five  six", "The title")
+    assert without_span(doc, "three four") == "The title one two five six"
+    assert without_span(doc, "four three") is None  # not a run of the body's words
+    assert without_span(Doc("b", "only these words", ""), "only these words") is None
+    docs = {"a": doc, "n": Doc("n", "seven eight", "")}
+    examples = [
+        TrainExample("three four", ["a", "n"], [1.0, 0.2], "span:a"),
+        TrainExample("The title", ["a", "n"], [1.0, 0.1], "title:a"),  # titles stay whole
+        TrainExample("not in it", ["a", "n"], [1.0, 0.1], "span:a"),  # cannot be cut: whole
+    ]
+    cut = cloze_positives(examples, docs, 1.0, np.random.default_rng(0))
+    assert [ex.docs[0] for ex in cut] == ["a" + CLOZE_MARK, "a", "a"]
+    assert cut[0].docs[1:] == ["n"] and cut[0].scores == [1.0, 0.2]
+    assert cloze_texts(cut, docs) == {"a" + CLOZE_MARK: "The title one two five six"}
+    assert cloze_positives(examples, docs, 0.0, np.random.default_rng(0)) == examples
+    half = cloze_positives([examples[0]] * 200, docs, 0.5, np.random.default_rng(1))
+    assert 60 < sum(ex.docs[0].endswith(CLOZE_MARK) for ex in half) < 140
 
 
 def test_qrels_pairs_and_missing_train_qrels(tmp_path):

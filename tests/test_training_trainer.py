@@ -179,6 +179,20 @@ def test_cli_train_and_adapt(tiny, tmp_path):
     assert (tmp_path / "a" / "idf.json").is_file()
     meta = json.loads((tmp_path / "a" / "splade_lite_model.json").read_text())
     assert meta["recipe"]["config"]["doc_regularizer"] == "idf-flops"
+    cloze = ["adapt", str(beir / "corpus.jsonl"), "--out", str(tmp_path / "c"), "--cloze", "1",
+             "--depth", "5", *common]  # fmt: skip
+    result = CliRunner().invoke(main, cloze)
+    assert result.exit_code == 0, result.output
+    from splade_lite.training.data import CLOZE_MARK, read_examples
+
+    made = read_examples(tmp_path / "c" / "training" / "examples.jsonl")
+    assert any(ex.docs[0].endswith(CLOZE_MARK) for ex in made)
+    assert (
+        json.loads((tmp_path / "c" / "splade_lite_model.json").read_text())["recipe"]["data"][
+            "cloze"
+        ]
+        == 1.0
+    )
     result = CliRunner().invoke(main, args)  # a second time: refused, one line
     assert result.exit_code != 0 and "--overwrite" in result.output
 

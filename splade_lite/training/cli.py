@@ -212,6 +212,11 @@ def train(data_dir, corpus, queries, qrels, negatives_index, **options):
     help="Pseudo-queries kept (titles and cropped spans of the documents).",
 )  # fmt: skip
 @click.option(
+    "--cloze", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+    help="Share of span queries whose positive is their document with the span cut out "
+    "(inverse cloze task): only expansion terms can match it.",
+)  # fmt: skip
+@click.option(
     "--teacher-vectors",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Vectors folder of CORPUS made by `splade-lite encode` with the teacher (splade "
@@ -219,7 +224,7 @@ def train(data_dir, corpus, queries, qrels, negatives_index, **options):
 )
 @_common("margin-mse", ("margin-mse", "kl"))
 @_friendly
-def adapt(corpus, max_queries, teacher_vectors, **options):
+def adapt(corpus, max_queries, cloze, teacher_vectors, **options):
     """Adapt a sparse encoder to CORPUS without labels (pseudo-queries, BM25 + encoder teachers)."""
     from splade_lite.training.recipes import adapt_corpus
 
@@ -232,6 +237,7 @@ def adapt(corpus, max_queries, teacher_vectors, **options):
         teacher_model=run["teacher"],
         teacher_vectors=teacher_vectors,
         max_queries=max_queries,
+        cloze=cloze,
         depth=run["depth"],
         resume=run["resume"],
         overwrite=run["overwrite"],

@@ -133,6 +133,56 @@ def pseudo_queries(
     return out
 
 
+#: Joins a document id and a marker into the id of that document with a span cut out.
+CLOZE_MARK = "\x1fcloze"
+
+
+def without_span(doc: Doc, span: str) -> str | None:
+    """`doc`'s full text with the first run of `span`'s words cut out of its body (the
+    inverse cloze task of Lee et al., 2019); None when the body does not hold the span or
+    nothing would be left."""
+    words, cut = doc.text.split(), span.split()
+    for start in range(len(words) - len(cut) + 1):
+        if words[start : start + len(cut)] == cut:
+            rest = words[:start] + words[start + len(cut) :]
+            return Doc(doc.id, " ".join(rest), doc.title).full_text if rest else None
+    return None
+
+
+def cloze_positives(
+    examples: Sequence[TrainExample], docs: Mapping[str, Doc], share: float, rng
+) -> list[TrainExample]:
+    """`examples` where a `share` of the span queries (drawn with `rng`) have, as positive,
+    their document without the span (id ``<doc id>`` + :data:`CLOZE_MARK`); the teacher's
+    score stays that of the whole document. Only expansion terms can then match the
+    query's words, which is what an inference-free document needs to learn."""
+    out = []
+    for ex in examples:
+        positive = ex.docs[0]
+        if (
+            ex.source.startswith("span:")
+            and rng.random() < share
+            and without_span(docs[positive], ex.query) is not None
+        ):
+            ex = TrainExample(ex.query, [positive + CLOZE_MARK, *ex.docs[1:]], ex.scores, ex.source)
+        out.append(ex)
+    return out
+
+
+def cloze_texts(examples: Iterable[TrainExample], docs: Mapping[str, Doc]) -> dict[str, str]:
+    """The texts of the cut documents that `examples` name (rebuilt from their queries, so a
+    resumed run gets them back from its saved examples)."""
+    out = {}
+    for ex in examples:
+        for doc_id in ex.docs:
+            if doc_id.endswith(CLOZE_MARK):
+                text = without_span(docs[doc_id[: -len(CLOZE_MARK)]], ex.query)
+                if text is None:
+                    raise ValueError(f"{doc_id!r}: its query is not in the document any more")
+                out[doc_id] = text
+    return out
+
+
 # -- negatives ----------------------------------------------------------------------------------
 def sample_negatives(
     ranking: Sequence[str],

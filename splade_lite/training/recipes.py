@@ -15,6 +15,8 @@ from splade_lite.io import Doc
 from splade_lite.training import teacher as teachers
 from splade_lite.training.data import (
     TrainExample,
+    cloze_positives,
+    cloze_texts,
     corpus_idf,
     find_train_qrels,
     load_corpus,
@@ -239,6 +241,7 @@ def adapt_corpus(
     teacher_model: str | None = None,
     teacher_vectors: str | Path | None = None,
     max_queries: int = 20_000,
+    cloze: float = 0.0,
     depth: int = 50,
     skip: int = 0,
     resume: bool = False,
@@ -252,8 +255,12 @@ def adapt_corpus(
 
     Pseudo-queries (titles, cropped spans) are cut from the corpus; each gets its source
     document as positive, hard negatives from the fused BM25 + `teacher_model` ranking, and
-    fused teacher scores for distillation (`config.loss` margin-mse or kl).
+    fused teacher scores for distillation (`config.loss` margin-mse or kl). A `cloze` share
+    of the span queries get their document without the span as positive
+    (:func:`~splade_lite.training.data.cloze_positives`).
     """
+    if not 0.0 <= cloze <= 1.0:
+        raise ValueError(f"cloze must be within [0, 1], got {cloze}")
     if config.loss == "info-nce":
         raise ValueError("adapt distils teacher scores: use loss margin-mse or kl")
     teacher_model = teacher_model or config.base
@@ -263,6 +270,7 @@ def adapt_corpus(
         "teacher": teacher_model,
         "teacher_vectors": str(Path(teacher_vectors).resolve()) if teacher_vectors else None,
         "max_queries": max_queries,
+        "cloze": cloze,
         "depth": depth,
         "skip": skip,
         **asdict(config),
@@ -292,16 +300,20 @@ def adapt_corpus(
         queries = [(text, [doc_id], f"{kind}:{doc_id}") for text, doc_id, kind in made]
         examples, scale = _distilled(teacher, queries, config, idf, rng, skip, log)
         del teacher  # its model and document vectors are not needed while training
+        if cloze > 0:
+            examples = cloze_positives(examples, docs, cloze, rng)
         extra = {"teacher_scale": scale, "num_docs": len(docs)}
         save_run_data(out_dir, examples, idf, extra)
     else:
         examples, idf, extra = saved
         log(f"resuming with the {len(examples)} examples of the interrupted run")
     config = TrainConfig(**{**asdict(config), "teacher_scale": extra["teacher_scale"]})
-    info = {"data": {k: v for k, v in options.items() if k in ("command", "corpus", "teacher")}}
+    keys = ("command", "corpus", "teacher", "cloze")
+    info = {"data": {k: v for k, v in options.items() if k in keys}}
     info["data"]["num_examples"] = len(examples)
+    texts = {**_texts(docs), **cloze_texts(examples, docs)}
     return run_training(
-        out_dir, config, examples, _texts(docs), idf=idf, info=info, progress=progress,
+        out_dir, config, examples, texts, idf=idf, info=info, progress=progress,
         on_step=on_step, device=device,
     )  # fmt: skip
 
