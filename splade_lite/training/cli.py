@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from splade_lite.cli_errors import friendly as _friendly
 from splade_lite.cli_errors import log as _log
+
+if TYPE_CHECKING:  # torch is imported only when a command runs
+    from splade_lite.training.trainer import TrainConfig
 
 
 def _common(default_loss: str, losses: tuple[str, ...]):
@@ -122,7 +126,23 @@ def _common(default_loss: str, losses: tuple[str, ...]):
 _RUN_KEYS = ("out_dir", "teacher", "depth", "device", "resume", "overwrite", "quiet")
 
 
-def _config(options: dict):
+def _split(options: dict) -> tuple[Path, TrainConfig, dict]:
+    """The output folder, the TrainConfig, and the run settings both recipes take, from the
+    options of `_common` (what is left in `options` is the command's own)."""
+    run = {k: options.pop(k) for k in _RUN_KEYS}
+    settings = {
+        "teacher_model": run["teacher"],
+        "depth": run["depth"],
+        "resume": run["resume"],
+        "overwrite": run["overwrite"],
+        "progress": not run["quiet"],
+        "log": _log,
+        "device": run["device"],
+    }
+    return run["out_dir"], _config(options), settings
+
+
+def _config(options: dict) -> TrainConfig:
     from splade_lite.training.trainer import TrainConfig
 
     doc_reg = options.pop("doc_reg") or (
@@ -184,23 +204,16 @@ def train(data_dir, corpus, queries, qrels, negatives_index, **options):
     """Train a sparse encoder on DATA_DIR's labelled queries (BEIR layout, qrels/train.tsv)."""
     from splade_lite.training.recipes import train_supervised
 
-    run = {k: options.pop(k) for k in _RUN_KEYS}
-    config = _config(options)
+    out_dir, config, settings = _split(options)
     result = train_supervised(
         data_dir,
-        run["out_dir"],
+        out_dir,
         config,
         corpus=corpus,
         queries=queries,
         qrels=qrels,
         negatives_index=negatives_index,
-        teacher_model=run["teacher"],
-        depth=run["depth"],
-        resume=run["resume"],
-        overwrite=run["overwrite"],
-        progress=not run["quiet"],
-        log=_log,
-        device=run["device"],
+        **settings,
     )
     _report(result)
 
@@ -228,21 +241,14 @@ def adapt(corpus, max_queries, cloze, teacher_vectors, **options):
     """Adapt a sparse encoder to CORPUS without labels (pseudo-queries, BM25 + encoder teachers)."""
     from splade_lite.training.recipes import adapt_corpus
 
-    run = {k: options.pop(k) for k in _RUN_KEYS}
-    config = _config(options)
+    out_dir, config, settings = _split(options)
     result = adapt_corpus(
         corpus,
-        run["out_dir"],
+        out_dir,
         config,
-        teacher_model=run["teacher"],
         teacher_vectors=teacher_vectors,
         max_queries=max_queries,
         cloze=cloze,
-        depth=run["depth"],
-        resume=run["resume"],
-        overwrite=run["overwrite"],
-        progress=not run["quiet"],
-        log=_log,
-        device=run["device"],
+        **settings,
     )
     _report(result)
