@@ -125,6 +125,7 @@ class Searcher:
         self._forward = None
         self._bm25 = self._open_bm25() if (bm25 or self.hybrid) else None
         self._impact = None
+        self._text_queries: Any = False  # IdfQueries, or None where they do not apply
         if not bm25:
             from splade_lite.indexer import ImpactIndex
 
@@ -250,11 +251,48 @@ class Searcher:
         if self.mode == "bm25":
             return list(map(Hit._make, self._bm25.search(query, k)))
         if self.feedback is None:
+            in_java = self._java_queries()
+            if in_java is not None:  # inference-free: tokenized and weighted in Java
+                if self.hybrid is None:
+                    found = self._impact.search_text(in_java, query, k)
+                else:
+                    found = self._fused_text(in_java, [query], k, threads=1)[0]
+                if found is not None:
+                    return list(map(Hit._make, found))
             terms = self.query_terms([query])
             if self.hybrid is None:
                 return list(map(Hit._make, self._impact.search(terms[0], k)))
             return list(map(Hit._make, self._fused(terms, [query], k, threads=1)[0]))
         return self.batch_search([query], k=k)[0]
+
+    def _java_queries(self):
+        """The Java builder of this index's inference-free queries (made on first use), or
+        None: another mode, pruning by term count, a tokenizer it cannot copy, or a
+        disagreement with the Python encoder on the probe texts."""
+        if self._text_queries is False:
+            self._text_queries = self._make_java_queries()
+        return self._text_queries
+
+    def _make_java_queries(self):
+        if self.mode != "inference-free" or (self.pruning and self.pruning.max_terms):
+            return None
+        encoder = self.encoder
+        wordpiece = getattr(encoder, "wordpiece", None)
+        if wordpiece is None or wordpiece.wordpiece is None:
+            return None
+        from splade_lite.encoders.fast_wordpiece import PROBES
+        from splade_lite.indexer import IdfQueries
+
+        floor = self.pruning.min_weight * self.scale if self.pruning else 0
+        weights = [w if w >= floor else 0 for w in encoder.quantized_table(self.scale)]
+        built = IdfQueries(wordpiece, encoder.terms[: len(weights)], weights)
+        for probe in PROBES + [p.lower() for p in PROBES]:
+            in_java = built.encode(probe)
+            if in_java is not None and in_java != (
+                self._impact._encode(self.query_terms([probe])[0]) or ""
+            ):
+                return None
+        return built
 
     def batch_search(
         self, queries: Sequence[str], k: int = 10, threads: int = 1
@@ -268,14 +306,30 @@ class Searcher:
         queries = list(queries)
         if self.mode == "bm25":  # blank texts match nothing in BM25Index
             return _as_hits(self._bm25.batch_search(queries, k, threads))
-        blank = [not q.strip() for q in queries]
-        encoded = iter(self.query_terms([q for q, b in zip(queries, blank) if not b]))
-        terms = [{} if b else next(encoded) for b in blank]
-        if self.hybrid is None:
-            return self.batch_search_terms(terms, k, threads)
-        if self.feedback is not None:
-            terms = self.expand(terms, threads)
-        return _as_hits(self._fused(terms, queries, k, threads))
+        results: list[list[Hit] | None] = [None if q.strip() else [] for q in queries]
+        todo = [i for i, r in enumerate(results) if r is None]
+        in_java = self._java_queries() if self.feedback is None and todo else None
+        if in_java is not None:  # inference-free: tokenized and weighted in Java
+            texts = [queries[i] for i in todo]
+            if self.hybrid is None:
+                found = self._impact.batch_search_text(in_java, texts, k, threads)
+            else:
+                found = self._fused_text(in_java, texts, k, threads)
+            for i, hits in zip(todo, found):
+                results[i] = None if hits is None else list(map(Hit._make, hits))
+            todo = [i for i in todo if results[i] is None]  # left to Python (non-ASCII...)
+        if todo:
+            texts = [queries[i] for i in todo]
+            terms = self.query_terms(texts)
+            if self.hybrid is None:
+                found = self.batch_search_terms(terms, k, threads)
+            else:
+                if self.feedback is not None:
+                    terms = self.expand(terms, threads)
+                found = _as_hits(self._fused(terms, texts, k, threads))
+            for i, hits in zip(todo, found):
+                results[i] = hits
+        return results  # type: ignore[return-value]  # every entry is filled
 
     def _fused(
         self, terms: Sequence[dict[str, int]], texts: Sequence[str], k: int, threads: int
@@ -289,6 +343,27 @@ class Searcher:
             self._impact,
             self._bm25,
             terms,
+            texts,
+            depth=h.depth_for(self.mode, k),
+            k=k,
+            fusion=h.fusion,
+            alpha=h.alpha,
+            rrf_k=h.rrf_k,
+            threads=threads,
+        )
+
+    def _fused_text(
+        self, in_java, texts: Sequence[str], k: int, threads: int
+    ) -> list[list[tuple[str, float]] | None]:
+        """:meth:`_fused` of texts whose sparse queries are built in Java (None: not handled)."""
+        from splade_lite.indexer import hybrid_text_search
+
+        h = self.hybrid
+        assert h is not None
+        return hybrid_text_search(
+            self._impact,
+            in_java,
+            self._bm25,
             texts,
             depth=h.depth_for(self.mode, k),
             k=k,

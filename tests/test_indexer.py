@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
@@ -297,3 +299,69 @@ def test_same_rankings_as_anserinis_own_searchers(built: dict, impact) -> None:
             ours = bm25.search(text, 10)
             assert [d for d, _ in ours] == [d for d, _ in theirs], text
             assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], abs=1e-3)
+
+
+# -- inference-free queries built in Java ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def idf_queries(splade_tiny):
+    """The Python query encoder and its Java copy, over an IDF table with zeros in it."""
+    from splade_lite.encoders.inference_free import IdfQueryEncoder
+    from splade_lite.indexer import IdfQueries
+
+    terms = splade_tiny.terms
+    idf = {t: (i * 7919 % 900) / 100 for i, t in enumerate(terms)}  # about 1 in 90 is 0
+    encoder = IdfQueryEncoder(splade_tiny.tokenizer, idf, terms)
+    assert encoder.wordpiece is not None
+    return encoder, IdfQueries(encoder.wordpiece, terms, encoder.quantized_table(100))
+
+
+def _python_query(encoder, text: str) -> str:
+    (query,) = encoder.quantized_terms([text], 100)
+    return " ".join(f"{t} {w}" for t, w in query.items())
+
+
+def _check_java_query(encoder, java, text: str) -> None:
+    got = java.encode(text)
+    if got is None:  # left to Python: non-ASCII text, or an added token such as [CLS]
+        lowered = text.lower()
+        assert not text.isascii() or any(
+            t in text or t in lowered for t in encoder.wordpiece.added
+        ), text
+    else:
+        assert got == _python_query(encoder, text), text
+
+
+@jvm
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80) | st.text(max_size=20))
+def test_idf_queries_built_in_java_equal_pythons(idf_queries, text: str) -> None:
+    _check_java_query(*idf_queries, text)
+
+
+@jvm
+def test_idf_queries_edge_cases(idf_queries) -> None:
+    from splade_lite.indexer import IdfQueries
+
+    encoder, java = idf_queries
+    for text in ("", "   ", "x" * 101, "antidisestablishmentarianism", "a\x00b c\td", "IL-6's"):
+        _check_java_query(encoder, java, text)
+    assert java.encode("") == ""
+    assert java.encode("café") is None and java.encode("what [MASK] is") is None
+    with pytest.raises(ValueError, match="whitespace"):
+        IdfQueries(encoder.wordpiece, ["a b", "c"], [1, 1])
+    with pytest.raises(ValueError, match="weights"):
+        IdfQueries(encoder.wordpiece, ["a", "c"], [1])
+
+
+@jvm
+@pytest.mark.data
+def test_idf_queries_of_every_shared_query(idf_queries) -> None:
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    paths = sorted(data.glob("*/queries.jsonl"))
+    if not paths:
+        pytest.skip(f"no collections in {data}")
+    for path in paths:
+        for line in path.open(encoding="utf-8"):
+            _check_java_query(*idf_queries, json.loads(line)["text"])

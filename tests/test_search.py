@@ -343,3 +343,40 @@ def test_doc_pruned_index_scores_the_pruned_documents(built, tmp_path):
         assert got == dict(sorted(brute_force(query, kept).items(), key=lambda x: -x[1])[:10])
         for docid in list(got)[:2]:
             assert searcher.explain(text, docid).doc_terms == kept[docid]
+
+
+def test_inference_free_search_in_java_equals_the_python_path(tmp_path, tiny_corpus):
+    """A query tokenized and weighted in Java gets the hits of the Python-encoded query, in
+    plain and hybrid search; what Java cannot take (non-ASCII, [CLS]) goes through Python."""
+    from splade_lite.pruning import Pruning
+    from splade_lite.search import Hybrid
+
+    encode_corpus(tiny_corpus, tmp_path / "v", mode="inference-free", progress=False)
+    build_index(tmp_path / "v", tmp_path / "i", bm25_corpus=tiny_corpus)
+    texts = QUERIES + ["Café au lait, naïvely", "[CLS] coffee", "the and of", "?!"]
+    settings = [
+        {},
+        {"pruning": Pruning()},
+        {"hybrid": True},
+        {"hybrid": Hybrid(fusion="rrf", depth=2)},
+    ]
+    for options in settings:
+        in_java, in_python = (
+            Searcher(tmp_path / "i", **options),
+            Searcher(tmp_path / "i", **options),
+        )
+        assert in_java._java_queries() is not None, options
+        in_python._text_queries = None  # never made: every query is encoded in Python
+        for text in texts:
+            assert in_java.search(text, k=4) == in_python.search(text, k=4), (text, options)
+        batch = in_java.batch_search(texts + [" "], k=4, threads=2)
+        assert batch == [in_python.search(t, k=4) for t in texts] + [[]], options
+    assert Searcher(tmp_path / "i", pruning=Pruning(max_terms=2))._java_queries() is None
+    java = Searcher(tmp_path / "i")._java_queries()
+    assert java.encode("Café") is None and java.encode("[CLS] coffee") is None
+    assert Searcher(tmp_path / "i").search("café", k=3)  # answered through Python
+
+
+def test_splade_queries_are_not_built_in_java(built):
+    root, _, _ = built
+    assert Searcher(root / "index")._java_queries() is None

@@ -18,11 +18,12 @@ a failed check) goes through the tokenizer.
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 # Characters whose class is probed; text with any other character takes the slow path.
 _ASCII = [chr(c) for c in range(128)]
 
-_PROBES = [
+PROBES = [
     "What is the effect of vitamin-D (25-OH) on bone density, in adults > 65?",
     "RNA-seq vs. microarrays: 3'UTR; p<0.05 & n=1,000 [sic] {a|b} ~x^2 `q` \"quoted\" it's",
     "ALL CAPS and MiXeD cAsE with_underscores and dots...and/slashes\\back",
@@ -35,6 +36,14 @@ _PROBES = [
 _MAX_CACHE = 200_000
 
 
+class WordPieceSettings(NamedTuple):
+    """How the WordPiece model splits a word (from ``tokenizer.json``)."""
+
+    unk_token: str
+    prefix: str  # of every piece but a word's first, "##"
+    max_chars: int  # a longer word is the unknown token
+
+
 class FastWordPiece:
     """``ids(text)``: the token ids the tokenizer gives `text` (no special tokens).
 
@@ -42,11 +51,22 @@ class FastWordPiece:
     """
 
     def __init__(
-        self, backend, drop: str, space: str, punct: str, lower: bool, added: tuple[str, ...] = ()
+        self,
+        backend,
+        drop: str,
+        space: str,
+        punct: str,
+        lower: bool,
+        added: tuple[str, ...] = (),
+        wordpiece: WordPieceSettings | None = None,
     ) -> None:
         self._backend = backend
         self._lower = lower
         self._added = added  # special tokens such as "[CLS]" are matched in the raw text
+        # what a reimplementation elsewhere (the Java query builder) needs to agree with this
+        self.drop, self.space, self.punct = drop, space, punct
+        self.lower, self.added = lower, added
+        self.wordpiece = wordpiece
         table = {ord(c): None for c in drop}
         table.update({ord(c): " " for c in space})
         table.update({ord(c): f" {c} " for c in punct})
@@ -81,8 +101,14 @@ class FastWordPiece:
                 punct.append(c)
         lower = all(ids(c) == ids(c.lower()) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
         added = tuple(t["content"] for t in spec.get("added_tokens") or [] if t.get("content"))
-        fast = cls(backend, "".join(drop), "".join(space), "".join(punct), lower, added)
-        for probe in _PROBES + [p.lower() for p in _PROBES]:
+        model = spec["model"]
+        settings = WordPieceSettings(
+            str(model.get("unk_token", "[UNK]")),
+            str(model.get("continuing_subword_prefix", "##")),
+            int(model.get("max_input_chars_per_word", 100)),
+        )
+        fast = cls(backend, "".join(drop), "".join(space), "".join(punct), lower, added, settings)
+        for probe in PROBES + [p.lower() for p in PROBES]:
             got = fast.ids(probe)
             if got is not None and got != ids(probe):
                 return None

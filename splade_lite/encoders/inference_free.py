@@ -90,12 +90,7 @@ class IdfQueryEncoder:
         backend = self._backend()
         if backend is None:  # a slow (Python) tokenizer: the general path
             return [quantize_to_terms(v, self.terms, scale) for v in self.encode_queries(texts)]
-        table = self._quantized.get(scale)
-        if table is None:
-            ints = np.floor(self.idf.astype(np.float64) * scale + 0.5).astype(np.int64)
-            ints[list(self._special & set(range(len(ints))))] = 0
-            table = ints.tolist()
-            self._quantized[scale] = table
+        table = self.quantized_table(scale)
         size, terms, fast = len(table), self.terms, self._wordpiece
         out = []
         for text in texts:
@@ -105,6 +100,23 @@ class IdfQueryEncoder:
             kept = sorted({i for i in ids if i < size and table[i] > 0})
             out.append({terms[i]: table[i] for i in kept})
         return out
+
+    def quantized_table(self, scale: float) -> list[int]:
+        """The integer query weight of each token id at `scale` (0 for special tokens)."""
+        table = self._quantized.get(scale)
+        if table is None:
+            ints = np.floor(self.idf.astype(np.float64) * scale + 0.5).astype(np.int64)
+            ints[list(self._special & set(range(len(ints))))] = 0
+            table = ints.tolist()
+            self._quantized[scale] = table
+        return table
+
+    @property
+    def wordpiece(self):
+        """The ASCII word splitter (:class:`~splade_lite.encoders.fast_wordpiece.FastWordPiece`)
+        that :meth:`quantized_terms` uses, or None where it does not apply."""
+        self._backend()
+        return self._wordpiece
 
     def _backend(self):
         """A private copy of the fast tokenizer's Rust tokenizer, or None for a slow one."""

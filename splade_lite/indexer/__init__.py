@@ -23,16 +23,19 @@ from splade_lite.indexer.jvm import (
 )
 from splade_lite.indexer.lucene import (
     BM25Index,
+    IdfQueries,
     ImpactIndex,
     LuceneError,
     count_documents,
     hybrid_search,
+    hybrid_text_search,
     index_terms_df,
     read_document_vectors,
 )
 
 __all__ = [
     "BM25Index",
+    "IdfQueries",
     "ImpactIndex",
     "IndexBuildError",
     "IndexStats",
@@ -44,6 +47,7 @@ __all__ = [
     "build_impact_index",
     "count_documents",
     "hybrid_search",
+    "hybrid_text_search",
     "index_terms_df",
     "java_executable",
     "java_home",

@@ -53,6 +53,7 @@ def _java() -> SimpleNamespace:
         FREQS=postings.FREQS,
         NO_MORE_DOCS=autoclass("org.apache.lucene.search.DocIdSetIterator").NO_MORE_DOCS,
         TopHits=autoclass("splade_lite.TopHits"),
+        IdfQueries=autoclass("splade_lite.IdfQueries"),
     )
 
 
@@ -164,6 +165,25 @@ class ImpactIndex(_TopHitsIndex):
     def __init__(self, index_dir: str | Path) -> None:
         super().__init__(index_dir, lambda: _java().TopHits.impact(str(index_dir), CONTENTS_FIELD))
 
+    def search_text(self, queries: IdfQueries, text: str, k: int = 10) -> Hits | None:
+        """Top `k` of an inference-free query text that `queries` tokenizes and weighs in
+        Java; None when it does not handle the text (encode it and call :meth:`search`)."""
+        if k <= 0:
+            return []
+        rendered = self._searcher.searchText(queries._java, text, int(k))
+        return None if rendered is None else _parse_hits(rendered, self._integer)
+
+    def batch_search_text(
+        self, queries: IdfQueries, texts: Sequence[str], k: int = 10, threads: int = 1
+    ) -> list[Hits | None]:
+        """:meth:`search_text` for many texts, run in Java on `threads` threads."""
+        if k <= 0 or not texts:
+            return [[] for _ in texts]
+        if len(texts) == 1:
+            return [self.search_text(queries, texts[0], k)]
+        found = self._searcher.searchAllText(queries._java, list(texts), int(k), max(1, threads))
+        return [None if r is None else _parse_hits(r, self._integer) for r in found]
+
     def _encode(self, query: Mapping[str, int]) -> str | None:
         """``"term weight ..."`` of the positive weights (None if none)."""
         parts = []
@@ -182,6 +202,43 @@ class ImpactIndex(_TopHitsIndex):
             bad = next(t for t in parts[::2] if not t or len(t.split()) != 1)
             raise ValueError(f"query term {bad!r} is empty or contains whitespace")
         return encoded
+
+
+class IdfQueries:
+    """Inference-free queries tokenized and weighted in Java (see java/IdfQueries.java).
+
+    Made from the ASCII word splitter of the query encoder (`wordpiece`, a
+    :class:`~splade_lite.encoders.fast_wordpiece.FastWordPiece`), the vocabulary and the
+    integer weight of each token id (0: left out). It handles what that splitter handles
+    (ASCII text without an added token); for any other text its methods return None and
+    the caller encodes the query in Python.
+    """
+
+    def __init__(self, wordpiece: Any, terms: Sequence[str], weights: Sequence[int]) -> None:
+        settings = wordpiece.wordpiece
+        if settings is None:
+            raise ValueError("the word splitter has no WordPiece settings")
+        if len(terms) != len(weights):
+            raise ValueError(f"{len(terms)} terms but {len(weights)} weights")
+        bad = next((t for t, w in zip(terms, weights) if w > 0 and len(t.split()) != 1), None)
+        if bad is not None:
+            raise ValueError(f"query term {bad!r} is empty or contains whitespace")
+        self._java = _java().IdfQueries(
+            wordpiece.drop,
+            wordpiece.space,
+            wordpiece.punct,
+            bool(wordpiece.lower),
+            list(wordpiece.added),
+            list(terms),
+            [min(max(0, int(w)), _INT_MAX) for w in weights],
+            settings.unk_token,
+            settings.prefix,
+            int(settings.max_chars),
+        )
+
+    def encode(self, text: str) -> str | None:
+        """The query of `text` as ``"term weight ..."`` (ascending token id), or None."""
+        return self._java.encode(text)
 
 
 def hybrid_search(
@@ -229,6 +286,36 @@ def hybrid_search(
             sparse._searcher, encoded, lexical._searcher, list(texts), *args, max(1, int(threads))
         )
     return [_parse_hits(rendered, integer=False) for rendered in found]
+
+
+def hybrid_text_search(
+    sparse: ImpactIndex,
+    queries: IdfQueries,
+    lexical: BM25Index,
+    texts: Sequence[str],
+    *,
+    depth: int,
+    k: int,
+    fusion: str = "interpolate",
+    alpha: float = 0.5,
+    rrf_k: int = 60,
+    threads: int = 1,
+) -> list[Hits | None]:
+    """:func:`hybrid_search` of texts whose sparse queries `queries` builds in Java (one call
+    for tokenizing, both searches and the fusion); None for each text it does not handle."""
+    if fusion not in ("interpolate", "rrf"):
+        raise ValueError(f"unknown fusion {fusion!r}; choose interpolate or rrf")
+    if k <= 0 or not texts:
+        return [[] for _ in texts]
+    args = (int(depth), int(k), float(alpha), int(rrf_k) if fusion == "rrf" else -1)
+    tophits, java = _java().TopHits, queries._java
+    if len(texts) == 1:  # a Java String[] costs more to build than one search
+        found = [tophits.hybridText(sparse._searcher, java, lexical._searcher, texts[0], *args)]
+    else:
+        found = tophits.hybridAllText(
+            sparse._searcher, java, lexical._searcher, list(texts), *args, max(1, int(threads))
+        )
+    return [None if r is None else _parse_hits(r, integer=False) for r in found]
 
 
 class BM25Index(_TopHitsIndex):

@@ -85,9 +85,22 @@ public final class TopHits implements Closeable {
 
   /** Top k of one query (see the class comment for its form); "" when nothing matches. */
   public String search(String query, int k) throws IOException {
-    StringBuilder out = new StringBuilder(k * 24);
-    for (Ranked hit : top(query, k)) {
-      out.append(hit.id).append('\t').append(hit.score).append('\n');
+    return render(top(query, k), k);
+  }
+
+  /**
+   * Top k of an inference-free query text, tokenized and weighted by `queries` in Java; null
+   * when `queries` does not handle the text (the caller encodes it and calls search()).
+   */
+  public String searchText(IdfQueries queries, String text, int k) throws IOException {
+    Query built = queries.query(text, field);
+    return built == null ? null : render(top(built, k), k);
+  }
+
+  private static String render(Ranked[] hits, int k) {
+    StringBuilder out = new StringBuilder(Math.min(k, hits.length) * 24);
+    for (int i = 0; i < Math.min(k, hits.length); i++) {
+      out.append(hits[i].id).append('\t').append(hits[i].score).append('\n');
     }
     return out.toString();
   }
@@ -122,6 +135,32 @@ public final class TopHits implements Closeable {
       first = sparse.top(sparseQuery, depth);
       second = lexical.top(text, depth);
     }
+    return fuse(first, second, k, alpha, rrfK);
+  }
+
+  /**
+   * hybrid() with the sparse query made from `text` by `queries` in Java (no concurrency);
+   * null when `queries` does not handle the text (the caller encodes it and calls hybrid()).
+   */
+  public static String hybridText(
+      TopHits sparse,
+      IdfQueries queries,
+      TopHits lexical,
+      String text,
+      int depth,
+      int k,
+      double alpha,
+      int rrfK)
+      throws IOException {
+    Query built = queries.query(text, sparse.field);
+    if (built == null) {
+      return null;
+    }
+    return fuse(sparse.top(built, depth), lexical.top(text, depth), k, alpha, rrfK);
+  }
+
+  /** The top k of the fusion of two rankings, rendered like search(). */
+  private static String fuse(Ranked[] first, Ranked[] second, int k, double alpha, int rrfK) {
     Map<String, double[]> fused = new HashMap<>(2 * (first.length + second.length));
     if (rrfK < 0) {
       addMinMax(fused, first, alpha);
@@ -136,11 +175,7 @@ public final class TopHits implements Closeable {
       all[n++] = new Ranked(e.getKey(), e.getValue()[0]);
     }
     Arrays.sort(all, TopHits::bestFirst);
-    StringBuilder out = new StringBuilder(Math.min(k, n) * 28);
-    for (int i = 0; i < Math.min(k, n); i++) {
-      out.append(all[i].id).append('\t').append(all[i].score).append('\n');
-    }
-    return out.toString();
+    return render(all, k);
   }
 
   /** hybrid() for many queries on `threads` threads, results in input order. */
@@ -158,26 +193,52 @@ public final class TopHits implements Closeable {
     if (sparseQueries.length != texts.length) {
       throw new IllegalArgumentException("one sparse query per text is needed");
     }
-    String[] out = new String[texts.length];
-    if (threads <= 1 || texts.length <= 1) {
-      for (int i = 0; i < texts.length; i++) {
-        out[i] = hybrid(sparse, sparseQueries[i], lexical, texts[i], depth, k, alpha, rrfK, false);
+    return map(
+        texts.length,
+        threads,
+        i -> hybrid(sparse, sparseQueries[i], lexical, texts[i], depth, k, alpha, rrfK, false));
+  }
+
+  /** hybridText() for many texts on `threads` threads (null for each text not handled). */
+  public static String[] hybridAllText(
+      TopHits sparse,
+      IdfQueries queries,
+      TopHits lexical,
+      String[] texts,
+      int depth,
+      int k,
+      double alpha,
+      int rrfK,
+      int threads)
+      throws Exception {
+    return map(
+        texts.length,
+        threads,
+        i -> hybridText(sparse, queries, lexical, texts[i], depth, k, alpha, rrfK));
+  }
+
+  /** One search of a batch, by its position. */
+  private interface Task {
+    String run(int i) throws Exception;
+  }
+
+  /** task(0 .. n-1) on `threads` threads (here when one would do), results in input order. */
+  private static String[] map(int n, int threads, Task task) throws Exception {
+    String[] out = new String[n];
+    if (threads <= 1 || n <= 1) {
+      for (int i = 0; i < n; i++) {
+        out[i] = task.run(i);
       }
       return out;
     }
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     try {
       List<Future<String>> futures = new ArrayList<>();
-      for (int i = 0; i < texts.length; i++) {
+      for (int i = 0; i < n; i++) {
         final int q = i;
-        futures.add(
-            pool.submit(
-                () ->
-                    hybrid(
-                        sparse, sparseQueries[q], lexical, texts[q], depth, k, alpha, rrfK,
-                        false)));
+        futures.add(pool.submit(() -> task.run(q)));
       }
-      for (int i = 0; i < out.length; i++) {
+      for (int i = 0; i < n; i++) {
         out[i] = futures.get(i).get();
       }
     } finally {
@@ -284,8 +345,12 @@ public final class TopHits implements Closeable {
     if (query == null || query.isBlank() || k <= 0) {
       return new Ranked[0];
     }
-    Query built = analyzer == null ? termsQuery(query) : textQuery(query);
-    if (built == null) {
+    return top(analyzer == null ? termsQuery(query) : textQuery(query), k);
+  }
+
+  /** The top k of a built query (null or IdfQueries.NOTHING: none). */
+  private Ranked[] top(Query built, int k) throws IOException {
+    if (built == null || built == IdfQueries.NOTHING || k <= 0) {
       return new Ranked[0];
     }
     // Counting hits exactly stops at k (IndexSearcher's default counts to 1,000 first), so
@@ -313,26 +378,13 @@ public final class TopHits implements Closeable {
 
   /** search() for many queries on `threads` threads, results in input order. */
   public String[] searchAll(String[] queries, int k, int threads) throws Exception {
-    String[] out = new String[queries.length];
-    if (threads <= 1 || queries.length <= 1) {
-      for (int i = 0; i < queries.length; i++) {
-        out[i] = search(queries[i], k);
-      }
-      return out;
-    }
-    ExecutorService pool = Executors.newFixedThreadPool(threads);
-    try {
-      List<Future<String>> futures = new ArrayList<>();
-      for (String query : queries) {
-        futures.add(pool.submit(() -> search(query, k)));
-      }
-      for (int i = 0; i < out.length; i++) {
-        out[i] = futures.get(i).get();
-      }
-    } finally {
-      pool.shutdown();
-    }
-    return out;
+    return map(queries.length, threads, i -> search(queries[i], k));
+  }
+
+  /** searchText() for many texts on `threads` threads (null for each text not handled). */
+  public String[] searchAllText(IdfQueries queries, String[] texts, int k, int threads)
+      throws Exception {
+    return map(texts.length, threads, i -> searchText(queries, texts[i], k));
   }
 
   private Query termsQuery(String encoded) {

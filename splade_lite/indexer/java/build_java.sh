@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild splade-lite-search.jar from TopHits.java against Pyserini's Anserini jar.
+# Rebuild splade-lite-search.jar from the .java files here against Pyserini's Anserini jar.
 # Needs a JDK 21+ (javac); the jar is committed, so users never run this.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -8,6 +8,6 @@ jar_tool=$(dirname "$javac")/jar
 anserini=$(python -c "import importlib.util, pathlib; s = importlib.util.find_spec('pyserini'); print(next((pathlib.Path(s.origin).parent / 'resources' / 'jars').glob('anserini-*-fatjar.jar')))")
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
-"$javac" --release 21 -cp "$anserini" -d "$build" "$here/TopHits.java"
+"$javac" --release 21 -cp "$anserini" -d "$build" "$here"/*.java
 "$jar_tool" --create --date=2026-01-01T00:00:00Z --file "$here/splade-lite-search.jar" -C "$build" .
 echo "built $here/splade-lite-search.jar"
