@@ -5,12 +5,15 @@ cost is about that of two depth-`depth` searches. For each collection and mode t
 runs ``Searcher(index, hybrid=Hybrid(depth=d)).batch_search(queries, k=10)`` (as a user
 asking for a top 10 does), scores nDCG@10 with ir-measures against the test qrels, and times
 single inference-free hybrid queries at each depth against BM25 at k=10 in the same loop
-(systems take turns on every query, so load slows all alike).
+(systems take turns on every query, so load slows all alike). The loop also holds plain
+inference-free search, and both with the query tokenized and weighted in Python instead of
+Java, to show what building the query in Java saves.
 
 The default depth was chosen on SciFact alone; the other collections are held out.
 
     python benchmarks/hybrid_depth.py [--collections scifact nfcorpus cranfield medline]
-        [--depths 20 30 50 100] [--work runs/collections] [--data ../shared/data]
+        [--depths 20 30 50 100] [--rounds 3] [--warmup 5] [--work runs/collections]
+        [--data ../shared/data]
         [--out benchmarks/results/hybrid_depth.json]
 
 Needs the indexes made by benchmarks/effectiveness.py.
@@ -41,17 +44,27 @@ def effectiveness(index: Path, ids: list[str], texts: list[str], qrels, depths) 
     return out
 
 
-def latency(index: Path, texts: list[str], depths, rounds: int) -> dict:
+def latency(index: Path, texts: list[str], depths, rounds: int, warmup: int) -> dict:
     """Median ms of one inference-free hybrid query per depth and of BM25, k=10."""
-    from splade_lite.search import Hybrid, Searcher
+    from splade_lite.search import DEFAULT_DEPTHS, Hybrid, Searcher
 
     systems = {"bm25": Searcher(index, bm25=True).search}
     for depth in depths:
         systems[f"depth {depth}"] = Searcher(index, hybrid=Hybrid(depth=depth)).search
+    # the default depth with the query tokenized and weighted in Python, not Java
+    in_python = Searcher(index, hybrid=Hybrid(depth=DEFAULT_DEPTHS["inference-free"]))
+    in_python._text_queries = None  # never built: every query takes the Python path
+    systems["default, query in Python"] = in_python.search
+    plain = Searcher(index)
+    systems["inference-free"] = plain.search
+    plain_python = Searcher(index)
+    plain_python._text_queries = None
+    systems["inference-free, query in Python"] = plain_python.search
     names = list(systems)
-    for text in texts:  # warm-up: JIT, the word cache
-        for name in names:
-            systems[name](text, 10)
+    for _ in range(warmup):  # JIT (it keeps speeding Java up over several passes), caches
+        for text in texts:
+            for name in names:
+                systems[name](text, 10)
     times: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(rounds):
         for i, text in enumerate(texts):
@@ -73,6 +86,7 @@ def main() -> None:
     parser = collection_parser(__doc__, "hybrid_depth.json")
     parser.add_argument("--depths", nargs="+", type=int, default=[20, 30, 50, 100])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=5, help="passes before timing")
     args = parser.parse_args()
 
     results = []
@@ -88,7 +102,7 @@ def main() -> None:
             )
             print(name, mode, row["nDCG@10"][mode], flush=True)
         row["latency_k10"] = latency(
-            args.work / name / MODES["inference-free"], texts, args.depths, args.rounds
+            args.work / name / MODES["inference-free"], texts, args.depths, args.rounds, args.warmup
         )
         print(name, row["latency_k10"], flush=True)
         results.append(row)
@@ -112,6 +126,13 @@ def markdown(results: list[dict], depths: list[int]) -> str:
             for d in depths
         )
         lines.append(f"| {row['collection']} (BM25 {lat['bm25']['median_ms']:.3f}) | {cells} |")
+    others = [n for n in results[0]["latency_k10"] if n != "bm25" and not n.startswith("depth")]
+    lines += ["", "| same loop, k=10: median ms (vs BM25) | " + " | ".join(others) + " |"]
+    lines.append("|---" * (len(others) + 1) + "|")
+    for row in results:
+        lat = row["latency_k10"]
+        cells = " | ".join(f"{lat[n]['median_ms']:.3f} ({lat[n]['vs_bm25']:.2f}×)" for n in others)
+        lines.append(f"| {row['collection']} | {cells} |")
     return "\n".join(lines)
 
 

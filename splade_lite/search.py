@@ -93,6 +93,11 @@ class Searcher:
 
     One searcher may be shared by threads: results are those of serial calls. Query encoding
     is serialised where the tokenizer needs it; the Lucene searches run in parallel.
+
+    Inference-free queries are tokenized and weighted in Java, in the same call as the
+    search (:class:`~splade_lite.indexer.IdfQueries`, checked against the Python encoder
+    when it is made); texts it does not take (non-ASCII, added tokens such as ``[CLS]``),
+    and queries pruned to a number of terms, are encoded in Python. Rankings are the same.
     """
 
     def __init__(

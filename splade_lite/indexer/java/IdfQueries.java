@@ -14,12 +14,9 @@ package splade_lite;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
-import org.apache.lucene.index.Term;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
-import org.apache.lucene.search.BoostQuery;
 import org.apache.lucene.search.Query;
-import org.apache.lucene.search.TermQuery;
 
 public final class IdfQueries {
   private static final byte WORD = 0;
@@ -99,8 +96,8 @@ public final class IdfQueries {
     return out.toString();
   }
 
-  /** The Lucene query of `text` on `field`; null: not handled; NOTHING: no weighted token. */
-  Query query(String text, String field) {
+  /** The Lucene query of `text` on `index`; null: not handled; NOTHING: no weighted token. */
+  Query query(String text, TopHits index) {
     int[] ids = distinctIds(text);
     if (ids == null) {
       return null;
@@ -109,8 +106,7 @@ public final class IdfQueries {
     int clauses = 0;
     for (int id : ids) {
       if (weights[id] > 0) {
-        Query term = new TermQuery(new Term(field, terms[id]));
-        builder.add(new BoostQuery(term, weights[id]), BooleanClause.Occur.SHOULD);
+        builder.add(index.weightedTerm(terms[id], weights[id]), BooleanClause.Occur.SHOULD);
         clauses++;
       }
     }

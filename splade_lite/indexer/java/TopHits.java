@@ -22,6 +22,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -31,6 +32,7 @@ import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.ReaderUtil;
 import org.apache.lucene.index.Term;
+import org.apache.lucene.index.TermStates;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.BoostQuery;
@@ -93,7 +95,7 @@ public final class TopHits implements Closeable {
    * when `queries` does not handle the text (the caller encodes it and calls search()).
    */
   public String searchText(IdfQueries queries, String text, int k) throws IOException {
-    Query built = queries.query(text, field);
+    Query built = queries.query(text, this);
     return built == null ? null : render(top(built, k), k);
   }
 
@@ -152,7 +154,7 @@ public final class TopHits implements Closeable {
       double alpha,
       int rrfK)
       throws IOException {
-    Query built = queries.query(text, sparse.field);
+    Query built = queries.query(text, sparse);
     if (built == null) {
       return null;
     }
@@ -398,11 +400,34 @@ public final class TopHits implements Closeable {
     BooleanQuery.Builder builder = new BooleanQuery.Builder();
     for (int i = 0; i < parts.length; i += 2) {
       float weight = Float.parseFloat(parts[i + 1]);
-      Query term = new TermQuery(new Term(field, parts[i]));
-      builder.add(new BoostQuery(term, weight), BooleanClause.Occur.SHOULD);
+      builder.add(weightedTerm(parts[i], weight), BooleanClause.Occur.SHOULD);
     }
     return builder.build();
   }
+
+  /**
+   * weight x (the term's impact) on the impact field. Where a term's postings start in each
+   * segment is looked up in the term dictionary once and kept (the index never changes
+   * under this reader), so a query does not pay a dictionary seek per term each time.
+   */
+  Query weightedTerm(String token, float weight) {
+    Term term = new Term(field, token);
+    TermStates states = termStates.get(token);
+    if (states == null) {
+      try {
+        states = TermStates.build(searcher, term, true);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      if (termStates.size() < MAX_CACHED_TERMS) {
+        termStates.put(token, states);
+      }
+    }
+    return new BoostQuery(new TermQuery(term, states), weight);
+  }
+
+  private static final int MAX_CACHED_TERMS = 1 << 20;
+  private final Map<String, TermStates> termStates = new ConcurrentHashMap<>();
 
   private Query textQuery(String text) {
     return new BagOfWordsQueryGenerator().buildQuery(field, analyzer, text);
