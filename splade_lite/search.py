@@ -342,19 +342,8 @@ class Searcher:
         """The hybrid fusion of each query's sparse search (`terms`) and BM25 search (`texts`)."""
         from splade_lite.indexer import hybrid_search
 
-        h = self.hybrid
-        assert h is not None
         return hybrid_search(
-            self._impact,
-            self._bm25,
-            terms,
-            texts,
-            depth=h.depth_for(self.mode, k),
-            k=k,
-            fusion=h.fusion,
-            alpha=h.alpha,
-            rrf_k=h.rrf_k,
-            threads=threads,
+            self._impact, self._bm25, terms, texts, threads=threads, **self._fusion(k)
         )
 
     def _fused_text(
@@ -363,20 +352,16 @@ class Searcher:
         """:meth:`_fused` of texts whose sparse queries are built in Java (None: not handled)."""
         from splade_lite.indexer import hybrid_text_search
 
+        return hybrid_text_search(
+            self._impact, in_java, self._bm25, texts, threads=threads, **self._fusion(k)
+        )
+
+    def _fusion(self, k: int) -> dict[str, Any]:
+        """How the top `k` of a hybrid search are fused (the hybrid settings, depth resolved)."""
         h = self.hybrid
         assert h is not None
-        return hybrid_text_search(
-            self._impact,
-            in_java,
-            self._bm25,
-            texts,
-            depth=h.depth_for(self.mode, k),
-            k=k,
-            fusion=h.fusion,
-            alpha=h.alpha,
-            rrf_k=h.rrf_k,
-            threads=threads,
-        )
+        depth = h.depth_for(self.mode, k)
+        return {"depth": depth, "k": k, "fusion": h.fusion, "alpha": h.alpha, "rrf_k": h.rrf_k}
 
     def batch_search_terms(
         self, queries: Sequence[dict[str, int]], k: int = 10, threads: int = 1

@@ -241,6 +241,13 @@ class IdfQueries:
         return self._java.encode(text)
 
 
+def _fusion_args(depth: int, k: int, fusion: str, alpha: float, rrf_k: int) -> tuple:
+    """The fusion settings as TopHits.hybrid* take them (rrfK < 0 asks for interpolation)."""
+    if fusion not in ("interpolate", "rrf"):
+        raise ValueError(f"unknown fusion {fusion!r}; choose interpolate or rrf")
+    return (int(depth), int(k), float(alpha), int(rrf_k) if fusion == "rrf" else -1)
+
+
 def hybrid_search(
     sparse: ImpactIndex,
     lexical: BM25Index,
@@ -267,11 +274,9 @@ def hybrid_search(
     """
     if len(queries) != len(texts):
         raise ValueError(f"{len(queries)} sparse queries for {len(texts)} texts")
-    if fusion not in ("interpolate", "rrf"):
-        raise ValueError(f"unknown fusion {fusion!r}; choose interpolate or rrf")
+    args = _fusion_args(depth, k, fusion, alpha, rrf_k)
     if k <= 0 or not texts:
         return [[] for _ in texts]
-    args = (int(depth), int(k), float(alpha), int(rrf_k) if fusion == "rrf" else -1)
     encoded = [sparse._encode(q) or "" for q in queries]
     tophits = _java().TopHits
     if len(texts) == 1:
@@ -303,11 +308,9 @@ def hybrid_text_search(
 ) -> list[Hits | None]:
     """:func:`hybrid_search` of texts whose sparse queries `queries` builds in Java (one call
     for tokenizing, both searches and the fusion); None for each text it does not handle."""
-    if fusion not in ("interpolate", "rrf"):
-        raise ValueError(f"unknown fusion {fusion!r}; choose interpolate or rrf")
+    args = _fusion_args(depth, k, fusion, alpha, rrf_k)
     if k <= 0 or not texts:
         return [[] for _ in texts]
-    args = (int(depth), int(k), float(alpha), int(rrf_k) if fusion == "rrf" else -1)
     tophits, java = _java().TopHits, queries._java
     if len(texts) == 1:  # a Java String[] costs more to build than one search
         found = [tophits.hybridText(sparse._searcher, java, lexical._searcher, texts[0], *args)]
