@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,6 +297,13 @@ class Searcher:
             if in_java is not None and in_java != (
                 self._impact._encode(self.query_terms([probe])[0]) or ""
             ):
+                warnings.warn(
+                    f"{self.index_dir}: the Java query builder disagrees with the Python "
+                    f"encoder on {probe!r}; queries are encoded in Python (same results, "
+                    "slower). Please report this.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
                 return None
         return built
 

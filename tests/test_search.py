@@ -380,3 +380,22 @@ def test_inference_free_search_in_java_equals_the_python_path(tmp_path, tiny_cor
 def test_splade_queries_are_not_built_in_java(built):
     root, _, _ = built
     assert Searcher(root / "index")._java_queries() is None
+
+
+def test_a_java_query_builder_that_disagrees_is_not_used(tmp_path, tiny_corpus, monkeypatch):
+    """Checked on probe texts when made: one that would change a query is refused, loudly."""
+    import splade_lite.indexer
+
+    encode_corpus(tiny_corpus, tmp_path / "v", mode="inference-free", progress=False)
+    build_index(tmp_path / "v", tmp_path / "i")
+    expected = [Searcher(tmp_path / "i").search(q, k=3) for q in QUERIES]
+
+    class OffByOne(splade_lite.indexer.IdfQueries):  # Java's weights no longer match Python's
+        def __init__(self, wordpiece, terms, weights):
+            super().__init__(wordpiece, terms, [w + 1 if w else 0 for w in weights])
+
+    monkeypatch.setattr(splade_lite.indexer, "IdfQueries", OffByOne)
+    searcher = Searcher(tmp_path / "i")
+    with pytest.warns(RuntimeWarning, match="disagrees"):
+        assert searcher._java_queries() is None
+    assert [searcher.search(q, k=3) for q in QUERIES] == expected  # through Python
