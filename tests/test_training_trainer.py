@@ -218,3 +218,43 @@ def test_hard_negatives_from_the_projects_search(tiny, tmp_path):
         positive, negatives = ex.docs[0], ex.docs[1:]
         assert ex.scores is None and positive not in negatives and len(negatives) == 2
         assert set(negatives) <= set(top) - {positive}
+
+
+def test_learned_query_weights_are_saved_as_the_idf_table(tiny, tmp_path):
+    """--query-weight-lr: the same query tokens, learned weights, saved in idf.json and used
+    by the reloaded encoder; an interrupted run resumes to the same table."""
+    from splade_lite.encoders import load_encoder
+
+    model, beir = tiny
+    config = _config(model, mode="inference-free", loss="margin-mse", max_steps=6)
+    config = replace(config, query_weight_lr=0.05, checkpoint_every=3)
+    out = tmp_path / "learned"
+    adapt_corpus(beir / "corpus.jsonl", out, config, depth=5, progress=False)
+    corpus_idf = json.loads((out / "training" / "idf.json").read_text())
+    saved = json.loads((out / "idf.json").read_text())
+    assert saved.keys() == corpus_idf.keys()  # no token gains or loses a weight
+    assert all(w > 0 for w in saved.values())
+    moved = [t for t in saved if abs(saved[t] - corpus_idf[t]) > 1e-4]
+    assert moved and len(moved) < len(saved)  # only tokens seen in training queries move
+    (query,) = load_encoder(out, mode="inference-free").encode_queries(["bees pollinate"])
+    terms = [load_encoder(out, mode="inference-free").terms[i] for i in query.indices]
+    assert np.allclose(query.values, [saved[t] for t in terms])
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_4(step, loss):
+        if step == 4:
+            raise Stop
+
+    resumed = tmp_path / "resumed"
+    with pytest.raises(Stop):
+        adapt_corpus(beir / "corpus.jsonl", resumed, config, depth=5, progress=False,
+                     on_step=stop_at_4)  # fmt: skip
+    adapt_corpus(beir / "corpus.jsonl", resumed, config, depth=5, progress=False, resume=True)
+    assert json.loads((resumed / "idf.json").read_text()) == saved
+    # the encoder too (adapt distils teacher scores: both runs train on them as saved)
+    straight, again = _weights(out), _weights(resumed)
+    assert all(np.array_equal(straight[n], again[n]) for n in straight)
+    with pytest.raises(ValueError, match="inference-free"):
+        replace(config, mode="splade")

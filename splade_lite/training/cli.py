@@ -97,6 +97,15 @@ def _common(default_loss: str, losses: tuple[str, ...]):
             type=click.FloatRange(min=0, min_open=True),
         ),
         click.option(
+            "--query-weight-lr",
+            default=0.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            help="Inference-free: also learn each token's query weight (saved as idf.json), "
+            "starting from its IDF, at this learning rate; 0 keeps the IDF. Queries still "
+            "need no model.",
+        ),
+        click.option(
             "--depth",
             default=50,
             show_default=True,
@@ -164,6 +173,7 @@ def _config(options: dict) -> TrainConfig:
         flops_warmup=options.pop("flops_warmup"),
         doc_regularizer=doc_reg,
         temperature=options.pop("temperature"),
+        query_weight_lr=options.pop("query_weight_lr"),
         seed=options.pop("seed"),
         checkpoint_every=options.pop("checkpoint_every"),
     )

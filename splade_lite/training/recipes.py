@@ -212,6 +212,15 @@ def _distilled(
     return examples, scale
 
 
+def _saved(out_dir, examples, idf, extra) -> tuple[list, dict | None, dict]:
+    """Save the run's data and read it back: training starts from what was written (teacher
+    scores rounded as saved), so a resumed run trains on exactly the same data."""
+    save_run_data(out_dir, examples, idf, extra)
+    saved = load_run_data(out_dir)
+    assert saved is not None
+    return saved
+
+
 def _texts(docs: Mapping[str, Doc]) -> dict[str, str]:
     return {d: doc.full_text for d, doc in docs.items()}
 
@@ -303,7 +312,7 @@ def adapt_corpus(
         if cloze > 0:
             examples = cloze_positives(examples, docs, cloze, rng)
         extra = {"teacher_scale": scale, "num_docs": len(docs)}
-        save_run_data(out_dir, examples, idf, extra)
+        examples, idf, extra = _saved(out_dir, examples, idf, extra)
     else:
         examples, idf, extra = saved
         log(f"resuming with the {len(examples)} examples of the interrupted run")
@@ -381,10 +390,11 @@ def train_supervised(
             items = [(text, positives, qid) for qid, text, positives in pairs]
             examples, scale = _distilled(teacher, items, config, idf, rng, skip, log)
             del teacher
-        save_run_data(out_dir, examples, idf, {"teacher_scale": scale, "num_docs": len(docs)})
+        extra = {"teacher_scale": scale, "num_docs": len(docs)}
+        examples, idf, extra = _saved(out_dir, examples, idf, extra)
     else:
         examples, idf, extra = saved
-        scale = extra["teacher_scale"]
+    scale = extra["teacher_scale"]
     config = TrainConfig(**{**asdict(config), "teacher_scale": scale})
     info = {"data": {"command": "train", "qrels": options["qrels"], "num_examples": len(examples)}}
     return run_training(

@@ -63,6 +63,9 @@ class TrainConfig:
     flops_warmup: int = 200  # steps of the quadratic warm-up of both weights
     doc_regularizer: str = "flops"  # or idf-flops (inference-free only)
     temperature: float = 1.0
+    # inference-free: learn each token's query weight (saved as idf.json), starting from the
+    # IDF, at this learning rate; 0 keeps the IDF
+    query_weight_lr: float = 0.0
     teacher_scale: float = 1.0  # teacher scores are multiplied by this before distillation
     grad_clip: float = 1.0  # max gradient norm (0: none)
     seed: int = 42
@@ -80,6 +83,8 @@ class TrainConfig:
         for name in ("max_steps", "batch_size", "max_length", "query_max_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.query_weight_lr < 0 or (self.query_weight_lr > 0 and self.mode != "inference-free"):
+            raise ValueError("query_weight_lr is for inference-free training, and not negative")
         if self.negatives < 0 or (self.negatives == 0 and self.loss != "info-nce"):
             raise ValueError("distillation needs at least one negative per query")
 
@@ -201,12 +206,24 @@ class Trainer:
         self.model: TrainableSplade = load_trainable(config.base, device)
         self.model.train()
         self.idf = None
+        self.query_log_weight: torch.nn.Parameter | None = None
+        groups: list[dict] = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
         if config.mode == "inference-free":
             if idf is None:
                 raise ValueError("inference-free training needs an IDF table")
             self.idf = idf_vector(idf, self.model.terms)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+            if config.query_weight_lr > 0:  # log-weights: they stay positive
+                self.query_log_weight = torch.nn.Parameter(
+                    torch.log(self.idf.clamp_min(1e-6)).to(self.model.projection.weight.device)
+                )
+                groups.append(
+                    {
+                        "params": [self.query_log_weight],
+                        "lr": config.query_weight_lr,
+                        "weight_decay": 0.0,
+                    }
+                )
+        self.optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
             lambda s: _lr_factor(s, config.warmup_steps, config.max_steps),
@@ -228,6 +245,8 @@ class Trainer:
             queries = idf_query_weights(
                 model.tokenizer, queries_text, self.idf, model.special_ids
             ).to(docs.device)
+            if self.query_log_weight is not None:  # the same tokens, learned weights
+                queries = (queries > 0).to(docs.dtype) * self.query_log_weight.exp()
         grouped = docs.view(len(batch), group, -1)
         if cfg.loss == "info-nce":
             rank = losses.info_nce(queries, grouped, cfg.temperature)
@@ -262,6 +281,15 @@ class Trainer:
         }
         return total, parts
 
+    def query_weights(self, idf: Mapping[str, float]) -> dict[str, float]:
+        """The inference-free query weights to save: `idf`, or the learned ones where they
+        are learned (for the same tokens: a token without IDF never gets a weight)."""
+        if self.query_log_weight is None:
+            return dict(idf)
+        learned = self.query_log_weight.detach().exp().cpu().tolist()
+        terms = self.model.terms
+        return {terms[i]: learned[i] for i in torch.nonzero(self.idf > 0).flatten().tolist()}
+
     def train_step(self) -> float:
         cfg = self.config
         step = self.step + 1
@@ -295,6 +323,9 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "losses": self.losses,
             "config": asdict(self.config),
+            "query_log_weight": (
+                None if self.query_log_weight is None else self.query_log_weight.detach().cpu()
+            ),
         }
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         torch.save(state, tmp)
@@ -310,6 +341,9 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
+        if self.query_log_weight is not None:
+            with torch.no_grad():
+                self.query_log_weight.copy_(state["query_log_weight"])
         self.step = int(state["step"])
         self.losses = list(state["losses"])
 
@@ -372,7 +406,7 @@ def run_training(
             "max_length": config.max_length,
             "recipe": recipe,
         },
-        idf=dict(idf) if (config.mode == "inference-free" and idf is not None) else None,
+        idf=trainer.query_weights(idf) if (config.mode == "inference-free" and idf) else None,
     )
     md.write_json(run / "losses.json", {"losses": [round(v, 6) for v in trainer.losses]})
     if checkpoint.exists():
