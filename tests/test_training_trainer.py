@@ -43,6 +43,20 @@ def _config(model, **changes) -> TrainConfig:
     return replace(base, **changes)
 
 
+class Stop(Exception):
+    """Stands for an interruption (Ctrl-C, a killed job) in the middle of a run."""
+
+
+def stop_at(stop_step: int):
+    """An `on_step` callback that interrupts the run after step `stop_step`."""
+
+    def on_step(step: int, loss: float) -> None:
+        if step == stop_step:
+            raise Stop
+
+    return on_step
+
+
 def _weights(folder) -> dict[str, np.ndarray]:
     from safetensors.numpy import load_file
 
@@ -121,16 +135,9 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny, tmp_path):
     config = _config(model, max_steps=4, checkpoint_every=2)
     train_supervised(beir, tmp_path / "straight", config, progress=False)
 
-    class Stop(Exception):
-        pass
-
-    def stop_at_2(step, loss):
-        if step == 2:
-            raise Stop
-
     out = tmp_path / "resumed"
     with pytest.raises(Stop):
-        train_supervised(beir, out, config, progress=False, on_step=stop_at_2)
+        train_supervised(beir, out, config, progress=False, on_step=stop_at(2))
     assert (out / "training" / "checkpoint.pt").is_file() and not (out / "config.json").exists()
     with pytest.raises(RunExistsError, match="--resume"):
         train_supervised(beir, out, config, progress=False)
@@ -236,21 +243,14 @@ def test_learned_query_weights_are_saved_as_the_idf_table(tiny, tmp_path):
     assert all(w > 0 for w in saved.values())
     moved = [t for t in saved if abs(saved[t] - corpus_idf[t]) > 1e-4]
     assert moved and len(moved) < len(saved)  # only tokens seen in training queries move
-    (query,) = load_encoder(out, mode="inference-free").encode_queries(["bees pollinate"])
-    terms = [load_encoder(out, mode="inference-free").terms[i] for i in query.indices]
-    assert np.allclose(query.values, [saved[t] for t in terms])
-
-    class Stop(Exception):
-        pass
-
-    def stop_at_4(step, loss):
-        if step == 4:
-            raise Stop
+    encoder = load_encoder(out, mode="inference-free")
+    (query,) = encoder.encode_queries(["bees pollinate"])
+    assert np.allclose(query.values, [saved[encoder.terms[i]] for i in query.indices])
 
     resumed = tmp_path / "resumed"
     with pytest.raises(Stop):
         adapt_corpus(beir / "corpus.jsonl", resumed, config, depth=5, progress=False,
-                     on_step=stop_at_4)  # fmt: skip
+                     on_step=stop_at(4))  # fmt: skip
     adapt_corpus(beir / "corpus.jsonl", resumed, config, depth=5, progress=False, resume=True)
     assert json.loads((resumed / "idf.json").read_text()) == saved
     # the encoder too (adapt distils teacher scores: both runs train on them as saved)
