@@ -212,12 +212,21 @@ st = pytest.importorskip("sentence_transformers", reason="sentence-transformers 
 @pytest.fixture(scope="module")
 def st_folders(tmp_path_factory, splade_tiny):
     from sentence_transformers import SparseEncoder
-    from sentence_transformers.models import Router
-    from sentence_transformers.sparse_encoder.models import (
-        MLMTransformer,
-        SparseStaticEmbedding,
-        SpladePooling,
-    )
+
+    try:  # where newer sentence-transformers releases keep them
+        from sentence_transformers.sparse_encoder.modules import (
+            MLMTransformer,
+            Router,
+            SparseStaticEmbedding,
+            SpladePooling,
+        )
+    except ImportError:  # older releases
+        from sentence_transformers.models import Router
+        from sentence_transformers.sparse_encoder.models import (
+            MLMTransformer,
+            SparseStaticEmbedding,
+            SpladePooling,
+        )
 
     root = tmp_path_factory.mktemp("st")
     path = splade_tiny.source.mlm
