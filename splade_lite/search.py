@@ -97,8 +97,8 @@ class Searcher:
 
     Inference-free queries are tokenized and weighted in Java, in the same call as the
     search (:class:`~splade_lite.indexer.IdfQueries`, checked against the Python encoder
-    when it is made); texts it does not take (non-ASCII, added tokens such as ``[CLS]``),
-    and queries pruned to a number of terms, are encoded in Python. Rankings are the same.
+    when it is made); texts it does not take (non-ASCII, added tokens such as ``[CLS]``) are
+    encoded in Python. Rankings are the same.
     """
 
     def __init__(
@@ -273,14 +273,14 @@ class Searcher:
 
     def _java_queries(self):
         """The Java builder of this index's inference-free queries (made on first use), or
-        None: another mode, pruning by term count, a tokenizer it cannot copy, or a
-        disagreement with the Python encoder on the probe texts."""
+        None: another mode, a tokenizer it cannot copy, or a disagreement with the Python
+        encoder on the probe texts."""
         if self._text_queries is False:
             self._text_queries = self._make_java_queries()
         return self._text_queries
 
     def _make_java_queries(self):
-        if self.mode != "inference-free" or (self.pruning and self.pruning.max_terms):
+        if self.mode != "inference-free":
             return None
         encoder = self.encoder
         wordpiece = getattr(encoder, "wordpiece", None)
@@ -291,7 +291,8 @@ class Searcher:
 
         floor = self.pruning.min_weight * self.scale if self.pruning else 0
         weights = [w if w >= floor else 0 for w in encoder.quantized_table(self.scale)]
-        built = IdfQueries(wordpiece, encoder.terms[: len(weights)], weights)
+        max_terms = self.pruning.max_terms if self.pruning else None
+        built = IdfQueries(wordpiece, encoder.terms[: len(weights)], weights, max_terms)
         for probe in PROBES + [p.lower() for p in PROBES]:
             in_java = built.encode(probe)
             if in_java is not None and in_java != (

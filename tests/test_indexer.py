@@ -317,12 +317,16 @@ def idf_queries(splade_tiny):
     return encoder, IdfQueries(encoder.wordpiece, terms, encoder.quantized_table(100))
 
 
-def _python_query(encoder, text: str) -> str:
+def _python_query(encoder, text: str, max_terms: int | None = None) -> str:
+    from splade_lite.pruning import Pruning
+
     (query,) = encoder.quantized_terms([text], 100)
+    if max_terms is not None:
+        query = Pruning(max_terms=max_terms).apply(query, 100)
     return " ".join(f"{t} {w}" for t, w in query.items())
 
 
-def _check_java_query(encoder, java, text: str) -> None:
+def _check_java_query(encoder, java, text: str, max_terms: int | None = None) -> None:
     got = java.encode(text)
     if got is None:  # left to Python: non-ASCII text, or an added token such as [CLS]
         lowered = text.lower()
@@ -330,7 +334,7 @@ def _check_java_query(encoder, java, text: str) -> None:
             t in text or t in lowered for t in encoder.wordpiece.added
         ), text
     else:
-        assert got == _python_query(encoder, text), text
+        assert got == _python_query(encoder, text, max_terms), text
 
 
 @jvm
@@ -338,6 +342,33 @@ def _check_java_query(encoder, java, text: str) -> None:
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80) | st.text(max_size=20))
 def test_idf_queries_built_in_java_equal_pythons(idf_queries, text: str) -> None:
     _check_java_query(*idf_queries, text)
+
+
+@jvm
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(["cell", "cells", "the", "of", "gene", "ics", "x", "##", "a1"])).map(
+        " ".join
+    ),
+    st.integers(1, 4),
+)
+def test_idf_queries_keep_the_heaviest_terms_as_pruning_does(coarse, text, max_terms):
+    encoder, java = coarse
+    _check_java_query(encoder, java[max_terms], text, max_terms)
+
+
+@pytest.fixture(scope="module")
+def coarse(splade_tiny):
+    """An encoder whose weights are multiples of 0.5 (ties at a term cut are common), and its
+    Java copies keeping 1 to 4 terms."""
+    from splade_lite.encoders.inference_free import IdfQueryEncoder
+    from splade_lite.indexer import IdfQueries
+
+    terms = splade_tiny.terms
+    idf = {t: (i * 7919 % 900) // 50 * 0.5 for i, t in enumerate(terms)}
+    encoder = IdfQueryEncoder(splade_tiny.tokenizer, idf, terms)
+    table = encoder.quantized_table(100)
+    return encoder, {n: IdfQueries(encoder.wordpiece, terms, table, n) for n in range(1, 5)}
 
 
 @jvm

@@ -359,6 +359,8 @@ def test_inference_free_search_in_java_equals_the_python_path(tmp_path, tiny_cor
         {"pruning": Pruning()},
         {"hybrid": True},
         {"hybrid": Hybrid(fusion="rrf", depth=2)},
+        {"pruning": Pruning(max_terms=2)},
+        {"pruning": Pruning(min_weight=0.5, max_terms=3), "hybrid": True},
     ]
     for options in settings:
         in_java, in_python = (
@@ -371,7 +373,6 @@ def test_inference_free_search_in_java_equals_the_python_path(tmp_path, tiny_cor
             assert in_java.search(text, k=4) == in_python.search(text, k=4), (text, options)
         batch = in_java.batch_search(texts + [" "], k=4, threads=2)
         assert batch == [in_python.search(t, k=4) for t in texts] + [[]], options
-    assert Searcher(tmp_path / "i", pruning=Pruning(max_terms=2))._java_queries() is None
     java = Searcher(tmp_path / "i")._java_queries()
     assert java.encode("Café") is None and java.encode("[CLS] coffee") is None
     assert Searcher(tmp_path / "i").search("café", k=3)  # answered through Python
@@ -391,8 +392,8 @@ def test_a_java_query_builder_that_disagrees_is_not_used(tmp_path, tiny_corpus, 
     expected = [Searcher(tmp_path / "i").search(q, k=3) for q in QUERIES]
 
     class OffByOne(splade_lite.indexer.IdfQueries):  # Java's weights no longer match Python's
-        def __init__(self, wordpiece, terms, weights):
-            super().__init__(wordpiece, terms, [w + 1 if w else 0 for w in weights])
+        def __init__(self, wordpiece, terms, weights, max_terms=None):
+            super().__init__(wordpiece, terms, [w + 1 if w else 0 for w in weights], max_terms)
 
     monkeypatch.setattr(splade_lite.indexer, "IdfQueries", OffByOne)
     searcher = Searcher(tmp_path / "i")

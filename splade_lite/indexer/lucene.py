@@ -209,12 +209,20 @@ class IdfQueries:
 
     Made from the ASCII word splitter of the query encoder (`wordpiece`, a
     :class:`~splade_lite.encoders.fast_wordpiece.FastWordPiece`), the vocabulary and the
-    integer weight of each token id (0: left out). It handles what that splitter handles
+    integer weight of each token id (0: left out), keeping at most `max_terms` terms of a
+    query, the heaviest (as :class:`~splade_lite.pruning.Pruning` does). It handles what that
+    splitter handles
     (ASCII text without an added token); for any other text its methods return None and
     the caller encodes the query in Python.
     """
 
-    def __init__(self, wordpiece: Any, terms: Sequence[str], weights: Sequence[int]) -> None:
+    def __init__(
+        self,
+        wordpiece: Any,
+        terms: Sequence[str],
+        weights: Sequence[int],
+        max_terms: int | None = None,
+    ) -> None:
         settings = wordpiece.wordpiece
         if settings is None:
             raise ValueError("the word splitter has no WordPiece settings")
@@ -234,6 +242,7 @@ class IdfQueries:
             settings.unk_token,
             settings.prefix,
             int(settings.max_chars),
+            int(max_terms or 0),
         )
 
     def encode(self, text: str) -> str | None:

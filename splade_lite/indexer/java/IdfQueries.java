@@ -33,12 +33,14 @@ public final class IdfQueries {
   private final int unk;
   private final String prefix;
   private final int maxChars;
+  private final int maxTerms; // 0: no limit
 
   /**
    * @param drop, space, punct the ASCII characters the tokenizer drops, treats as white space,
    *     and makes words of their own; every other ASCII character is part of a word
    * @param terms the vocabulary in id order (the WordPiece vocabulary and the index terms)
    * @param weights integer weight per token id; 0 leaves the token out of queries
+   * @param maxTerms keep at most this many of a query's terms, the heaviest; 0: all
    */
   public IdfQueries(
       String drop,
@@ -50,7 +52,8 @@ public final class IdfQueries {
       int[] weights,
       String unkToken,
       String prefix,
-      int maxChars) {
+      int maxChars,
+      int maxTerms) {
     if (terms.length != weights.length) {
       throw new IllegalArgumentException("one weight per term is needed");
     }
@@ -69,6 +72,7 @@ public final class IdfQueries {
     this.unk = unkId == null ? -1 : unkId;
     this.prefix = prefix;
     this.maxChars = maxChars;
+    this.maxTerms = maxTerms;
   }
 
   private void mark(String chars, byte as) {
@@ -83,34 +87,68 @@ public final class IdfQueries {
 
   /** The query of `text` as "term weight ..." (what search() takes), or null: not handled. */
   public String encode(String text) {
-    int[] ids = distinctIds(text);
+    int[] ids = queryIds(text);
     if (ids == null) {
       return null;
     }
     StringBuilder out = new StringBuilder();
     for (int id : ids) {
-      if (weights[id] > 0) {
-        out.append(out.length() == 0 ? "" : " ").append(terms[id]).append(' ').append(weights[id]);
-      }
+      out.append(out.length() == 0 ? "" : " ").append(terms[id]).append(' ').append(weights[id]);
     }
     return out.toString();
   }
 
   /** The Lucene query of `text` on `index`; null: not handled; NOTHING: no weighted token. */
   Query query(String text, TopHits index) {
+    int[] ids = queryIds(text);
+    if (ids == null) {
+      return null;
+    }
+    if (ids.length == 0) {
+      return NOTHING;
+    }
+    BooleanQuery.Builder builder = new BooleanQuery.Builder();
+    for (int id : ids) {
+      builder.add(index.weightedTerm(terms[id], weights[id]), BooleanClause.Occur.SHOULD);
+    }
+    return builder.build();
+  }
+
+  /**
+   * The ids of the query's terms in ascending order: its distinct tokens that have a weight,
+   * at most the `maxTerms` heaviest (ties to the term that sorts first, as Pruning.apply
+   * does in Python); null when the text is not handled.
+   */
+  private int[] queryIds(String text) {
     int[] ids = distinctIds(text);
     if (ids == null) {
       return null;
     }
-    BooleanQuery.Builder builder = new BooleanQuery.Builder();
-    int clauses = 0;
+    int kept = 0;
     for (int id : ids) {
       if (weights[id] > 0) {
-        builder.add(index.weightedTerm(terms[id], weights[id]), BooleanClause.Occur.SHOULD);
-        clauses++;
+        ids[kept++] = id;
       }
     }
-    return clauses == 0 ? NOTHING : builder.build();
+    if (maxTerms <= 0 || kept <= maxTerms) {
+      return Arrays.copyOf(ids, kept);
+    }
+    Integer[] ranked = new Integer[kept];
+    for (int i = 0; i < kept; i++) {
+      ranked[i] = ids[i];
+    }
+    Arrays.sort(
+        ranked,
+        (a, b) ->
+            weights[a] != weights[b]
+                ? Integer.compare(weights[b], weights[a])
+                : TopHits.compareCodePoints(terms[a], terms[b]));
+    int[] heaviest = new int[maxTerms];
+    for (int i = 0; i < maxTerms; i++) {
+      heaviest[i] = ranked[i];
+    }
+    Arrays.sort(heaviest);
+    return heaviest;
   }
 
   /** Stands for a handled text without a weighted token (it matches no document). */

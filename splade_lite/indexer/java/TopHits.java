@@ -303,7 +303,8 @@ public final class TopHits implements Closeable {
     return compareCodePoints(a.id, b.id);
   }
 
-  private static int compareCodePoints(String a, String b) {
+  /** Code point order of two strings (Python's str order). */
+  static int compareCodePoints(String a, String b) {
     int i = 0;
     int j = 0;
     while (i < a.length() && j < b.length()) {
