@@ -41,9 +41,13 @@ class Pruning:
     def active(self) -> bool:
         return self.min_weight > 0 or self.max_terms is not None
 
+    def floor(self, scale: float) -> float:
+        """The smallest integer weight kept, at the index's `scale` (0: no floor)."""
+        return self.min_weight * scale
+
     def apply(self, terms: dict[str, int], scale: float) -> dict[str, int]:
         """The pruned ``{term: integer weight}`` (input order kept)."""
-        floor = self.min_weight * scale
+        floor = self.floor(scale)
         kept = {t: w for t, w in terms.items() if w >= floor} if floor > 0 else terms
         if self.max_terms is not None and len(kept) > self.max_terms:
             ranked = sorted(kept.items(), key=lambda tw: (-tw[1], tw[0]))

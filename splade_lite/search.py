@@ -289,7 +289,7 @@ class Searcher:
         from splade_lite.encoders.fast_wordpiece import PROBES
         from splade_lite.indexer import IdfQueries
 
-        floor = self.pruning.min_weight * self.scale if self.pruning else 0
+        floor = self.pruning.floor(self.scale) if self.pruning else 0
         weights = [w if w >= floor else 0 for w in encoder.quantized_table(self.scale)]
         max_terms = self.pruning.max_terms if self.pruning else None
         built = IdfQueries(wordpiece, encoder.terms[: len(weights)], weights, max_terms)

@@ -406,7 +406,11 @@ def run_training(
             "max_length": config.max_length,
             "recipe": recipe,
         },
-        idf=trainer.query_weights(idf) if (config.mode == "inference-free" and idf) else None,
+        idf=(
+            trainer.query_weights(idf)
+            if (config.mode == "inference-free" and idf is not None)
+            else None
+        ),
     )
     md.write_json(run / "losses.json", {"losses": [round(v, 6) for v in trainer.losses]})
     if checkpoint.exists():

@@ -155,7 +155,7 @@ public final class IdfQueries {
   static final Query NOTHING = new BooleanQuery.Builder().build();
 
   /** The distinct token ids of `text` in ascending order, or null when it is not handled. */
-  int[] distinctIds(String text) {
+  private int[] distinctIds(String text) {
     int n = text.length();
     for (int i = 0; i < n; i++) {
       if (text.charAt(i) >= 128) {
