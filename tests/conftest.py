@@ -76,3 +76,23 @@ def tiny_corpus(tmp_path_factory) -> Path:
         "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8"
     )
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_built(tmp_path_factory, tiny_corpus, splade_tiny):
+    """`tiny_corpus` encoded once and indexed in both modes, each with BM25 beside it.
+
+    Shared by the whole session: a test that changes a folder copies it first
+    (``shutil.copytree(tiny_built / "index", tmp_path / "index")``). Holds ``vectors/``,
+    ``index/`` (SPLADE queries) and ``index-if/`` (inference-free queries). Needs the JVM.
+    """
+    from splade_lite.encode import encode_corpus
+    from splade_lite.index import build_index
+
+    root = tmp_path_factory.mktemp("tiny-built")
+    encode_corpus(tiny_corpus, root / "vectors", encoder=splade_tiny, progress=False)
+    build_index(root / "vectors", root / "index", bm25_corpus=tiny_corpus)
+    build_index(
+        root / "vectors", root / "index-if", bm25_corpus=tiny_corpus, mode="inference-free"
+    )
+    return root
