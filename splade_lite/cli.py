@@ -10,8 +10,11 @@ from pathlib import Path
 import click
 
 from splade_lite import __version__
+from splade_lite.cli_errors import echo as _echo
 from splade_lite.cli_errors import friendly as _friendly
 from splade_lite.cli_errors import log as _log
+from splade_lite.terminal import json_safe, printable
+from splade_lite.vectors import MAX_SCALE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -69,7 +72,7 @@ def main() -> None:
     "--scale",
     default=100.0,
     show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, max=MAX_SCALE, min_open=True),
     help="Integer impact = round(weight x scale).",
 )
 @click.option(
@@ -286,13 +289,13 @@ def search(
             }
             for r, h in enumerate(hits, 1)
         ]
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=1))
+        _echo(json_safe(json.dumps(payload, ensure_ascii=False, indent=1)))
         return
     if not hits:
-        click.echo("no document matches this query")
+        _echo("no document matches this query")
     for rank, hit in enumerate(hits, 1):
         score = _format_score(hit.score)
-        click.echo(f"{rank:>3}  {score:>10}  {hit.docid}  {_describe(docs.get(hit.docid))}")
+        _echo(f"{rank:>3}  {score:>10}  {printable(hit.docid)}  {_describe(docs.get(hit.docid))}")
 
 
 def _settings(kind: type, enabled: bool, flag: str, options: dict):
@@ -332,7 +335,7 @@ def _describe(doc: dict | None, width: int = 90) -> str:
     if not doc:
         return ""
     text = doc.get("title") or doc.get("text") or ""
-    text = " ".join(text.split())
+    text = printable(" ".join(str(text).split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -399,14 +402,15 @@ def explain(index_dir, query, docid, feedback, top, width, query_min_weight, que
     doc = searcher.documents([docid]).get(docid) or {}
     width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
     title = doc.get("title") or _describe(doc, width - 20)
-    click.echo(render(explanation, title=title, width=width, top=top))
+    _echo(render(explanation, title=title, width=width, top=top))
     dropped = searcher.pruning and searcher.pruned_terms(query)
     if dropped:
         p = searcher.pruning
         rule = f"weight below {p.min_weight:g}" if p.min_weight else ""
         if p.max_terms is not None:
             rule += f"{', or ' if rule else ''}beyond the {p.max_terms} heaviest"
-        click.echo(f"query terms dropped by pruning ({rule}): " + ", ".join(sorted(dropped)))
+        shown = ", ".join(map(printable, sorted(dropped)))
+        _echo(f"query terms dropped by pruning ({rule}): {shown}")
 
 
 @main.command()
@@ -431,7 +435,7 @@ def evaluate(run, qrels, as_json, measures):
     from splade_lite.evaluate import format_table
 
     scores = score_run(run, qrels, **({"measures": measures} if measures else {}))
-    click.echo(json.dumps(scores) if as_json else format_table(scores))
+    _echo(json.dumps(scores) if as_json else format_table(scores))
 
 
 @main.command()
@@ -460,7 +464,7 @@ def check(ctx, path):
     from splade_lite.check import check_folder, failed, format_checks
 
     checks = check_folder(path)
-    click.echo(format_checks(checks))
+    _echo(format_checks(checks))
     if failed(checks):
         ctx.exit(1)
 
@@ -485,7 +489,7 @@ def demo(workdir, max_docs, queries, rebuild):
         max_docs=max_docs,
         queries=list(queries) or None,
         rebuild=rebuild,
-        echo=click.echo,
+        echo=_echo,
     )
 
 

@@ -7,6 +7,8 @@ import os
 
 import click
 
+from splade_lite.terminal import safe_output
+
 # Errors a user can cause and fix; shown as one line instead of a traceback.
 # SPLADE_LITE_DEBUG=1 shows the traceback anyway.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -32,10 +34,16 @@ def friendly(func):
             # a KeyError's str() is the repr of its argument: show the message itself
             message = str(err.args[0] if isinstance(err, KeyError) and err.args else err)
             message = message or type(err).__name__
-            raise click.ClickException(message) from None
+            raise click.ClickException(safe_output(message)) from None
 
     return wrapper
 
 
+def echo(message: str = "", *, err: bool = False) -> None:
+    """Print a block of output; anything in it that could drive the terminal is escaped."""
+    click.echo(safe_output(message), err=err)
+
+
 def log(message: str) -> None:
-    click.echo(message, err=True)
+    """A progress or summary line on stderr (escaped like :func:`echo`)."""
+    echo(message, err=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import click
 
+from splade_lite.terminal import printable
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
 _PARTIAL_BLOCKS = "▏▎▍▌▋▊▉"  # 1/8 .. 7/8 of a cell
@@ -350,7 +351,9 @@ def _cells(text: str) -> int:
 
 
 def _fit(text: str, cells: int) -> str:
-    """`text` cut to `cells` terminal cells, ending in … when it was cut."""
+    """`text` cut to `cells` terminal cells, ending in … when it was cut (what could drive
+    the terminal is shown escaped: terms, ids and titles come from files)."""
+    text = printable(text)
     if cells <= 0:
         return ""
     if _cells(text) <= cells:

@@ -16,6 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from splade_lite.vectors import MAX_IMPACT
+
+#: Beyond this the query is all feedback (and weights would leave the range of a Java int).
+MAX_BETA = 100.0
+
 
 @dataclass(frozen=True)
 class Feedback:
@@ -26,8 +31,16 @@ class Feedback:
     beta: float = 0.1  # weight of the (rescaled) centroid against the query
 
     def __post_init__(self) -> None:
-        if self.docs < 1 or self.terms < 0 or self.beta < 0:
-            raise ValueError(f"invalid feedback settings {self}")
+        for name, least in (("docs", 1), ("terms", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(
+                    f"feedback {name} must be a whole number >= {least}, got {value!r}"
+                )
+        if not (isinstance(self.beta, (int, float)) and 0 <= self.beta <= MAX_BETA):
+            raise ValueError(
+                f"feedback beta must be a number in [0, {MAX_BETA:g}], got {self.beta!r}"
+            )
 
 
 def centroid(vectors: Sequence[Mapping[str, int]]) -> dict[str, float]:
@@ -57,6 +70,6 @@ def rocchio(
     factor = settings.beta * sum(expanded.values()) / mass
     for term, weight in kept:
         add = int(round(weight * factor))
-        if add > 0:
-            expanded[term] = expanded.get(term, 0) + add
+        if add > 0:  # a Lucene impact query weight is a Java int
+            expanded[term] = min(expanded.get(term, 0) + add, MAX_IMPACT)
     return expanded

@@ -41,13 +41,27 @@ def read_json(path: Path, what: str) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise MetadataError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+    except UnicodeDecodeError as err:
+        raise MetadataError(f"{path}: not UTF-8 text (byte {err.start + 1})") from None
+    except RecursionError:
+        raise MetadataError(f"{path}: not valid JSON (nested too deeply)") from None
+    except OSError as err:
+        raise MetadataError(f"{path}: cannot be read ({err.strerror or err})") from None
     if not isinstance(data, dict):
         raise MetadataError(f"{path}: expected a JSON object")
     return data
 
 
 def read_vectors_meta(vectors_dir: Path) -> dict:
-    return read_json(Path(vectors_dir) / VECTORS_META, "vectors folder (made by `encode`)")
+    """``vectors.json``, refused with every problem named when a field is missing or wrong."""
+    path = Path(vectors_dir) / VECTORS_META
+    meta = read_json(path, "vectors folder (made by `encode`)")
+    problems = encoding_problems(meta)
+    if meta.get("format", "splade-lite/vectors") != "splade-lite/vectors":  # may be omitted
+        problems.insert(0, f"format {_short(meta.get('format'))} is not 'splade-lite/vectors'")
+    if problems:
+        raise MetadataError(f"{path}: {'; '.join(problems)}")
+    return meta
 
 
 def read_index_meta(index_dir: Path) -> dict:
@@ -72,28 +86,52 @@ ENCODING_KEYS = ("model", "model_sha256", "scale", "max_length")
 
 def index_meta_problems(meta: dict) -> list[str]:
     """What is missing or malformed in an index's ``splade_lite.json`` (empty when fine)."""
-    from splade_lite.encoders import MODES
-
     problems = []
     if meta.get("format") != "splade-lite/index":
-        problems.append(f"format {meta.get('format')!r} is not 'splade-lite/index'")
+        problems.append(f"format {_short(meta.get('format'))} is not 'splade-lite/index'")
+    problems += encoding_problems(meta)
+    bm25 = meta.get("bm25")
+    if bm25 is not None:
+        if not isinstance(bm25, dict):
+            problems.append(f"bm25 {_short(bm25)} is not an object")
+        else:
+            for key in ("k1", "b"):
+                value = bm25.get(key)
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    problems.append(f"bm25 {key} {_short(value)} is not a number")
+                elif not (math.isfinite(value) and value >= 0):
+                    problems.append(f"bm25 {key} {_short(value)} is not a finite number >= 0")
+    return problems
+
+
+def encoding_problems(meta: dict) -> list[str]:
+    """What is missing or malformed among the fields that say how documents were encoded."""
+    from splade_lite.encoders import MODES
+    from splade_lite.vectors import check_scale
+
+    problems = []
     if not isinstance(meta.get("model"), str) or not meta.get("model"):
         problems.append("no model name")
     if meta.get("mode") not in MODES:
-        problems.append(f"mode {meta.get('mode')!r} is not one of {', '.join(MODES)}")
-    scale = meta.get("scale")
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
-        problems.append(f"scale {scale!r} is not a positive number")
-    elif not math.isfinite(scale):
-        problems.append(f"scale {scale!r} is not finite")
+        problems.append(f"mode {_short(meta.get('mode'))} is not one of {', '.join(MODES)}")
+    try:
+        check_scale(meta.get("scale"))
+    except ValueError as err:
+        problems.append(str(err))
     for key, least in (("max_length", 1), ("num_docs", 0)):
         value = meta.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            problems.append(f"{key} {value!r} is not an integer >= {least}")
+            problems.append(f"{key} {_short(value)} is not an integer >= {least}")
     sha = meta.get("model_sha256")
     if sha is not None and not isinstance(sha, str):
-        problems.append(f"model_sha256 {sha!r} is not a string")
+        problems.append(f"model_sha256 {_short(sha)} is not a string")
     return problems
+
+
+def _short(value: object) -> str:
+    """A value's repr for an error message, cut short (a crafted file may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:76] + " ..."
 
 
 def encoding_mismatches(index_meta: dict, vectors_meta: dict) -> list[str]:

@@ -10,6 +10,7 @@ import gzip
 import json
 import threading
 import warnings
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,7 @@ class Searcher:
         device: str | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
+        self._identity = _identity(self.index_dir)
         self.meta = md.read_index_meta(self.index_dir)
         self._check_meta()
         if bm25 and (hybrid or feedback):
@@ -136,6 +138,26 @@ class Searcher:
             from splade_lite.indexer import ImpactIndex
 
             self._impact = ImpactIndex(self.index_dir)
+        self._unchanged()  # the metadata read above belong to the Lucene index opened
+
+    def _bounded(self, k: int) -> int:
+        """`k` checked, and cut to the number of documents: asking for more hits than the
+        index holds must not allocate room for them (in Lucene's priority queue)."""
+        _check_k(k)
+        return min(k, max(1, int(self.meta["num_docs"])))
+
+    def _unchanged(self) -> None:
+        """Refuse to read more files of an index folder replaced since the searcher opened it.
+
+        Lucene keeps the files it opened, but titles, IDF, tokenizer and forward index are
+        read later by path: after ``index --overwrite`` they would come from the new index
+        and mix with the old one's rankings.
+        """
+        if _identity(self.index_dir) != self._identity:
+            raise IndexChangedError(
+                f"{self.index_dir} was replaced (rebuilt?) after this searcher opened it; "
+                "open it again to search the new index"
+            )
 
     def _check_meta(self) -> None:
         """Refuse metadata that is malformed or disagrees with the documents' encoding."""
@@ -172,13 +194,15 @@ class Searcher:
                 from splade_lite.forward import ForwardIndex
 
                 path = self.index_dir / md.FORWARD_FILE
+                self._unchanged()
                 if not path.is_file():
                     raise FileNotFoundError(
-                        f"{self.index_dir} has no {md.FORWARD_FILE} (built by splade-lite 0.1.0 "
-                        "before feedback existed?); rebuild it with `splade-lite index "
-                        "--overwrite`"
+                        f"{self.index_dir} has no {md.FORWARD_FILE}; rebuild it with "
+                        "`splade-lite index VECTORS --out INDEX --overwrite`"
                     )
-                self._forward = ForwardIndex.load(path)
+                forward = ForwardIndex.load(path)  # memory-mapped: stays the file opened
+                self._unchanged()
+                self._forward = forward
         return self._forward
 
     # -- query encoding -----------------------------------------------------------------------
@@ -187,7 +211,10 @@ class Searcher:
         """The query encoder the index asks for (loaded on first use)."""
         with self._lazy_lock:
             if self._encoder is None:
-                self._encoder = self._load_query_encoder()
+                self._unchanged()
+                encoder = self._load_query_encoder()
+                self._unchanged()
+                self._encoder = encoder
         return self._encoder
 
     def _load_query_encoder(self):
@@ -197,6 +224,11 @@ class Searcher:
             from splade_lite.encoders.rust_tokenizer import RustTokenizer
 
             tokenizer_dir = self.index_dir / md.TOKENIZER_DIR
+            if not tokenizer_dir.is_dir():  # never looked up as a hub id of that name
+                raise FileNotFoundError(
+                    f"{self.index_dir} has no {md.TOKENIZER_DIR}/ folder, which inference-free "
+                    "queries are tokenized with; rebuild the index with `splade-lite index`"
+                )
             if RustTokenizer.available(tokenizer_dir):  # no transformers, so no torch import
                 tokenizer = RustTokenizer(tokenizer_dir)
             else:
@@ -251,7 +283,7 @@ class Searcher:
         """The top `k` documents for one query text (a blank query is an error)."""
         if not query.strip():
             raise ValueError("the query is empty")
-        _check_k(k)
+        k = self._bounded(k)
         # the common cases straight to Lucene: at a tenth of a millisecond a query, each
         # layer of list wrapping shows
         if self.mode == "bm25":
@@ -292,6 +324,8 @@ class Searcher:
         floor = self.pruning.floor(self.scale) if self.pruning else 0
         weights = [w if w >= floor else 0 for w in encoder.quantized_table(self.scale)]
         max_terms = self.pruning.max_terms if self.pruning else None
+        if max_terms is not None:  # a Java int; no query has more terms than the vocabulary
+            max_terms = min(max_terms, len(weights))
         built = IdfQueries(wordpiece, encoder.terms[: len(weights)], weights, max_terms)
         for probe in PROBES + [p.lower() for p in PROBES]:
             in_java = built.encode(probe)
@@ -316,7 +350,7 @@ class Searcher:
         A blank query matches nothing (an empty list): encoding it would only rank documents
         by the model's expansion of the special tokens.
         """
-        _check_k(k)
+        k = self._bounded(k)
         queries = list(queries)
         if self.mode == "bm25":  # blank texts match nothing in BM25Index
             return _as_hits(self._bm25.batch_search(queries, k, threads))
@@ -369,7 +403,7 @@ class Searcher:
         """How the top `k` of a hybrid search are fused (the hybrid settings, depth resolved)."""
         h = self.hybrid
         assert h is not None
-        depth = h.depth_for(self.mode, k)
+        depth = self._bounded(h.depth_for(self.mode, k))
         return {"depth": depth, "k": k, "fusion": h.fusion, "alpha": h.alpha, "rrf_k": h.rrf_k}
 
     def batch_search_terms(
@@ -383,7 +417,7 @@ class Searcher:
         """
         if self._impact is None:
             raise ValueError("a BM25 searcher takes query texts, not term weights")
-        _check_k(k)
+        k = self._bounded(k)
         return _as_hits(self._sparse_search(queries, k, threads))
 
     def _sparse_search(
@@ -398,7 +432,7 @@ class Searcher:
     def expand(self, queries: Sequence[dict[str, int]], threads: int = 1) -> list[dict[str, int]]:
         """The queries after pseudo-relevance feedback (first round on the impact index)."""
         settings = self.feedback or Feedback()
-        first = self._impact.batch_search(list(queries), settings.docs, threads)
+        first = self._impact.batch_search(list(queries), self._bounded(settings.docs), threads)
         return [
             rocchio(q, self.forward.vectors([d for d, _ in hits]), settings) if hits else dict(q)
             for q, hits in zip(queries, first)
@@ -445,17 +479,49 @@ class Searcher:
         path = self.index_dir / md.DOCS_FILE
         if not wanted or not path.is_file():
             return found
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                record = json.loads(line)
-                if record["id"] in wanted:
-                    found[record["id"]] = record
-                    if len(found) == len(wanted):
-                        break
+        self._unchanged()
+        lineno = 0
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as handle:
+                for lineno, line in enumerate(handle, 1):  # noqa: B007 - named in errors
+                    record = json.loads(line)
+                    docid = record["id"]
+                    if docid in wanted:
+                        found[docid] = {
+                            key: value if isinstance(value, str) else ""
+                            for key, value in record.items()
+                        }
+                        if len(found) == len(wanted):
+                            break
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
+            raise md.MetadataError(
+                f"{path}: unreadable after line {lineno} ({err or type(err).__name__}); "
+                "the file is damaged: rebuild the index"
+            ) from None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise md.MetadataError(
+                f"{path}:{lineno + 1}: not a document record of splade-lite; rebuild the index"
+            ) from None
+        self._unchanged()
         return found
 
 
+class IndexChangedError(RuntimeError):
+    """The index folder was replaced while a searcher had it open."""
+
+
+def _identity(index_dir: Path) -> tuple[int, int] | None:
+    """Which file ``splade_lite.json`` is (device, inode): a rebuilt index has a new one."""
+    try:
+        found = (Path(index_dir) / md.INDEX_META).stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ValueError(f"k must be a whole number, got {k!r}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
 

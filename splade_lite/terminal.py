@@ -16,7 +16,7 @@ import re
 _UNSAFE = re.compile(
     "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
 )
-_UNSAFE_WITH_TAB = re.compile(_UNSAFE.pattern.replace("\x0a", "\x09\x0a", 1))
+_UNSAFE_WITH_TAB = re.compile(_UNSAFE.pattern.replace("\x0a-", "\x09-", 1))
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -33,3 +33,30 @@ def printable(value: object, *, keep_tabs: bool = True) -> str:
     text = value if isinstance(value, str) else str(value)
     pattern = _UNSAFE if keep_tabs else _UNSAFE_WITH_TAB
     return pattern.sub(_escape, text)
+
+
+# an SGR sequence (colour, bold, dim...), as click.style writes them
+_SGR = "\x1b\\[[0-9;]*m"
+_UNSAFE_BUT_LINES = _UNSAFE.pattern.replace("\x0a-", "\x0b-", 1)
+_OUTPUT_UNSAFE = re.compile(f"({_SGR})|{_UNSAFE_BUT_LINES}")
+_JSON_UNSAFE = re.compile(_UNSAFE_BUT_LINES)
+
+
+def safe_output(text: str) -> str:
+    """`text` with what :func:`printable` escapes escaped, but newlines and styles kept.
+
+    For whole blocks of output a command composed itself: its line breaks and click's
+    colour and weight styles pass; anything else that could drive the terminal is shown
+    escaped. Values from files should have gone through :func:`printable` already; this is
+    the last guard before the terminal.
+    """
+    return _OUTPUT_UNSAFE.sub(lambda m: m.group(1) or _escape(m), text)
+
+
+def json_safe(text: str) -> str:
+    """JSON text with the reordering and C1 characters written as ``\\uXXXX`` escapes.
+
+    ``json.dumps(..., ensure_ascii=False)`` already escapes C0 controls; an escape in a JSON
+    string means the same character, so the data are unchanged.
+    """
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -108,16 +109,46 @@ class SparseVector(Mapping[int, float]):
         return {vocab[int(i)]: float(v) for i, v in zip(self.indices, self.values)}
 
 
+#: Lucene stores an impact as a term frequency, a Java int.
+MAX_IMPACT = 2**31 - 1
+#: The largest scale accepted: far beyond any useful precision (a weight of 0.01 is then
+#: stored as 10,000), and small enough that every impact of a SPLADE weight (at most a few
+#: units) fits in a Java int and every score stays an exact integer in a double.
+MAX_SCALE = 1_000_000
+
+
+def check_scale(scale: Any) -> Any:
+    """`scale` as given when allowed, else a ValueError naming the range (NaN, inf, 0 fail)."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise ValueError(f"scale {scale!r} is not a number")
+    if not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
+        raise ValueError(f"scale must be a number in (0, {MAX_SCALE:,}], got {scale!r}")
+    return scale
+
+
+def _too_large(weight: float, scale: float) -> ValueError:
+    return ValueError(
+        f"weight {weight:g} × scale {scale:g} is beyond the largest impact Lucene stores "
+        f"({MAX_IMPACT:,}); use a smaller scale"
+    )
+
+
 def quantize_weight(weight: float, scale: float) -> int:
     """round(weight × scale), half away from zero, as stored in a Lucene impact posting."""
     if not math.isfinite(weight):
         raise ValueError(f"weight {weight!r} is not finite")
-    return int(math.floor(weight * scale + 0.5))
+    impact = int(math.floor(weight * scale + 0.5))
+    if impact > MAX_IMPACT:
+        raise _too_large(weight, scale)
+    return impact
 
 
 def quantize(vector: SparseVector, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Integer impacts ``round(w × scale)`` with the zeros dropped: (token ids, int weights)."""
-    ints = np.floor(vector.values.astype(np.float64) * scale + 0.5).astype(np.int64)
+    exact = np.floor(vector.values.astype(np.float64) * scale + 0.5)
+    if exact.size and not exact.max() <= MAX_IMPACT:  # NaN fails this test too
+        raise _too_large(float(vector.values[np.argmax(np.nan_to_num(exact, nan=np.inf))]), scale)
+    ints = exact.astype(np.int64)
     keep = ints > 0
     return vector.indices[keep], ints[keep]
 

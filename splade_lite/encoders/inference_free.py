@@ -37,19 +37,23 @@ def read_idf_file(path: Path, terms: Sequence[str] | None = None) -> dict[str, f
     if path.suffix == ".safetensors":
         from safetensors.numpy import load_file
 
-        weights = load_file(str(path))["weight"].astype(np.float64)
+        try:
+            weights = load_file(str(path))["weight"].astype(np.float64).reshape(-1)
+        except Exception as err:  # safetensors raises its own error types for a bad file
+            raise ValueError(f"{path}: not a readable IDF weight file ({err})") from None
         if terms is None:
             raise ValueError(f"{path}: reading per-id weights needs the vocabulary")
         return {terms[i]: float(w) for i, w in enumerate(weights) if w > 0 and i < len(terms)}
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError, RecursionError) as err:  # JSON and UTF-8 errors included
         raise ValueError(f"{path}: not a readable IDF table ({err})") from None
     if not isinstance(table, dict):
         raise ValueError(f"{path}: an IDF table must be a JSON object token -> weight")
     out: dict[str, float] = {}
     for token, weight in table.items():
-        if not isinstance(weight, (int, float)) or not math.isfinite(weight):
+        bad = isinstance(weight, bool) or not isinstance(weight, (int, float))
+        if bad or not math.isfinite(weight):
             raise ValueError(f"{path}: weight of {token!r} is not a finite number")
         if weight > 0:
             out[token] = float(weight)

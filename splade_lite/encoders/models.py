@@ -111,7 +111,10 @@ def resolve_model(name_or_path: str | Path) -> ModelSource:
         return _from_folder(name, builtin_model_dir(name))
     path = Path(name).expanduser()
     if path.is_dir():
-        return _from_folder(name, path)
+        # recorded as an absolute path: a relative one would name another folder (or, where
+        # none exists, a hub repository) when read again from elsewhere
+        path = path.resolve()
+        return _from_folder(str(path), path)
     if path.exists():
         raise ModelNotFoundError(f"model {name!r} is a file; give the folder that holds it")
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
@@ -123,10 +126,32 @@ def resolve_model(name_or_path: str | Path) -> ModelSource:
     return ModelSource(name=name, mlm=name)
 
 
+def resolve_recorded(name: str, sha256: str | None, where: Path | str) -> ModelSource:
+    """The model a vectors folder or index names, refused if its weights changed since.
+
+    `where` is the folder that recorded it (named in the error).
+    """
+    source = resolve_model(name)
+    actual = source.weights_sha256() if sha256 else None
+    if sha256 and actual and actual != sha256:
+        raise ModelNotFoundError(
+            f"{where} was encoded with model {name!r} whose weights had sha256 {sha256[:12]}…, "
+            f"but those found now have {actual[:12]}…; install the model it was encoded with, "
+            "or encode again"
+        )
+    return source
+
+
 def _from_folder(name: str, folder: Path) -> ModelSource:
     modules_file = folder / "modules.json"
     if modules_file.is_file():
-        return _from_sentence_transformers(name, folder, json.loads(modules_file.read_text()))
+        try:
+            return _from_sentence_transformers(name, folder, _read_json(modules_file))
+        except (KeyError, TypeError, AttributeError, IndexError) as err:
+            raise ModelNotFoundError(
+                f"{folder}: not a sentence-transformers model splade-lite can read (its module "
+                f"files lack or mistype {err}); check modules.json and the module folders"
+            ) from None
     if not (folder / "config.json").is_file():
         raise ModelNotFoundError(
             f"{folder} has neither config.json (a Hugging Face model) nor modules.json "
@@ -138,14 +163,28 @@ def _from_folder(name: str, folder: Path) -> ModelSource:
     if meta_file.is_file():
         try:
             max_length = json.loads(meta_file.read_text(encoding="utf-8")).get("max_length")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             raise ModelNotFoundError(f"{meta_file}: not a readable JSON object") from None
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
+            raise ModelNotFoundError(f"{meta_file}: max_length {max_length!r} is not valid")
     return ModelSource(
         name=name,
         mlm=str(folder),
         query_idf=idf if idf.is_file() else None,
         max_length=max_length,
     )
+
+
+def _read_json(path: Path):
+    """A model folder's JSON file, or a one-line error naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"{path}: missing (named by the model's module files)") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise ModelNotFoundError(f"{path}: not readable JSON ({err})") from None
 
 
 def _module_kind(type_name: str) -> str:
@@ -157,7 +196,7 @@ def _from_sentence_transformers(name: str, folder: Path, modules: list[dict]) ->
     kinds = {_module_kind(m["type"]): folder / m.get("path", "") for m in modules}
     if "Router" in kinds:
         router_dir = kinds["Router"]
-        config = json.loads((router_dir / "router_config.json").read_text())
+        config = _read_json(router_dir / "router_config.json")
         types = {key: _module_kind(value) for key, value in config["types"].items()}
         structure = config["structure"]
         doc_parts = {types[key]: router_dir / key for key in structure.get("document", [])}
@@ -175,7 +214,7 @@ def _from_sentence_transformers(name: str, folder: Path, modules: list[dict]) ->
     if "SpladePooling" in doc_parts:
         pool_cfg = doc_parts["SpladePooling"] / "config.json"
         if pool_cfg.is_file():
-            cfg = json.loads(pool_cfg.read_text())
+            cfg = _read_json(pool_cfg)
             pooling = cfg.get("pooling_strategy", "max")
             activation = cfg.get("activation_function", "relu")
             if activation != "relu":
@@ -184,7 +223,13 @@ def _from_sentence_transformers(name: str, folder: Path, modules: list[dict]) ->
                 )
     st_cfg = mlm_dir / "sentence_bert_config.json"
     if st_cfg.is_file():
-        max_length = json.loads(st_cfg.read_text()).get("max_seq_length")
+        max_length = _read_json(st_cfg).get("max_seq_length")
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
+            raise ModelNotFoundError(
+                f"{st_cfg}: max_seq_length {max_length!r} is not a positive whole number"
+            )
     query_idf = None
     if "SparseStaticEmbedding" in query_parts:
         candidate = query_parts["SparseStaticEmbedding"] / "model.safetensors"
@@ -202,9 +247,37 @@ def load_tokenizer(source: ModelSource):
 
     _quiet_transformers()
     try:
-        return AutoTokenizer.from_pretrained(source.mlm)
-    except OSError as err:
+        return AutoTokenizer.from_pretrained(source.mlm, **load_options(source))
+    except LOAD_ERRORS as err:
         raise _load_error(source, err) from None
+
+
+#: What transformers raises for a model folder it cannot use (a missing or corrupt file, a
+#: pickle torch refuses to load, a configuration that asks for remote code).
+LOAD_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, RuntimeError, EOFError)
+REMOTE_CODE_ENV = "SPLADE_LITE_TRUST_REMOTE_CODE"
+
+
+def remote_code_allowed() -> bool:
+    """Whether the user allowed Python code shipped with a model (``auto_map``) to run.
+
+    Never by default, whatever transformers would do or ask: a model folder named by a
+    downloaded index or vectors folder must not run code. Only ``SPLADE_LITE_TRUST_REMOTE_CODE=1``
+    allows it, for models the user trusts.
+    """
+    return _truthy(os.environ.get(REMOTE_CODE_ENV))
+
+
+def load_options(source: ModelSource) -> dict:
+    """Keyword arguments for every ``from_pretrained`` of a model's parts.
+
+    Remote code is off unless allowed; a local folder is read from disk only, so that a file
+    missing there is an error rather than a download from a hub repository named like it.
+    """
+    options: dict = {"trust_remote_code": remote_code_allowed()}
+    if source.is_local:
+        options["local_files_only"] = True
+    return options
 
 
 def _quiet_transformers() -> None:
@@ -224,8 +297,20 @@ def _load_error(source: ModelSource, err: Exception) -> OSError:
                 f"cannot load the model in {source.mlm}: it holds no weights "
                 f"({' or '.join(WEIGHT_FILES)}); copy them there or give another model"
             )
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        return OSError(f"cannot load the model in {source.mlm}: {first}")
+        text = str(err)
+        if "trust_remote_code" in text:
+            return OSError(
+                f"cannot load the model in {source.mlm}: it asks to run its own Python code "
+                f"(auto_map in config.json), which splade-lite never does unless "
+                f"{REMOTE_CODE_ENV}=1 is set for a model you trust"
+            )
+        if "weights_only" in text or "Unpickl" in text or "pickle" in text.lower():
+            return OSError(
+                f"cannot load the model in {source.mlm}: its pickled weights file holds more "
+                "than tensors and was refused (it could run code); use a model.safetensors"
+            )
+        first = (text.strip().splitlines() or [type(err).__name__])[0]
+        return OSError(f"cannot load the model in {source.mlm}: {first[:300]}")
     offline = [v for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if _truthy(os.environ.get(v))]
     if offline:
         return OSError(

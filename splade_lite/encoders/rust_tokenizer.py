@@ -28,9 +28,18 @@ class RustTokenizer:
     """``tokenizer.json`` (plus the special-token files beside it) through ``tokenizers``."""
 
     def __init__(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        try:
+            self._load(folder)
+        except Exception as err:  # tokenizers raises plain Exceptions for a bad file
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise ValueError(
+                f"{folder}: not a readable tokenizer ({first}); rebuild the index"
+            ) from None
+
+    def _load(self, folder: Path) -> None:
         from tokenizers import Tokenizer
 
-        folder = Path(folder)
         self.backend_tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.backend_tokenizer.no_truncation()
         self.backend_tokenizer.no_padding()

@@ -21,7 +21,13 @@ from torch import nn
 
 from splade_lite.encoders.backends import EXACT_BACKENDS, make_projection
 from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
-from splade_lite.encoders.models import _load_error, load_tokenizer, resolve_model
+from splade_lite.encoders.models import (
+    LOAD_ERRORS,
+    _load_error,
+    load_options,
+    load_tokenizer,
+    resolve_model,
+)
 from splade_lite.vectors import SparseVector
 
 DEFAULT_MODEL = "splade-tiny"
@@ -70,15 +76,27 @@ class SpladeEncoder:
         from transformers import AutoModelForMaskedLM
 
         self.source = resolve_model(name_or_path)
-        self.name = str(name_or_path)
+        self.name = self.source.name  # a local folder as an absolute path
         self.device = pick_device(device)
         self.max_length = max_length or self.source.max_length or DEFAULT_MAX_LENGTH
         self.batch_size = batch_size
         self.vocab_block = vocab_block
+        if isinstance(self.max_length, bool) or not isinstance(self.max_length, int):
+            raise ValueError(f"max_length must be a whole number, got {self.max_length!r}")
+        if self.max_length < 1:
+            raise ValueError(f"max_length must be at least 1, got {self.max_length}")
         self.tokenizer = load_tokenizer(self.source)
+        positions = model_positions(self.tokenizer, self.source)
+        if positions is not None and self.max_length > positions:
+            raise ValueError(
+                f"max_length {self.max_length} is beyond the {positions} token positions of "
+                f"model {self.name!r}; use at most {positions}"
+            )
         try:
-            model = AutoModelForMaskedLM.from_pretrained(self.source.mlm)
-        except (OSError, ValueError) as err:
+            model = AutoModelForMaskedLM.from_pretrained(
+                self.source.mlm, **load_options(self.source)
+            )
+        except LOAD_ERRORS as err:
             raise _load_error(self.source, err) from None
         projection = model.get_output_embeddings()
         if not isinstance(projection, nn.Linear):
@@ -109,7 +127,21 @@ class SpladeEncoder:
         return self.encode(texts)
 
     def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]:
-        return self.encode(texts)
+        """Each query alone, so that its weights never depend on the batch it came in
+        (padding changes the float sums enough to move a rounded impact).
+
+        A query without a real token (blank, or only special and unknown tokens such as
+        ``[CLS]`` or an emoji) gets an empty vector and so matches nothing, as in
+        inference-free mode: its expansion would rank by the special tokens alone.
+        """
+        special = set(self.tokenizer.all_special_ids)
+        out = []
+        for text, ids in zip(texts, self.tokenize(texts)):
+            if all(i in special for i in ids):
+                out.append(SparseVector(np.zeros(0, np.int64), np.zeros(0, np.float32)))
+            else:
+                out.extend(self._encode_batch([text]))
+        return out
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> list[SparseVector]:
         """Encode texts in batches of similar length (less padding); output keeps input order."""
@@ -188,6 +220,21 @@ def splade_pool(
     if pooling == "max":
         pooled = torch.log1p(torch.relu(pooled))
     return pooled
+
+
+def model_positions(tokenizer, source) -> int | None:
+    """The most tokens the model takes in one text (None when it does not say)."""
+    import json
+
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 1_000_000:  # transformers' "unset" is ~1e30
+        return limit
+    config = Path(source.mlm) / "config.json"
+    try:
+        value = json.loads(config.read_text(encoding="utf-8")).get("max_position_embeddings")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and value > 0 else None
 
 
 def _replace_module(model: nn.Module, old: nn.Module, new: nn.Module) -> None:
