@@ -204,10 +204,16 @@ class ForwardIndex:
         read into memory instead.
         """
         path = Path(path)
-        arrays = _mmap_npz(path) if mmap_arrays else None
-        if arrays is None:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
+        try:
+            arrays = _mmap_npz(path) if mmap_arrays else None
+            if arrays is None:
+                with np.load(path, allow_pickle=False) as npz:
+                    arrays = {name: npz[name] for name in npz.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+            raise ValueError(
+                f"{path}: not a readable forward index ({err or type(err).__name__}); the file "
+                "is damaged: rebuild the index"
+            ) from None
         missing = {"format_version", "indptr", "term_ids", "weights", "docids", "terms"} - set(
             arrays
         )
@@ -219,14 +225,15 @@ class ForwardIndex:
                 f"{path}: forward index format {version}, this splade-lite reads "
                 f"{FORMAT_VERSION}; rebuild it"
             )
-        return cls(
-            arrays["indptr"],
-            arrays["term_ids"],
-            arrays["weights"],
-            _unpack_strings(arrays["docids"], arrays["docid_offsets"]),
-            _unpack_strings(arrays["terms"], arrays["term_offsets"]),
-            path,
-        )
+        try:
+            docids = _unpack_strings(arrays["docids"], arrays["docid_offsets"])
+            terms = _unpack_strings(arrays["terms"], arrays["term_offsets"])
+            problem = _shape_problem(arrays, len(docids), len(terms))
+        except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as err:
+            problem = f"its arrays are inconsistent ({err or type(err).__name__})"
+        if problem:
+            raise ValueError(f"{path}: {problem}; the file is damaged: rebuild the index")
+        return cls(arrays["indptr"], arrays["term_ids"], arrays["weights"], docids, terms, path)
 
     def __len__(self) -> int:
         return len(self._docids)
@@ -277,6 +284,21 @@ class ForwardIndex:
     def vectors(self, docids: Iterable[str]) -> list[dict[str, int]]:
         """`vector` of each id, in the order given."""
         return [self.vector(docid) for docid in docids]
+
+
+def _shape_problem(arrays: dict[str, np.ndarray], num_docs: int, num_terms: int) -> str | None:
+    """What makes the arrays of a forward index unusable (None when they are consistent):
+    every row must lie inside the postings, and every term id inside the vocabulary."""
+    indptr, term_ids, weights = arrays["indptr"], arrays["term_ids"], arrays["weights"]
+    if indptr.ndim != 1 or len(indptr) != num_docs + 1:
+        return f"{num_docs} document ids but {len(indptr)} row offsets"
+    if term_ids.shape != weights.shape or term_ids.ndim != 1:
+        return "term ids and weights differ in shape"
+    if indptr[0] != 0 or indptr[-1] != len(term_ids) or np.any(np.diff(indptr) < 0):
+        return "its row offsets do not cover the postings in order"
+    if len(term_ids) and (term_ids.min() < 0 or term_ids.max() >= num_terms):
+        return "a term id lies outside its vocabulary"
+    return None
 
 
 def _mmap_npz(path: Path) -> dict[str, np.ndarray] | None:

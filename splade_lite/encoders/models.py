@@ -10,6 +10,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import pickle  # for its exception type only: nothing is unpickled here
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -254,7 +255,13 @@ def load_tokenizer(source: ModelSource):
 
 #: What transformers raises for a model folder it cannot use (a missing or corrupt file, a
 #: pickle torch refuses to load, a configuration that asks for remote code).
-LOAD_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, RuntimeError, EOFError)
+LOAD_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    RuntimeError,
+    EOFError,
+    pickle.UnpicklingError,  # torch's weights-only loader refusing a pickle that holds code
+)
 REMOTE_CODE_ENV = "SPLADE_LITE_TRUST_REMOTE_CODE"
 
 
