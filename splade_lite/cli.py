@@ -13,6 +13,9 @@ from splade_lite import __version__
 from splade_lite.cli_errors import echo as _echo
 from splade_lite.cli_errors import friendly as _friendly
 from splade_lite.cli_errors import log as _log
+from splade_lite.encoders.base import MAX_BATCH_SIZE
+from splade_lite.explain import MAX_WIDTH
+from splade_lite.search import MAX_THREADS
 from splade_lite.terminal import json_safe, printable
 from splade_lite.vectors import MAX_SCALE
 
@@ -52,7 +55,9 @@ def main() -> None:
     show_default=True,
     help="How queries will be encoded (documents are the same).",
 )
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--batch-size", default=32, show_default=True, type=click.IntRange(1, MAX_BATCH_SIZE)
+)
 @click.option(
     "--max-length",
     default=None,
@@ -126,7 +131,7 @@ def encode(
 @main.command()
 @click.argument("vectors_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, MAX_THREADS))
 @click.option(
     "--bm25-corpus",
     type=click.Path(exists=True, path_type=Path),
@@ -208,7 +213,7 @@ def index(
     type=click.IntRange(1),
     help="Hits per query [default: 10 for one query, 1000 with --queries].",
 )
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, MAX_THREADS))
 @click.option("--bm25", is_flag=True, help="Rank with the BM25 index built beside it.")
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
 @click.option("--device", default=None, help="For SPLADE query encoding: cpu or cuda.")
@@ -384,7 +389,9 @@ def _count(n: int, one: str, many: str) -> str:
 @click.argument("docid")
 @click.option("--feedback", is_flag=True, help="Explain the score after pseudo-relevance feedback.")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(1), help="Rows shown.")
-@click.option("--width", default=None, type=click.IntRange(40), help="[default: the terminal's]")
+@click.option(
+    "--width", default=None, type=click.IntRange(40, MAX_WIDTH), help="[default: the terminal's]"
+)
 @click.option("--query-min-weight", type=click.FloatRange(0), default=None, help="As for search.")
 @click.option("--query-max-terms", type=click.IntRange(1), default=None, help="As for search.")
 @_friendly

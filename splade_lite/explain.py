@@ -24,6 +24,7 @@ from splade_lite.vectors import EMPTY_DOC_TOKEN
 _PARTIAL_BLOCKS = "▏▎▍▌▋▊▉"  # 1/8 .. 7/8 of a cell
 _FULL_BLOCK = "█"
 _MIN_WIDTH = 40
+MAX_WIDTH = 1000  # cells; each line is built whole in memory
 _MAX_TERM_CELLS = 24
 _MAX_BAR_CELLS = 40
 _EXPANSION_MARK = "+"
@@ -128,8 +129,8 @@ def render(
     ``+`` is an expansion on that side. With `color` the text carries ANSI styles, which
     ``click.echo`` strips when the output is not a terminal. `width` must be at least 40.
     """
-    if width < _MIN_WIDTH:
-        raise ValueError(f"width must be at least {_MIN_WIDTH}, got {width}")
+    if not _MIN_WIDTH <= width <= MAX_WIDTH:
+        raise ValueError(f"width must be within [{_MIN_WIDTH}, {MAX_WIDTH}], got {width}")
     if top < 0 or doc_top < 0:
         raise ValueError("top and doc_top cannot be negative")
     ex = explanation

@@ -352,6 +352,7 @@ class Searcher:
         """
         k = self._bounded(k)
         queries = list(queries)
+        threads = check_threads(threads, len(queries))
         if self.mode == "bm25":  # blank texts match nothing in BM25Index
             return _as_hits(self._bm25.batch_search(queries, k, threads))
         results: list[list[Hit] | None] = [None if q.strip() else [] for q in queries]
@@ -418,6 +419,7 @@ class Searcher:
         if self._impact is None:
             raise ValueError("a BM25 searcher takes query texts, not term weights")
         k = self._bounded(k)
+        threads = check_threads(threads, len(queries))
         return _as_hits(self._sparse_search(queries, k, threads))
 
     def _sparse_search(
@@ -504,6 +506,19 @@ class Searcher:
             ) from None
         self._unchanged()
         return found
+
+
+#: Java search threads one call may start (each holds its own Lucene searcher state).
+MAX_THREADS = 256
+
+
+def check_threads(threads: int, work: int | None = None) -> int:
+    """`threads` checked against :data:`MAX_THREADS`, and never more than `work` items."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
+    if threads > MAX_THREADS:
+        raise ValueError(f"threads must be at most {MAX_THREADS}, got {threads}")
+    return max(1, min(threads, work)) if work is not None else threads
 
 
 class IndexChangedError(RuntimeError):

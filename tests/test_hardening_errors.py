@@ -194,3 +194,25 @@ def test_max_length_beyond_the_models_positions_is_refused_before_encoding(tmp_p
     with pytest.raises(ValueError, match="512 token positions"):
         SpladeEncoder("splade-tiny", max_length=100_000)
     assert SpladeEncoder("splade-tiny", max_length=512).max_length == 512
+
+
+def test_sizes_that_would_exhaust_memory_are_refused_up_front(tmp_path, tiny_corpus):
+    from splade_lite.encoders import SpladeEncoder
+    from splade_lite.encoders.base import MAX_BATCH_SIZE
+    from splade_lite.explain import explain, render
+    from splade_lite.search import MAX_THREADS, check_threads
+
+    with pytest.raises(ValueError, match="batch_size"):
+        SpladeEncoder("splade-tiny", batch_size=MAX_BATCH_SIZE + 1)
+    with pytest.raises(ValueError, match="at most"):
+        check_threads(MAX_THREADS + 1)
+    assert check_threads(8, work=3) == 3  # never more threads than queries
+    with pytest.raises(ValueError, match="width"):
+        render(explain({"a": 1}, {"a": 2}, "d"), width=10**9)
+    for args in (
+        ["encode", tiny_corpus, "--out", tmp_path / "v", "--batch-size", 10**9],
+        ["search", tmp_path, "q", "--threads", 10**6],
+        ["explain", tmp_path, "q", "d", "--width", 10**9],
+    ):
+        result = invoke(*args)
+        assert result.exit_code == 2 and "range" in result.output  # click's usage error

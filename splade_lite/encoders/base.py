@@ -11,6 +11,10 @@ from splade_lite.vectors import SparseVector
 
 _WHITESPACE = re.compile(r"\s")
 
+#: Texts in one forward pass: a corpus is read a chunk of 16 batches at a time, so a huge
+#: batch would hold the corpus in memory; beyond this size batching gains nothing on a CPU.
+MAX_BATCH_SIZE = 4096
+
 #: Held around every call of a tokenizer. A Hugging Face fast tokenizer keeps its truncation
 #: and padding settings as state that each call rewrites, so two threads calling one at once
 #: fail with "RuntimeError: Already borrowed"; tokenizing is quick, one lock for all is enough.

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from splade_lite.encoders.backends import EXACT_BACKENDS, make_projection
-from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
+from splade_lite.encoders.base import MAX_BATCH_SIZE, TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import (
     LOAD_ERRORS,
     _load_error,
@@ -81,6 +81,8 @@ class SpladeEncoder:
         self.max_length = max_length or self.source.max_length or DEFAULT_MAX_LENGTH
         self.batch_size = batch_size
         self.vocab_block = vocab_block
+        if not (isinstance(batch_size, int) and 1 <= batch_size <= MAX_BATCH_SIZE):
+            raise ValueError(f"batch_size must be a whole number in [1, {MAX_BATCH_SIZE}]")
         if isinstance(self.max_length, bool) or not isinstance(self.max_length, int):
             raise ValueError(f"max_length must be a whole number, got {self.max_length!r}")
         if self.max_length < 1:
