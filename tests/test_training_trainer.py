@@ -71,7 +71,7 @@ def test_supervised_loss_falls(tiny, tmp_path):
     assert last < 0.85 * first, (first, last)
     run = json.loads((tmp_path / "out" / "training" / "run.json").read_text())
     assert run["options"]["command"] == "train"
-    assert not (tmp_path / "out" / "training" / "checkpoint.pt").exists()
+    assert not (tmp_path / "out" / "training" / "checkpoint.safetensors").exists()
 
 
 def test_saved_model_reloads_to_identical_vectors(tiny, tmp_path):
@@ -138,7 +138,8 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny, tmp_path):
     out = tmp_path / "resumed"
     with pytest.raises(Stop):
         train_supervised(beir, out, config, progress=False, on_step=stop_at(2))
-    assert (out / "training" / "checkpoint.pt").is_file() and not (out / "config.json").exists()
+    assert (out / "training" / "checkpoint.safetensors").is_file()
+    assert not (out / "config.json").exists()
     with pytest.raises(RunExistsError, match="--resume"):
         train_supervised(beir, out, config, progress=False)
     with pytest.raises(ValueError, match="lr"):

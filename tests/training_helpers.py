@@ -63,7 +63,7 @@ def make_tiny_model(folder: Path, seed: int = 0, hidden: int = 32) -> Path:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=64,
+        max_position_embeddings=512,  # as BERT: encoders may default to 256 tokens
     )
     model = BertForMaskedLM(config)
     model.save_pretrained(folder)

@@ -48,16 +48,51 @@ def write_examples(path: str | Path, examples: Iterable[TrainExample]) -> int:
 
 
 def read_examples(path: str | Path) -> list[TrainExample]:
-    """Read examples written by :func:`write_examples`."""
+    """Read examples written by :func:`write_examples`; a line that is not one gives an
+    :class:`~splade_lite.io.InputError` naming the file and the line."""
     out = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                r = json.loads(line)
-                out.append(
-                    TrainExample(r["query"], r["docs"], r.get("scores"), r.get("source", ""))
-                )
+    with open(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            if raw.strip():
+                try:
+                    out.append(_parse_example(raw))
+                except ValueError as err:
+                    raise InputError(path, lineno, str(err)) from None
     return out
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _parse_example(raw: bytes) -> TrainExample:
+    """One line of examples.jsonl, every field's type checked."""
+    try:
+        r = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"invalid UTF-8 at byte {err.start + 1} of the line") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"malformed JSON: {err.msg} (column {err.colno})") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if not isinstance(r, dict):
+        raise ValueError("expected a JSON object (a training example)")
+    query, docs, scores, source = r.get("query"), r.get("docs"), r.get("scores"), r.get("source")
+    if not isinstance(query, str):
+        raise ValueError("'query' must be a string")
+    if not isinstance(docs, list) or not docs or not all(isinstance(d, str) for d in docs):
+        raise ValueError("'docs' must be a non-empty list of document ids (strings)")
+    if scores is not None and (
+        not isinstance(scores, list) or len(scores) != len(docs) or not all(map(_finite, scores))
+    ):
+        raise ValueError("'scores' must be one finite number per document")
+    if source is not None and not isinstance(source, str):
+        raise ValueError("'source' must be a string")
+    return TrainExample(query, docs, scores, source or "")
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a finite number")
 
 
 def load_corpus(path: str | Path) -> dict[str, Doc]:
@@ -176,7 +211,10 @@ def cloze_texts(examples: Iterable[TrainExample], docs: Mapping[str, Doc]) -> di
     for ex in examples:
         for doc_id in ex.docs:
             if doc_id.endswith(CLOZE_MARK):
-                text = without_span(docs[doc_id[: -len(CLOZE_MARK)]], ex.query)
+                base = doc_id[: -len(CLOZE_MARK)]
+                if base not in docs:
+                    raise ValueError(f"an example names document {base!r}, not in the corpus")
+                text = without_span(docs[base], ex.query)
                 if text is None:
                     raise ValueError(f"{doc_id!r}: its query is not in the document any more")
                 out[doc_id] = text

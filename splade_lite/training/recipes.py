@@ -25,6 +25,7 @@ from splade_lite.training.data import (
     sample_negatives,
     searcher_rankings,
 )
+from splade_lite.training.outdir import hold_output
 from splade_lite.training.trainer import (
     TrainConfig,
     TrainResult,
@@ -102,8 +103,10 @@ class EnsembleTeacher:
 def load_teacher_vectors(vectors_dir: str | Path, ids: Sequence[str], encoder) -> list:
     """Document vectors from a ``splade-lite encode`` folder of the same corpus and model
     (integer impacts divided by the folder's scale), in the order of `ids`."""
+    import math
+
     from splade_lite import metadata as md
-    from splade_lite.shards import read_vector_shards
+    from splade_lite.shards import iter_checked_records
     from splade_lite.vectors import SparseVector
 
     meta = md.read_vectors_meta(Path(vectors_dir))
@@ -116,9 +119,11 @@ def load_teacher_vectors(vectors_dir: str | Path, ids: Sequence[str], encoder) -
     if meta.get("mode") != "splade":
         raise ValueError(f"{vectors_dir}: teacher vectors must be encoded in splade mode")
     position = {term: i for i, term in enumerate(encoder.terms)}
-    scale = float(meta["scale"])
+    scale = meta.get("scale")
+    if type(scale) not in (int, float) or not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"{Path(vectors_dir) / md.VECTORS_META}: scale {scale!r} is not positive")
     found: dict[str, SparseVector] = {}
-    for record in read_vector_shards(vectors_dir):
+    for record in iter_checked_records(vectors_dir):  # each line checked: file:line errors
         pairs = [(position[t], w / scale) for t, w in record["vector"].items() if t in position]
         found[record["id"]] = SparseVector.from_dict(dict(pairs))
     missing = [d for d in ids if d not in found]
@@ -229,10 +234,11 @@ def _idf_for(config: TrainConfig, docs: Mapping[str, Doc], log: Log) -> dict[str
     if config.mode != "inference-free":
         return None
     from splade_lite.encoders.inference_free import read_idf_file
-    from splade_lite.encoders.models import load_tokenizer, resolve_model
+    from splade_lite.encoders.models import resolve_model
+    from splade_lite.training.model import load_training_tokenizer
 
     source = resolve_model(config.base)
-    tokenizer = load_tokenizer(source)
+    tokenizer = load_training_tokenizer(source)
     if source.query_idf is not None:
         from splade_lite.encoders.base import vocab_terms
 
@@ -285,46 +291,47 @@ def adapt_corpus(
         **asdict(config),
     }
     options.pop("teacher_scale")  # derived from the data
-    resuming = open_run(out_dir, options, resume=resume, overwrite=overwrite)
-    docs = load_corpus(corpus)
-    saved = load_run_data(out_dir) if resuming else None
-    if saved is None:
-        rng = np.random.default_rng(config.seed)
-        made = pseudo_queries(list(docs.values()), rng)
-        if len(made) > max_queries:
-            keep = np.sort(rng.choice(len(made), size=max_queries, replace=False))
-            made = [made[i] for i in keep]
-        log(f"{len(made)} pseudo-queries from {len(docs)} documents")
-        idf = _idf_for(config, docs, log)
-        teacher = EnsembleTeacher(
-            docs,
-            teacher_model,
-            max_length=config.max_length,
-            depth=depth,
-            progress=progress,
-            log=log,
-            device=device,
-            vectors_dir=teacher_vectors,
-        )
-        queries = [(text, [doc_id], f"{kind}:{doc_id}") for text, doc_id, kind in made]
-        examples, scale = _distilled(teacher, queries, config, idf, rng, skip, log)
-        del teacher  # its model and document vectors are not needed while training
-        if cloze > 0:
-            examples = cloze_positives(examples, docs, cloze, rng)
-        extra = {"teacher_scale": scale, "num_docs": len(docs)}
-        examples, idf, extra = _saved(out_dir, examples, idf, extra)
-    else:
-        examples, idf, extra = saved
-        log(f"resuming with the {len(examples)} examples of the interrupted run")
-    config = TrainConfig(**{**asdict(config), "teacher_scale": extra["teacher_scale"]})
-    keys = ("command", "corpus", "teacher", "cloze")
-    info = {"data": {k: v for k, v in options.items() if k in keys}}
-    info["data"]["num_examples"] = len(examples)
-    texts = {**_texts(docs), **cloze_texts(examples, docs)}
-    return run_training(
-        out_dir, config, examples, texts, idf=idf, info=info, progress=progress,
-        on_step=on_step, device=device,
-    )  # fmt: skip
+    with hold_output(out_dir):  # held from the first check to the end
+        resuming = open_run(out_dir, options, resume=resume, overwrite=overwrite)
+        docs = load_corpus(corpus)
+        saved = load_run_data(out_dir) if resuming else None
+        if saved is None:
+            rng = np.random.default_rng(config.seed)
+            made = pseudo_queries(list(docs.values()), rng)
+            if len(made) > max_queries:
+                keep = np.sort(rng.choice(len(made), size=max_queries, replace=False))
+                made = [made[i] for i in keep]
+            log(f"{len(made)} pseudo-queries from {len(docs)} documents")
+            idf = _idf_for(config, docs, log)
+            teacher = EnsembleTeacher(
+                docs,
+                teacher_model,
+                max_length=config.max_length,
+                depth=depth,
+                progress=progress,
+                log=log,
+                device=device,
+                vectors_dir=teacher_vectors,
+            )
+            queries = [(text, [doc_id], f"{kind}:{doc_id}") for text, doc_id, kind in made]
+            examples, scale = _distilled(teacher, queries, config, idf, rng, skip, log)
+            del teacher  # its model and document vectors are not needed while training
+            if cloze > 0:
+                examples = cloze_positives(examples, docs, cloze, rng)
+            extra = {"teacher_scale": scale, "num_docs": len(docs)}
+            examples, idf, extra = _saved(out_dir, examples, idf, extra)
+        else:
+            examples, idf, extra = saved
+            log(f"resuming with the {len(examples)} examples of the interrupted run")
+        config = TrainConfig(**{**asdict(config), "teacher_scale": extra["teacher_scale"]})
+        keys = ("command", "corpus", "teacher", "cloze")
+        info = {"data": {k: v for k, v in options.items() if k in keys}}
+        info["data"]["num_examples"] = len(examples)
+        texts = {**_texts(docs), **cloze_texts(examples, docs)}
+        return run_training(
+            out_dir, config, examples, texts, idf=idf, info=info, progress=progress,
+            on_step=on_step, device=device,
+        )  # fmt: skip
 
 
 def train_supervised(
@@ -369,38 +376,43 @@ def train_supervised(
         **asdict(config),
     }
     options.pop("teacher_scale")
-    resuming = open_run(out_dir, options, resume=resume, overwrite=overwrite)
-    docs = load_corpus(corpus)
-    saved = load_run_data(out_dir) if resuming else None
-    if saved is None:
-        rng = np.random.default_rng(config.seed)
-        pairs = qrels_pairs(queries, qrels, docs)
-        log(f"{len(pairs)} training queries, {sum(len(p) for _, _, p in pairs)} positives")
-        idf = _idf_for(config, docs, log)
-        scale = 1.0
-        if negatives_index is not None and config.loss == "info-nce":
-            examples = _searched_examples(negatives_index, pairs, docs, config, depth, skip, rng)
+    with hold_output(out_dir):  # held from the first check to the end
+        resuming = open_run(out_dir, options, resume=resume, overwrite=overwrite)
+        docs = load_corpus(corpus)
+        saved = load_run_data(out_dir) if resuming else None
+        if saved is None:
+            rng = np.random.default_rng(config.seed)
+            pairs = qrels_pairs(queries, qrels, docs)
+            log(f"{len(pairs)} training queries, {sum(len(p) for _, _, p in pairs)} positives")
+            idf = _idf_for(config, docs, log)
+            scale = 1.0
+            if negatives_index is not None and config.loss == "info-nce":
+                examples = _searched_examples(
+                    negatives_index, pairs, docs, config, depth, skip, rng
+                )
+            else:
+                if negatives_index is not None:
+                    log("teacher scores for distillation come from the in-memory teachers")
+                teacher = EnsembleTeacher(
+                    docs, teacher_model, max_length=config.max_length, depth=depth,
+                    progress=progress, log=log, device=device,
+                )  # fmt: skip
+                items = [(text, positives, qid) for qid, text, positives in pairs]
+                examples, scale = _distilled(teacher, items, config, idf, rng, skip, log)
+                del teacher
+            extra = {"teacher_scale": scale, "num_docs": len(docs)}
+            examples, idf, extra = _saved(out_dir, examples, idf, extra)
         else:
-            if negatives_index is not None:
-                log("teacher scores for distillation come from the in-memory teachers")
-            teacher = EnsembleTeacher(
-                docs, teacher_model, max_length=config.max_length, depth=depth,
-                progress=progress, log=log, device=device,
-            )  # fmt: skip
-            items = [(text, positives, qid) for qid, text, positives in pairs]
-            examples, scale = _distilled(teacher, items, config, idf, rng, skip, log)
-            del teacher
-        extra = {"teacher_scale": scale, "num_docs": len(docs)}
-        examples, idf, extra = _saved(out_dir, examples, idf, extra)
-    else:
-        examples, idf, extra = saved
-    scale = extra["teacher_scale"]
-    config = TrainConfig(**{**asdict(config), "teacher_scale": scale})
-    info = {"data": {"command": "train", "qrels": options["qrels"], "num_examples": len(examples)}}
-    return run_training(
-        out_dir, config, examples, _texts(docs), idf=idf, info=info, progress=progress,
-        on_step=on_step, device=device,
-    )  # fmt: skip
+            examples, idf, extra = saved
+        scale = extra["teacher_scale"]
+        config = TrainConfig(**{**asdict(config), "teacher_scale": scale})
+        info = {
+            "data": {"command": "train", "qrels": options["qrels"], "num_examples": len(examples)}
+        }
+        return run_training(
+            out_dir, config, examples, _texts(docs), idf=idf, info=info, progress=progress,
+            on_step=on_step, device=device,
+        )  # fmt: skip
 
 
 def _searched_examples(index_dir, pairs, docs, config, depth, skip, rng) -> list[TrainExample]:

@@ -2,19 +2,18 @@
 
 A run lives in ``OUT/training/``: ``run.json`` (the options, so that a resumed run is the
 same run), ``examples.jsonl`` (the training data, built once), ``idf.json`` for
-inference-free runs, and ``checkpoint.pt`` (model, optimiser, scheduler, random state, step),
-replaced atomically every `checkpoint_every` steps. The batches of step s are a function of
-(seed, s) alone, so a run resumed from step s continues exactly as the uninterrupted run
-would have. When training ends the model is saved into OUT (see :mod:`.save`) and the
-checkpoint is removed.
+inference-free runs, and ``checkpoint.safetensors`` (model, optimiser, scheduler, random state,
+step; see :mod:`.checkpoint`), replaced atomically every `checkpoint_every` steps. The batches
+of step s are a function of (seed, s) alone, so a run resumed from step s continues exactly as
+the uninterrupted run would have. When training ends the model is saved into OUT (see
+:mod:`.save`) and the checkpoint is removed. A run holds a lock on OUT from its first check to
+its end, and only ever removes files of its own (see :mod:`.outdir`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ import torch
 
 from splade_lite import metadata as md
 from splade_lite.training import losses
+from splade_lite.training.checkpoint import legacy_error, load_state, read_header, save_state
 from splade_lite.training.data import TrainExample, check_examples, read_examples, write_examples
 from splade_lite.training.model import (
     TrainableSplade,
@@ -32,13 +32,24 @@ from splade_lite.training.model import (
     idf_vector,
     load_trainable,
 )
+from splade_lite.training.outdir import (
+    CHECKPOINT_FILE,
+    DATA_FILE,
+    EXAMPLES_FILE,
+    LEGACY_CHECKPOINT,
+    LOSSES_FILE,
+    RUN_DIR,
+    RUN_FILE,
+    clear_output,
+    hold_output,
+    read_data_facts,
+    read_idf_table,
+    read_run_options,
+    refuse_foreign,
+)
 from splade_lite.training.save import MODEL_META, save_model
 
-RUN_DIR = "training"
-RUN_FILE = "run.json"
-EXAMPLES_FILE = "examples.jsonl"
-DATA_FILE = "data.json"
-CHECKPOINT_FILE = "checkpoint.pt"
+__all__ = ["CHECKPOINT_FILE", "RUN_DIR", "RUN_FILE", "RunExistsError", "TrainConfig", "Trainer"]
 LOSSES = ("info-nce", "margin-mse", "kl")
 DOC_REGULARIZERS = ("flops", "idf-flops")
 
@@ -110,7 +121,9 @@ def open_run(out_dir: str | Path, options: Mapping, *, resume: bool, overwrite: 
     """Prepare ``OUT/training``; True when an earlier run with the same options is resumed.
 
     Refuses to touch a finished model or an interrupted run unless told (`overwrite`
-    starts again, `resume` continues and needs the same `options`).
+    starts again, `resume` continues and needs the same `options`), and refuses a folder
+    holding files splade-lite did not write. The caller holds the lock on OUT
+    (:func:`~splade_lite.training.outdir.hold_output`).
     """
     if resume and overwrite:
         raise ValueError("resume continues a run, overwrite starts again: choose one")
@@ -119,26 +132,33 @@ def open_run(out_dir: str | Path, options: Mapping, *, resume: bool, overwrite: 
     if resume:
         if not (run / RUN_FILE).is_file():
             raise FileNotFoundError(f"{out}: no interrupted training run to resume")
-        saved = md.read_json(run / RUN_FILE, "training run")["options"]
+        saved = read_run_options(run / RUN_FILE)
         wanted = json.loads(json.dumps(dict(options)))
         differ = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
         if differ:
             shown = ", ".join(f"{k}: {saved.get(k)!r} then, {wanted.get(k)!r} now" for k in differ)
             raise ValueError(f"{out}: --resume needs the options of the interrupted run ({shown})")
+        check_checkpoint(run)
         return True
+    refuse_foreign(out)
     finished = (out / "config.json").is_file() and (out / MODEL_META).is_file()
     if not overwrite and (finished or run.exists()):
         what = "a trained model" if finished else "an interrupted training run"
         hint = "--overwrite to replace it" + ("" if finished else ", or --resume to continue")
         raise RunExistsError(f"{out} already holds {what}; pass {hint}")
     if overwrite:
-        shutil.rmtree(run, ignore_errors=True)
-        for name in ("config.json", MODEL_META, md.IDF_FILE):
-            if (out / name).exists():
-                (out / name).unlink()
+        clear_output(out)
     run.mkdir(parents=True, exist_ok=True)
     md.write_json(run / RUN_FILE, {"options": dict(options)})
     return False
+
+
+def check_checkpoint(run: Path) -> None:
+    """Refuse, before any costly step, a run folder whose checkpoint cannot be resumed from."""
+    if (run / LEGACY_CHECKPOINT).exists():
+        raise legacy_error(run / LEGACY_CHECKPOINT)
+    if (run / CHECKPOINT_FILE).exists():
+        read_header(run / CHECKPOINT_FILE)
 
 
 def save_run_data(
@@ -160,8 +180,8 @@ def load_run_data(out_dir: str | Path) -> tuple[list[TrainExample], dict | None,
     run = Path(out_dir) / RUN_DIR
     if not (run / EXAMPLES_FILE).is_file():
         return None
-    idf = md.read_json(run / md.IDF_FILE, "run") if (run / md.IDF_FILE).is_file() else None
-    return read_examples(run / EXAMPLES_FILE), idf, md.read_json(run / DATA_FILE, "run")
+    idf = read_idf_table(run / md.IDF_FILE) if (run / md.IDF_FILE).is_file() else None
+    return read_examples(run / EXAMPLES_FILE), idf, read_data_facts(run / DATA_FILE)
 
 
 # -- batches ------------------------------------------------------------------------------------
@@ -314,38 +334,11 @@ class Trainer:
     # checkpoints -------------------------------------------------------------------------------
     def save_checkpoint(self, path: str | Path) -> None:
         """Model, optimiser, scheduler, random state and step, replaced atomically."""
-        path = Path(path)
-        state = {
-            "step": self.step,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "losses": self.losses,
-            "config": asdict(self.config),
-            "query_log_weight": (
-                None if self.query_log_weight is None else self.query_log_weight.detach().cpu()
-            ),
-        }
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save(state, tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        save_state(path, self)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        if state["config"] != asdict(self.config):
-            raise ValueError(f"{path} was written by a run with other options")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        if self.query_log_weight is not None:
-            with torch.no_grad():
-                self.query_log_weight.copy_(state["query_log_weight"])
-        self.step = int(state["step"])
-        self.losses = list(state["losses"])
+        """Continue from a checkpoint of this run (checked before anything is used)."""
+        load_state(path, self)
 
 
 def run_training(
@@ -360,16 +353,32 @@ def run_training(
     on_step: Callable[[int, float], None] | None = None,
     device: str | None = None,
 ) -> TrainResult:
-    """Train (continuing from ``OUT/training/checkpoint.pt`` if there is one), save the model.
+    """Train (continuing from ``OUT/training/checkpoint.safetensors`` if there is one), save
+    the model, holding the lock on OUT throughout.
 
     `on_step(step, loss)` is called after every step (after any checkpoint of that step).
     """
+    with hold_output(out_dir) as out:
+        return _run_training(out, config, examples, texts, idf, info, progress, on_step, device)
+
+
+def _run_training(
+    out: Path,
+    config: TrainConfig,
+    examples: Sequence[TrainExample],
+    texts: Mapping[str, str],
+    idf: Mapping[str, float] | None,
+    info: Mapping | None,
+    progress: bool,
+    on_step: Callable[[int, float], None] | None,
+    device: str | None,
+) -> TrainResult:
     from tqdm.auto import tqdm
 
-    out = Path(out_dir)
     run = out / RUN_DIR
     run.mkdir(parents=True, exist_ok=True)
     checkpoint = run / CHECKPOINT_FILE
+    check_checkpoint(run)
     started = time.perf_counter()
     trainer = Trainer(config, examples, texts, idf, device)
     if checkpoint.is_file():
@@ -412,7 +421,7 @@ def run_training(
             else None
         ),
     )
-    md.write_json(run / "losses.json", {"losses": [round(v, 6) for v in trainer.losses]})
+    md.write_json(run / LOSSES_FILE, {"losses": [round(v, 6) for v in trainer.losses]})
     if checkpoint.exists():
         checkpoint.unlink()
     return TrainResult(out, trainer.step, time.perf_counter() - started, trainer.losses)
