@@ -351,6 +351,9 @@ def _search_file(searcher, queries_path: Path, out_file: Path | None, k: int, th
 
     if out_file is None:
         raise click.UsageError("--queries needs --out RUN_FILE")
+    from splade_lite.outputs import refuse_overlap
+
+    refuse_overlap(out_file, [queries_path, searcher.index_dir])  # before the searches
     queries = read_queries(queries_path)
     if not queries:
         raise InputError(queries_path, None, "no queries in the file")

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import click
 
+from splade_lite.outputs import claim_demo_workdir, lock_folder, read_demo_state
+
 __all__ = [
     "COMPILED_MODULES",
     "DEMO_QUERIES",
@@ -613,10 +615,11 @@ def run_demo(
     """
     if echo is print:
         echo = click.echo
-    workdir = Path(workdir) if workdir is not None else default_workdir()
-    workdir.mkdir(parents=True, exist_ok=True)
+    default = workdir is None
+    workdir = default_workdir() if default else Path(workdir)
+    claim_demo_workdir(workdir, default)  # a new, empty or demo-made folder; others refused
     signature = corpus_signature(max_docs)
-    state = _read_state(workdir)
+    state = read_demo_state(workdir)
     cached = not rebuild and _cache_valid(workdir, state, signature)
     started = time.perf_counter()
     if cached:
@@ -624,7 +627,8 @@ def run_demo(
         echo(f"Using the demo index built earlier in {workdir} (--rebuild builds it again).")
         build_seconds = 0.0
     else:
-        num_docs = _build(workdir, max_docs, signature, echo)
+        with lock_folder(workdir):  # one build at a time in a work folder
+            num_docs = _build(workdir, max_docs, signature, echo)
         build_seconds = time.perf_counter() - started
         echo(f"Ready in {build_seconds:.0f} s.")
 
@@ -641,14 +645,6 @@ def run_demo(
         render_result(result, echo)
     _show_next_steps(workdir, echo)
     return DemoResult(workdir, num_docs, results, cached, build_seconds)
-
-
-def _read_state(workdir: Path) -> dict:
-    try:
-        state = json.loads((workdir / "demo.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
 
 
 def _cache_valid(workdir: Path, state: dict, signature: dict) -> bool:
@@ -814,7 +810,6 @@ def _short(text: str, width: int = 60) -> str:
 
 
 def _show_next_steps(workdir: Path, echo: Echo) -> None:
-    corpus = workdir / "corpus.jsonl"
     echo("")
     echo(click.style("Where to go next", bold=True))
     echo('  Try your own question:  splade-lite demo --query "..."')
@@ -824,4 +819,4 @@ def _show_next_steps(workdir: Path, echo: Echo) -> None:
     echo('    splade-lite search INDEX "your question"          (add --bm25 to compare)')
     echo("    splade-lite search INDEX --queries QUERIES --out run.trec")
     echo("    splade-lite evaluate run.trec --qrels QRELS")
-    echo(f"  The demo's own files are in {workdir} (corpus: {corpus.name}, index: index/).")
+    echo(f"  The demo's own files are in {workdir} (corpus: corpus.jsonl, index: index/).")

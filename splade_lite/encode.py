@@ -41,7 +41,7 @@ from splade_lite.resume import (
     start_output,
 )
 from splade_lite.shards import SHARD_PATTERN, ShardWriter, read_vector_shards, shard_name
-from splade_lite.vectors import EMPTY_DOC_TOKEN, SparseVector, quantize
+from splade_lite.vectors import EMPTY_DOC_TOKEN, SparseVector, check_scale, quantize
 
 __all__ = [
     "DEFAULT_SCALE",
@@ -137,8 +137,7 @@ def encode_corpus(
     from splade_lite.encoders import load_encoder
 
     corpus, out = Path(corpus), Path(out_dir)
-    if scale <= 0:
-        raise ValueError(f"scale must be positive, got {scale}")
+    scale = check_scale(scale)
     if shard_size < 1:
         raise ValueError(f"shard_size must be at least 1, got {shard_size}")
     if workers < 1:
@@ -146,7 +145,8 @@ def encode_corpus(
     total = count_records(corpus)
     if total == 0:
         raise InputError(corpus, None, "the corpus is empty: no documents to encode")
-    check_output_folder(out, resume=resume, overwrite=overwrite)  # before the model loads
+    # before the model loads: never over the corpus, into an index, or over others' files
+    check_output_folder(out, resume=resume, overwrite=overwrite, inputs=(corpus,))
     if encoder is None:
         encoder = load_encoder(
             model,
@@ -205,6 +205,7 @@ class _Run:
         self.terms = list(encoder.terms)
         self.special = set(encoder.tokenizer.all_special_ids)
         self.df: Counter[int] = Counter()
+        self.input_digest = hashlib.sha256()  # of every document encoded, in order
         self.summary = EncodeSummary()
         self.shards: list[str] = []
         self.examples: list[str] = []
@@ -258,7 +259,8 @@ class _Run:
         for chunk in _chunks(docs, self.chunk_size):
             self._count_tokens([d.full_text for d in chunk])
             for doc in chunk:
-                _hash_doc(digest, doc)
+                doc.digest_into(digest)
+                doc.digest_into(self.input_digest)
                 _write_snippet(snippets, doc)
             count += len(chunk)
             bar.update(len(chunk))
@@ -294,7 +296,8 @@ class _Run:
                     content.update(line.encode("utf-8"))
                     shard.num_empty += EMPTY_DOC_TOKEN in record["vector"]
                     shard.num_postings += len(record["vector"])
-                    _hash_doc(inputs, doc)
+                    doc.digest_into(inputs)
+                    doc.digest_into(self.input_digest)
                     _write_snippet(snippets, doc)
                 shard.num_docs += len(chunk)
                 bar.update(len(chunk))
@@ -323,6 +326,7 @@ class _Run:
             "pooling": encoder.source.pooling,
             "idf_source": "model" if encoder.source.query_idf is not None else "corpus",
             "corpus": str(self.corpus.resolve()),
+            "corpus_sha256": self.input_digest.hexdigest(),  # see Doc.digest_into
             "shards": self.shards,
             **asdict(summary),
             "docs_per_second": round(summary.docs_per_second, 2),
@@ -372,11 +376,6 @@ def _encoded(encoder: Any, chunks: Iterable[list[Doc]]) -> Iterator[tuple[list[D
 
 def _lines(count: int) -> str:
     return f"{count} invalid line{'s' if count != 1 else ''}"
-
-
-def _hash_doc(digest: Any, doc: Doc) -> None:
-    digest.update(json.dumps([doc.id, doc.title, doc.text], ensure_ascii=False).encode("utf-8"))
-    digest.update(b"\n")
 
 
 def _write_snippet(handle: IO[str], doc: Doc) -> None:

@@ -19,6 +19,7 @@ complete and checked, so a failed or killed build never leaves a half index that
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -30,9 +31,10 @@ from pathlib import Path
 
 from splade_lite import metadata as md
 from splade_lite.encoders.inference_free import idf_from_df, load_query_tokenizer, read_idf_file
-from splade_lite.encoders.models import resolve_model
+from splade_lite.encoders.models import ModelSource, resolve_recorded
 from splade_lite.forward import build_forward_index
 from splade_lite.io import InputError, atomic_write, read_corpus
+from splade_lite.outputs import INDEX, VECTORS, claim_output
 from splade_lite.pruning import Pruning, prune_shards
 from splade_lite.resume import PROGRESS_FILE, is_unfinished
 from splade_lite.vectors import EMPTY_DOC_TOKEN
@@ -101,9 +103,12 @@ def build_index(
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         vmeta["mode"] = mode
-    _refuse_existing(out, overwrite)
+    # refused before any work: an output over an input, or not an index made by splade-lite
+    claim = claim_output(out, INDEX, inputs=(vectors_dir, bm25_corpus), overwrite=overwrite)
     java_executable(), anserini_jar()  # environment problems show before any work
-    tmp = _staging_folder(out)
+    # the tokenizer and IDF come from the model the vectors name: the same weights, or none
+    source = resolve_recorded(vmeta["model"], vmeta.get("model_sha256"), vectors_dir)
+    tmp = claim.stage()  # beside `out`, which stays locked until commit or abandon
     try:
         shards_dir, pruned = vectors_dir, None
         if doc_pruning is not None and doc_pruning.active:
@@ -118,6 +123,11 @@ def build_index(
                 f"{vectors_dir}: {md.VECTORS_META} says {vmeta['num_docs']} documents but the "
                 f"shards hold {checked}; the index was not written"
             )
+        bm25_docs = None
+        if bm25_corpus is not None:  # read and compared with the vectors before Java runs
+            bm25_docs = _stage_bm25_corpus(
+                Path(bm25_corpus), tmp, vmeta, tmp / md.FORWARD_FILE, skip_invalid, say
+            )
         started = time.perf_counter()
         say(f"indexing {checked} documents")
         stats = build_impact_index(shards_dir, tmp, threads=threads, log=_java_log(log))
@@ -130,17 +140,15 @@ def build_index(
                 f"{vectors_dir} has {vmeta['num_docs']} documents but the index holds "
                 f"{in_index} (Anserini: {stats}); the index was not written"
             )
-        idf_source = _write_idf(vectors_dir, vmeta, tmp)
-        load_query_tokenizer(vmeta["model"]).save_pretrained(str(tmp / md.TOKENIZER_DIR))
+        idf_source = _write_idf(vectors_dir, source, tmp)
+        load_query_tokenizer(source).save_pretrained(str(tmp / md.TOKENIZER_DIR))
         if (vectors_dir / md.DOCS_FILE).is_file():
             shutil.copyfile(vectors_dir / md.DOCS_FILE, tmp / md.DOCS_FILE)
         shutil.copyfile(vectors_dir / md.VECTORS_META, tmp / md.VECTORS_META)
 
         bm25_meta = None
-        if bm25_corpus is not None:
-            bm25_meta = _build_bm25(
-                Path(bm25_corpus), tmp, threads, vmeta["num_docs"], skip_invalid, say
-            )
+        if bm25_corpus is not None and bm25_docs is not None:
+            bm25_meta = _build_bm25(Path(bm25_corpus), bm25_docs, tmp, threads, checked, say)
             bm25_meta["seconds"] = round(bm25_meta["seconds"], 3)
 
         meta = {
@@ -163,52 +171,12 @@ def build_index(
             "versions": md.software_versions(),
         }
         md.write_json(tmp / md.INDEX_META, meta)
-        _move_into_place(tmp, out, overwrite)
+        claim.commit(tmp)
         say(f"index ready in {out} ({in_index} documents, {impact_seconds:.1f} s)")
         return meta
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        claim.abandon(tmp)
         raise
-
-
-def _refuse_existing(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} already exists and is not empty; pass --overwrite")
-
-
-def _staging_folder(out: Path) -> Path:
-    """A new temporary folder beside `out` to build in; stale ones of dead builds are removed.
-
-    Its name carries the builder's process id, so that a later build can tell the folder of
-    a killed build (its process is gone) from that of one still running.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(out)
-    prefix = f".{out.name}.building-{os.getpid()}-"
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
-    _chmod_like_mkdir(tmp)
-    return tmp
-
-
-def _remove_stale_staging(out: Path) -> None:
-    if os.name != "posix":  # no cheap way to ask whether a process lives
-        return
-    for path in out.parent.glob(f".{out.name}.building-*"):
-        pid = path.name[len(f".{out.name}.building-") :].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def _java_log(log: Callable[[str], None] | None) -> Callable[[str], None] | None:
@@ -216,19 +184,11 @@ def _java_log(log: Callable[[str], None] | None) -> Callable[[str], None] | None
     return log if os.environ.get("SPLADE_LITE_DEBUG") else None
 
 
-def _chmod_like_mkdir(folder: Path) -> None:
-    """mkdtemp makes a private folder; give the index the permissions a plain mkdir would."""
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)
-
-
-def _write_idf(vectors_dir: Path, vmeta: dict, index_dir: Path) -> str:
+def _write_idf(vectors_dir: Path, source: ModelSource, index_dir: Path) -> str:
     """Store query IDF in the index: the model's own table if it ships one, else the corpus's."""
-    source = resolve_model(vmeta["model"])
     if (vectors_dir / md.IDF_FILE).is_file():  # an exported index's vectors carry their IDF
         idf = read_idf_file(vectors_dir / md.IDF_FILE)
-        kind = vmeta.get("idf_source") or "vectors"
+        kind = md.read_vectors_meta(vectors_dir).get("idf_source") or "vectors"
     elif source.query_idf is not None:
         from splade_lite.encoders.base import vocab_terms
 
@@ -243,26 +203,73 @@ def _write_idf(vectors_dir: Path, vmeta: dict, index_dir: Path) -> str:
     return kind
 
 
+def _stage_bm25_corpus(
+    corpus: Path, index_dir: Path, vmeta: dict, forward: Path, skip_invalid: bool, say
+) -> Path:
+    """Write the BM25 corpus as Anserini reads it, into a folder of the staging index.
+
+    Its documents must be those encoded: other ids would make hybrid search return
+    documents the impact index does not hold (refused); the same ids with other texts
+    (told by the digest ``encode`` recorded) rank by words the vectors never saw (a warning).
+    """
+    from splade_lite.forward import ForwardIndex
+
+    say(f"reading the BM25 corpus {corpus}")
+    skipped: list[InputError] = []
+    staging = Path(tempfile.mkdtemp(prefix="bm25-corpus-", dir=index_dir))
+    digest = hashlib.sha256()
+    encoded = set(ForwardIndex.load(forward))
+    missing: list[str] = []  # in the BM25 corpus, not among the vectors
+    seen: set[str] = set()
+    with atomic_write(staging / "docs.jsonl") as handle:
+        for doc in read_corpus(corpus, skip_invalid=skip_invalid, on_skip=skipped.append):
+            doc.digest_into(digest)
+            if doc.id in encoded:  # read_corpus refuses (or skips) repeated ids itself
+                seen.add(doc.id)
+            elif len(missing) < 3:
+                missing.append(doc.id)
+            else:
+                missing.append("")  # counted, not shown
+            handle.write(json.dumps({"id": doc.id, "contents": doc.full_text}) + "\n")
+    if skipped:
+        plural = "s" if len(skipped) != 1 else ""
+        say(f"{len(skipped)} invalid line{plural} of {corpus} skipped, the first: {skipped[0]}")
+    if missing:
+        shown = ", ".join(repr(m) for m in missing if m)
+        raise IndexError_(
+            f"{corpus}: {len(missing)} document id(s) of the BM25 corpus are not in the "
+            f"encoded vectors (e.g. {shown}): it is not the corpus that was encoded; give that "
+            "one to --bm25-corpus. The index was not written"
+        )
+    if len(seen) != len(encoded):
+        absent = next(iter(encoded - seen))
+        raise IndexError_(
+            f"{corpus}: {len(encoded) - len(seen)} of the {len(encoded)} encoded documents are "
+            f"not in the BM25 corpus (e.g. {absent!r}): it is not the corpus that was encoded. "
+            "The index was not written"
+        )
+    recorded = vmeta.get("corpus_sha256")
+    if recorded and recorded != digest.hexdigest():
+        say(
+            f"warning: {corpus} has the same document ids as the encoded corpus but other "
+            "titles or texts (or another order): BM25 will rank by words the vectors were not "
+            "encoded from"
+        )
+    return staging / "docs.jsonl"
+
+
 def _build_bm25(
-    corpus: Path, index_dir: Path, threads: int, expected: int, skip_invalid: bool, say
+    corpus: Path, docs: Path, index_dir: Path, threads: int, expected: int, say
 ) -> dict:
     from splade_lite.indexer import build_bm25_index, count_documents
 
     say(f"building the BM25 index of {corpus}")
-    skipped: list[InputError] = []
-    staging = Path(tempfile.mkdtemp(prefix="bm25-corpus-", dir=index_dir))
     try:
-        with atomic_write(staging / "docs.jsonl") as handle:
-            for doc in read_corpus(corpus, skip_invalid=skip_invalid, on_skip=skipped.append):
-                handle.write(json.dumps({"id": doc.id, "contents": doc.full_text}) + "\n")
         stats = build_bm25_index(
-            staging, index_dir / md.BM25_DIR, threads=threads, log=_java_log(say)
+            docs.parent, index_dir / md.BM25_DIR, threads=threads, log=_java_log(say)
         )
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    if skipped:
-        plural = "s" if len(skipped) != 1 else ""
-        say(f"{len(skipped)} invalid line{plural} of {corpus} skipped, the first: {skipped[0]}")
+        shutil.rmtree(docs.parent, ignore_errors=True)
     count = count_documents(index_dir / md.BM25_DIR)
     # a document without a word cannot be in a BM25 index (and could never match anyway)
     if count + stats.empty != expected:
@@ -275,22 +282,6 @@ def _build_bm25(
         "seconds": stats.seconds,
         "bytes": folder_size(index_dir / md.BM25_DIR),
     }
-
-
-def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Rename the finished build onto `out`, replacing an old index only at the last moment.
-
-    `out` is checked again here: another build may have finished into it meanwhile.
-    """
-    old = None
-    if out.exists():
-        if any(out.iterdir()) and not overwrite:
-            raise FileExistsError(f"{out} appeared while building; pass --overwrite")
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def export_index(
@@ -307,15 +298,16 @@ def export_index(
     The output is itself a vectors folder (it gets a ``vectors.json``), so it can be indexed
     again, and it is plain JSON lines for any other tool. As for an index, it is written in a
     temporary folder and moved into place when complete; an existing `out_dir` that is not
-    empty is replaced only with `overwrite`.
+    empty is replaced only with `overwrite`, and only if it is a vectors folder splade-lite
+    made, holding nothing else (see :mod:`splade_lite.outputs`).
     """
     from splade_lite.indexer import read_document_vectors
     from splade_lite.shards import ShardWriter
 
     index_dir, out = Path(index_dir), Path(out_dir)
     meta = md.read_index_meta(index_dir)
-    _refuse_existing(out, overwrite)
-    tmp = _staging_folder(out)
+    claim = claim_output(out, VECTORS, inputs=(index_dir,), overwrite=overwrite)
+    tmp = claim.stage()
     try:
         count = 0
         with ShardWriter(tmp, shard_size, ".gz" if compress else "") as writer:
@@ -343,9 +335,9 @@ def export_index(
         md.write_json(tmp / md.VECTORS_META, vmeta)
         if (index_dir / md.IDF_FILE).is_file():
             shutil.copyfile(index_dir / md.IDF_FILE, tmp / md.IDF_FILE)
-        _move_into_place(tmp, out, overwrite)
+        claim.commit(tmp)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        claim.abandon(tmp)
         raise
     if log:
         log(f"exported {count} document vectors to {out}")

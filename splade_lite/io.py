@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,14 @@ _TSV_TEXT_HEADERS = frozenset(_DOC_TEXT_KEYS) | {"passage", "query", "title"}
 _JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 _TSV_SUFFIXES = (".tsv",)
 _GZIP_MAGIC = b"\x1f\x8b"
+
+#: The longest line read as one record: a longer one is an error (or skipped), never read
+#: into memory whole. Far beyond any real document (the encoder reads its first tokens only).
+MAX_LINE_BYTES = 64 << 20
+_TOO_LONG = b"\x00too long\x00"  # stands for a line cut at MAX_LINE_BYTES (compared by identity)
+#: The longest document or query id (UTF-8 bytes). Lucene refuses terms over 32,766 bytes,
+#: an id is one; run files and tools that read them do better with short ones.
+MAX_ID_BYTES = 4096
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
@@ -100,6 +109,12 @@ class Doc:
             return f"{self.title} {self.text}"
         return self.title or self.text
 
+    def digest_into(self, digest: Any) -> None:
+        """Add this document (id, title, text) to a hashlib digest: encode records the
+        digest of its whole input, so that a BM25 corpus given to `index` can be compared."""
+        record = json.dumps([self.id, self.title, self.text], ensure_ascii=False)
+        digest.update(record.encode("utf-8") + b"\n")
+
 
 @dataclass(frozen=True)
 class Query:
@@ -135,18 +150,37 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     lineno = 0
     with _reading(path) as f:
         try:
-            for lineno, raw in enumerate(f, start=1):
+            while True:
+                raw = f.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    return
+                lineno += 1
+                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    _skip_rest_of_line(f)
+                    raw = _TOO_LONG
                 yield lineno, raw
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:
             # A truncated or corrupt gzip stream only shows up while reading.
-            raise InputError(path, lineno + 1, f"cannot read the file: {e}") from e
+            raise InputError(path, lineno + 1, f"cannot read the file: {e}") from None
+
+
+def _skip_rest_of_line(f: IO[bytes]) -> None:
+    while True:
+        part = f.readline(1 << 20)
+        if not part or part.endswith(b"\n"):
+            return
 
 
 def _decode(raw: bytes, lineno: int) -> str:
     """Decode one line as UTF-8 without its line end (and without a BOM on line 1).
 
-    Returns an empty string for a blank line; raises ``ValueError`` for invalid UTF-8.
+    Returns an empty string for a blank line; raises ``ValueError`` for invalid UTF-8 and
+    for a line longer than :data:`MAX_LINE_BYTES`.
     """
+    if raw is _TOO_LONG:
+        raise ValueError(
+            f"the line is longer than {MAX_LINE_BYTES >> 20} MiB, the most one record may take"
+        )
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -230,6 +264,10 @@ def _check_id(value: object, key: str) -> str:
         raise ValueError(f"{key!r} must be a string, got {_json_type(value)}")
     if not value:
         raise ValueError(f"empty {key!r}")
+    if len(value) > MAX_ID_BYTES // 4 and len(value.encode("utf-8", "replace")) > MAX_ID_BYTES:
+        raise ValueError(
+            f"{key!r} is longer than {MAX_ID_BYTES} bytes (UTF-8), the longest id accepted"
+        )
     bad = _BAD_ID_RE.search(value)
     if bad:
         raise ValueError(
@@ -258,6 +296,8 @@ _ONE_PER_LINE = "JSON files are read as JSON lines: one object per line"
 def _parse_object(line: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
+    except RecursionError:
+        raise ValueError("malformed JSON: nested too deeply") from None
     except json.JSONDecodeError as e:
         # A pretty-printed JSON array is the usual cause of a lone "[" line.
         hint = f" ({_ONE_PER_LINE})" if line.lstrip().startswith("[") else ""
@@ -535,15 +575,24 @@ def atomic_write(
     with ``\\n`` line ends. A name ending in ``.gz`` is gzip-compressed (with a zero timestamp,
     so that equal content gives equal bytes). The folder must exist. Do not close the yielded
     file yourself.
+
+    The temporary file goes even when writing, flushing, syncing or closing it fails (a full
+    disk fails all of them), and such a failure is raised as an ``OSError`` that names `path`
+    and the cause (``cannot write vectors/part-00000.jsonl: No space left on device``), since
+    the operating system's own message names no file.
     """
     if mode not in ("w", "wt", "wb"):
         raise ValueError(f"mode must be 'w', 'wt' or 'wb', not {mode!r}")
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 lets the umask decide the permissions, as a plain open() would.
-    raw = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb")
+    try:
+        # "x": created here or failing, with the permissions the umask gives a plain open()
+        disk = _TempFile(_open_temp(tmp))
+    except OSError as err:
+        raise _cannot_write(target, err) from err
+    raw = io.BufferedWriter(disk, buffer_size=1 << 16)
     gz: gzip.GzipFile | None = None
-    text: io.TextIOWrapper | None = None
+    in_block, done = True, False
     try:
         stream: IO[bytes] = raw
         if target.name.lower().endswith(".gz"):
@@ -557,32 +606,37 @@ def atomic_write(
             stream = gz
         if mode == "wb":
             yield stream
+            in_block = False
         else:
             text = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
             yield text
+            in_block = False
             # Detaching flushes without closing what lies below, which must stay open.
             text.detach()
-            text = None
         if gz is not None:
             gz.close()  # writes the gzip trailer; leaves raw open
-            gz = None
         raw.flush()
-        os.fsync(raw.fileno())
+        os.fsync(disk.fileno())
         raw.close()
         os.replace(tmp, target)
-    except BaseException:
-        # Undo the layers top-down while raw is still open, so nothing writes to a closed
-        # file later (from a finaliser), then drop the temporary file.
-        with contextlib.suppress(Exception):
-            if text is not None:
-                text.detach()
-        with contextlib.suppress(Exception):
-            if gz is not None:
-                gz.close()
-        raw.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        done = True
+    except BaseException as err:
+        # Close every layer, each failure ignored (a full disk makes each flush fail again):
+        # a layer left open would try to write from its finaliser later. A text layer over a
+        # closed one counts as closed, so it needs nothing.
+        for layer in (gz, raw, disk):
+            with contextlib.suppress(Exception):
+                if layer is not None:
+                    layer.close()
+        # an error of the caller's own block is not ours to rename, unless our file failed
+        ours = not in_block or disk.failure is not None
+        if ours and isinstance(err, OSError) and not hasattr(err, "unwritten"):
+            raise _cannot_write(target, err) from err
         raise
+    finally:
+        if not done:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
     _fsync_folder(target.parent)
 
 
@@ -594,6 +648,53 @@ def _fsync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _open_temp(path: Path) -> IO[bytes]:
+    """The temporary file of :func:`atomic_write`, newly created (never an existing one)."""
+    return io.FileIO(path, "xb")
+
+
+class _TempFile(io.RawIOBase):
+    """The lowest layer of :func:`atomic_write`'s file: passes writes on and keeps the first
+    one that failed, so that an error raised inside the caller's block can be told apart: a
+    failed write of this file, or the caller's own (reading a corrupt input, say)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        super().__init__()
+        self.file = file
+        self.failure: OSError | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.file.fileno()
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.file.write(data)  # type: ignore[return-value]
+        except OSError as err:
+            self.failure = self.failure or err
+            raise
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self.file.close()
+            finally:
+                super().close()
+
+
+def _cannot_write(target: Path, err: OSError) -> OSError:
+    """`err` as raised by writing `target`, with a message that names the file."""
+    cause = err.strerror or str(err) or type(err).__name__
+    # the same class (PermissionError stays one), unless a library's own subclass
+    kind = type(err) if type(err).__module__ == "builtins" else OSError
+    new = kind(f"cannot write {target}: {cause}")
+    new.errno = err.errno  # not passed to the constructor, which would add "[Errno N]"
+    new.unwritten = str(target)  # type: ignore[attr-defined]
+    return new
 
 
 def _hit_fields(hit: Any) -> tuple[str, float]:

@@ -13,28 +13,31 @@ resumed run writes the same bytes as an uninterrupted one.
 
 The progress file also marks the folder as unfinished: ``index`` refuses it. Without
 ``--resume``, a folder already holding encode's files is only replaced with ``--overwrite``
-(as ``index`` does for an index).
+(as ``index`` does for an index), and then only encode's own files go, one by one: other files
+stay, and a folder whose encode-like files lack the metadata that says splade-lite wrote them
+(``vectors.json`` or the progress file) is refused, as is an index (see
+:mod:`splade_lite.outputs`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from splade_lite import metadata as md
+from splade_lite.outputs import (
+    PROGRESS_FILE,
+    SHARD_RE,
+    TMP_RE,
+    VECTORS_NAMES,
+    check_in_place_output,
+    folder_kind,
+)
+from splade_lite.outputs import PROGRESS_FORMAT as _FORMAT
+from splade_lite.outputs import lock_folder as lock_folder  # its home was here: still importable
 from splade_lite.shards import file_sha256, shard_name
-
-PROGRESS_FILE = "encode-progress.json"
-_FORMAT = "splade-lite/encode-progress"
-
-# encode's own files (and the temporary files atomic_write makes for them)
-_OUR_NAMES = {md.VECTORS_META, md.DF_FILE, md.DOCS_FILE, md.IDF_FILE, PROGRESS_FILE}
-_SHARD_RE = re.compile(r"part-\d+\.jsonl(\.gz)?")
-_TMP_RE = re.compile(r"\.(.+)\.[0-9a-f]{8}\.tmp")
 
 
 @dataclass
@@ -100,31 +103,37 @@ def encoded_files(folder: Path) -> list[Path]:
         return []
     found = []
     for path in folder.iterdir():
-        tmp = _TMP_RE.fullmatch(path.name)
+        tmp = TMP_RE.fullmatch(path.name)
         name = tmp.group(1) if tmp else path.name
-        if name in _OUR_NAMES or _SHARD_RE.fullmatch(name):
+        if name in VECTORS_NAMES or SHARD_RE.fullmatch(name):
             found.append(path)
     return sorted(found)
 
 
-def check_output_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Refuse, before any work, a run that would replace or mix with earlier output."""
+def check_output_folder(
+    out: Path, *, resume: bool, overwrite: bool, inputs: Iterable[Path] = ()
+) -> None:
+    """Refuse, before any work, a run that would replace or mix with earlier output, write
+    over one of its `inputs` (the corpus), or delete files splade-lite did not write."""
     if resume and overwrite:
         raise ValueError("--resume continues a run and --overwrite starts again: choose one")
+    check_in_place_output(out, inputs)
     existing = [p for p in encoded_files(out) if not p.name.startswith(".")]
+    if existing and folder_kind(out) is None:
+        names = ", ".join(p.name for p in existing[:3]) + (", ..." if len(existing) > 3 else "")
+        raise FileExistsError(
+            f"{out} holds {names} but neither a {md.VECTORS_META} nor a {PROGRESS_FILE} of "
+            "splade-lite: these files were not written by `splade-lite encode`, so they cannot "
+            "be resumed or replaced; nothing was touched; choose another folder"
+        )
     if not existing or overwrite:
         return
     unfinished = is_unfinished(out)
     if resume and unfinished:
         return
-    if resume:
-        if (out / md.VECTORS_META).is_file():
-            raise FileExistsError(
-                f"{out} holds a finished encode ({md.VECTORS_META}): nothing to resume; pass "
-                "--overwrite to encode again"
-            )
+    if resume:  # not unfinished, so finished: the folder has its vectors.json (see above)
         raise FileExistsError(
-            f"{out} holds vectors but no {PROGRESS_FILE}, so they cannot be resumed; pass "
+            f"{out} holds a finished encode ({md.VECTORS_META}): nothing to resume; pass "
             "--overwrite to encode again"
         )
     names = ", ".join(p.name for p in existing[:3]) + (", ..." if len(existing) > 3 else "")
@@ -157,13 +166,12 @@ def start_output(
                 f"{out}: cannot resume, the interrupted run used {'; '.join(differences)}; "
                 "run with the same options, or pass --overwrite to encode again"
             )
-        kept = _trusted_shards(out, previous.shards, log)
-        _remove(out, keep={PROGRESS_FILE, *(s.name for s in kept)})
-        progress = Progress(settings, kept)
+        progress = Progress(settings, _trusted_shards(out, previous.shards, log))
     else:
-        _remove(out, keep=set())
         progress = Progress(settings, [])
+    # saved first: from here on the folder is an unfinished run of ours, whatever is removed
     progress.save(out)
+    _remove(out, keep={PROGRESS_FILE, *(s.name for s in progress.shards)})
     return progress
 
 
@@ -203,24 +211,3 @@ def discard_output(out: Path, created: bool) -> None:
     if created:
         with contextlib.suppress(OSError):
             out.rmdir()  # only when empty
-
-
-@contextlib.contextmanager
-def lock_folder(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `folder` (where the OS offers one) for one writer at a time."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks on folders; one writer is on the user
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FileExistsError(
-                f"another splade-lite process is writing into {folder}; wait for it to finish"
-            ) from None
-        yield
-    finally:
-        os.close(fd)  # releases the lock

@@ -216,3 +216,15 @@ def test_sizes_that_would_exhaust_memory_are_refused_up_front(tmp_path, tiny_cor
     ):
         result = invoke(*args)
         assert result.exit_code == 2 and "range" in result.output  # click's usage error
+
+
+@pytest.mark.jvm
+@pytest.mark.parametrize("where", ["queries", "index"])
+def test_a_run_file_is_never_written_over_its_inputs(tiny_built, tmp_path, where):
+    index = _copy(tiny_built, tmp_path)
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("q1\tcoffee\n")
+    out = queries if where == "queries" else index / "run.trec"
+    result = invoke("search", index, "--queries", queries, "--out", out)
+    _one_line_error(result, "nothing was touched")
+    assert queries.read_text() == "q1\tcoffee\n" and not (index / "run.trec").exists()

@@ -1,0 +1,498 @@
+"""May this command write, or replace, this folder? Only if nothing but splade-lite's is lost.
+
+Every command that writes a folder asks here, before any model loads or Java starts. An output
+must not be an input, lie inside one or hold one (real paths compared: symlinks and bind
+mounts count). ``index`` and ``export`` build beside the output and rename the build onto it at
+the end (:class:`Claim`), so what that rename needs is checked first: not ``/`` or another mount
+point, not the current folder nor above it, a parent that can hold the staging folder. An
+existing folder is replaced only with ``--overwrite`` and only when its metadata says it is the
+kind the command makes (an index: ``splade_lite.json`` of format ``splade-lite/index``; a
+vectors folder or export: ``vectors.json`` of format ``splade-lite/vectors``); an empty one
+needs no flag. One of ours that also holds files splade-lite did not write is refused, neither
+kept nor deleted: a rename cannot keep them, and carrying them over would mix a user's files
+into a new build. One writer at a time: a lock file ``.<name>.splade-lite-lock`` beside the
+output (which is renamed, so cannot carry the lock itself) is held from the checks to after the
+rename, with the output folder's own lock (:func:`lock_folder`, held by ``encode`` and
+``train`` while they write into a folder). A second writer fails at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from splade_lite import metadata as md
+
+INDEX, VECTORS, UNFINISHED = "index", "vectors", "unfinished vectors"
+INDEX_FORMAT, VECTORS_FORMAT = "splade-lite/index", "splade-lite/vectors"
+PROGRESS_FILE, PROGRESS_FORMAT = "encode-progress.json", "splade-lite/encode-progress"
+DEMO_MARKER, DEMO_FORMAT = "splade_lite_demo.json", "splade-lite/demo-workdir"
+
+_KIND_WORDS = {
+    INDEX: "a splade-lite index",
+    VECTORS: "a splade-lite vectors folder",
+    UNFINISHED: f"an interrupted encode run ({PROGRESS_FILE}; `encode --resume` finishes it)",
+}
+_SHORT = {INDEX: "an index", VECTORS: "a vectors folder"}
+#: encode's files in a vectors folder (an export writes some of them too)
+VECTORS_NAMES = frozenset({md.VECTORS_META, md.DF_FILE, md.DOCS_FILE, md.IDF_FILE, PROGRESS_FILE})
+SHARD_RE = re.compile(r"part-\d+\.jsonl(\.gz)?")
+#: temporary files of io.atomic_write: ``.NAME.HEX.tmp``
+TMP_RE = re.compile(r"\.(.+)\.[0-9a-f]{8}\.tmp")
+_INDEX_FILES = {md.INDEX_META, md.IDF_FILE, md.DOCS_FILE, md.FORWARD_FILE, md.VECTORS_META}
+_LUCENE_RE = re.compile(r"_[0-9a-z]+(_\w+)*\.\w+|(pending_)?segments(_[0-9a-z]+|\.gen)|write\.lock")
+#: left in any folder by file managers: neither ours nor a reason to refuse a folder
+_HARMLESS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+_DEMO_NAMES = frozenset({"corpus.jsonl", "vectors", "index", "demo.json", DEMO_MARKER})
+_DEMO_HIDDEN = re.compile(
+    r"\.(index|vectors)\.((building|old)-\d+-\w+|splade-lite-lock)"
+    r"|\.(corpus\.jsonl|demo\.json|splade_lite_demo\.json)\.[0-9a-f]{8}\.tmp"
+)
+_LOCK_SUFFIX = ".splade-lite-lock"
+
+
+class OutputError(ValueError):
+    """An output path no command may write (an input, the current folder, a mount point)."""
+
+
+def _format(path: Path) -> str | None:
+    """The ``format`` a JSON metadata file declares, or None (no file, not ours, unreadable)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("format") if isinstance(data, dict) else None
+
+
+def folder_kind(folder: Path) -> str | None:
+    """:data:`INDEX`, :data:`VECTORS` or :data:`UNFINISHED` by the folder's metadata; else None.
+
+    An index also holds a copy of its vectors' ``vectors.json``, so it is asked for first.
+    """
+    folder = Path(folder)
+    if _format(folder / md.INDEX_META) == INDEX_FORMAT:
+        return INDEX
+    if _format(folder / PROGRESS_FILE) == PROGRESS_FORMAT:
+        return UNFINISHED
+    if _format(folder / md.VECTORS_META) == VECTORS_FORMAT:
+        return VECTORS
+    return None
+
+
+def _our_name(name: str, names: Iterable[str], pattern: re.Pattern) -> bool:
+    tmp = TMP_RE.fullmatch(name)
+    name = tmp.group(1) if tmp else name
+    return name in names or name in _HARMLESS or bool(pattern.fullmatch(name))
+
+
+def foreign_entries(folder: Path, kind: str) -> list[str]:
+    """What `folder`, a folder of `kind`, holds that splade-lite did not write there.
+
+    An index is checked at its top level and in ``bm25/`` (Lucene's names and ours);
+    ``tokenizer/`` may hold any files (each tokenizer has its own), but no folder.
+    """
+    foreign = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        name, is_dir = entry.name, entry.is_dir(follow_symlinks=False)
+        if kind == INDEX and name == md.BM25_DIR and is_dir:
+            inner = sorted(os.listdir(entry.path))
+            foreign += [f"{name}/{e}" for e in inner if not _LUCENE_RE.fullmatch(e)]
+        elif kind == INDEX and name == md.TOKENIZER_DIR and is_dir:
+            foreign += [f"{name}/{e.name}/" for e in os.scandir(entry.path) if e.is_dir()]
+        elif not is_dir and kind == INDEX and _our_name(name, _INDEX_FILES, _LUCENE_RE):
+            continue
+        elif not is_dir and kind != INDEX and _our_name(name, VECTORS_NAMES, SHARD_RE):
+            continue
+        else:
+            foreign.append(name + ("/" if is_dir else ""))
+    return foreign
+
+
+def _shown(folder: Path) -> list[str]:
+    """What `folder` holds, file-manager litter aside, folders marked with a slash."""
+    return sorted(e.name + "/" * e.is_dir() for e in os.scandir(folder) if e.name not in _HARMLESS)
+
+
+def _listing(names: list[str], most: int = 3) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def _real(path: str | Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a == b or os.path.samefile(a, b)  # samefile: one folder under two paths
+    except OSError:
+        return False
+
+
+def _inside(inner: Path, outer: Path) -> bool:
+    """Whether real path `inner` lies strictly inside real path `outer`."""
+    return any(_same(parent, outer) for parent in inner.parents)
+
+
+def refuse_overlap(out: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """Refuse an output that is an input, lies inside one, or holds one."""
+    target = _real(out)
+    for given in inputs:
+        if given is None:
+            continue
+        source = _real(given)
+        if _same(target, source):
+            relation = "is"
+        elif _inside(target, source):
+            relation = "is inside"
+        elif _inside(source, target):
+            relation = "holds"
+        else:
+            continue
+        raise OutputError(
+            f"the output {out} {relation} the input {given}: writing it would destroy what is "
+            "being read; nothing was touched; choose another output folder"
+        )
+
+
+def _refuse_unrenamable(out: Path, target: Path) -> None:
+    """Refuse, up front, an output the final rename of a staged build could not replace."""
+    if target.parent == target or os.path.ismount(target):
+        raise OutputError(
+            f"{out} is a mount point, which a finished build cannot be renamed onto; nothing "
+            f"was touched; choose a folder inside it, such as {Path(out) / 'index'}"
+        )
+    with contextlib.suppress(OSError):  # no current folder (removed): nothing to protect
+        cwd = _real(os.getcwd())
+        if _same(cwd, target) or _inside(cwd, target):
+            raise OutputError(
+                f"{out} is the current folder or holds it, and a folder in use cannot be "
+                "swapped for the finished build; nothing was touched; choose a new folder, "
+                f"such as {Path(out) / 'index'}"
+            )
+    ancestor = target.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        problem = "not writable" if ancestor.is_dir() else "not a folder"
+        raise OutputError(f"no build folder can be made beside {out}: {ancestor} is {problem}")
+    if target.is_dir():
+        # renaming a folder rewrites its ".." entry; in a sticky folder (/tmp) only its owner may
+        sticky = target.parent.stat().st_mode & stat.S_ISVTX
+        others = target.stat().st_uid != os.geteuid() and os.geteuid() != 0
+        if not os.access(target, os.W_OK) or (sticky and others):
+            raise OutputError(
+                f"{out} cannot be replaced: the folder is not writable (or, in a sticky folder "
+                "such as /tmp, not yours); nothing was touched"
+            )
+
+
+def _check_existing(out: Path, target: Path, kind: str, overwrite: bool, late: bool) -> bool:
+    """Whether `target` holds something to replace (False: absent); refuses what may not go.
+
+    `late`: this is the check just before the rename (something may have come meanwhile).
+    """
+    if not os.path.lexists(target):
+        return False
+    if not target.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder; nothing was touched")
+    names = _shown(target)
+    if not names:
+        return True  # empty (or file-manager litter only)
+    found = folder_kind(target)
+    came = " appeared while building and" if late else ""
+    if found is None:
+        raise FileExistsError(
+            f"{out}{came or ' is not empty and'} was not made by splade-lite (it "
+            f"holds {_listing(names)}); nothing was touched; choose a new or empty folder"
+        )
+    if found != kind:
+        raise FileExistsError(
+            f"{out}{came} is {_KIND_WORDS[found]}, which is never replaced by {_SHORT[kind]}; "
+            "nothing was touched; choose another folder"
+        )
+    foreign = foreign_entries(target, kind)
+    if foreign:
+        raise FileExistsError(
+            f"{out} holds {_KIND_WORDS[kind]} but also {_listing(foreign)}, which splade-lite "
+            "did not write; nothing was touched; move them out or choose another folder"
+        )
+    if not overwrite:
+        verb = "appeared while building" if late else "already exists"
+        raise FileExistsError(
+            f"{out} {verb} ({_KIND_WORDS[kind]}); nothing was touched; pass --overwrite to "
+            "replace it"
+        )
+    return True
+
+
+def check_in_place_output(out: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """For ``encode``, which writes into `out` itself: not over an input or a file, never into
+    an index (whose ``vectors.json`` and ``docs.jsonl.gz`` look like encode's own)."""
+    refuse_overlap(out, inputs)
+    target = _real(out)
+    if os.path.lexists(target) and not target.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder; nothing was touched")
+    if target.is_dir() and folder_kind(target) == INDEX:
+        raise FileExistsError(
+            f"{out} is a splade-lite index ({md.INDEX_META}), which encode never writes into; "
+            "nothing was touched; choose another folder"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Locks
+
+
+def _flock(path: Path, flags: int) -> int | None:
+    """An fd of `path` that holds an exclusive lock on it; None where the OS has none."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one writer at a time is up to the user
+        return None
+    fd = os.open(path, flags, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise FileExistsError(
+            f"another splade-lite process is writing into {path}; wait for it to finish"
+        ) from None
+    except OSError:  # a file system without locks (some network mounts): go on without
+        pass
+    return fd
+
+
+@contextlib.contextmanager
+def lock_folder(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (where the OS offers one) for one writer at a time."""
+    fd = _flock(Path(folder), os.O_RDONLY)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
+def _lock_beside(target: Path, out: Path) -> int | None:
+    """Lock ``.<name>.splade-lite-lock`` beside `target` (made if missing).
+
+    The file is removed on release; a process that opened it just before then holds a lock
+    on a file no longer there, sees it, and tries again on the new one.
+    """
+    path = target.with_name(f".{target.name}{_LOCK_SUFFIX}")
+    while True:
+        try:
+            fd = _flock(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0))
+        except FileExistsError:
+            raise FileExistsError(
+                f"another splade-lite process is writing {out}; wait for it to finish"
+            ) from None
+        except OSError as err:
+            why = err.strerror or err
+            raise OutputError(f"cannot write in {target.parent} (beside {out}): {why}") from None
+        if fd is None:
+            return None
+        held = os.fstat(fd)
+        with contextlib.suppress(FileNotFoundError):
+            now = os.stat(path, follow_symlinks=False)
+            if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+                if not held.st_size:
+                    return fd
+                os.close(fd)
+                raise OutputError(f"{path} is not a lock file of splade-lite; nothing was touched")
+        os.close(fd)  # removed or replaced meanwhile: lock the one there now
+
+
+def _unlock_beside(target: Path, fd: int) -> None:
+    path = target.with_name(f".{target.name}{_LOCK_SUFFIX}")
+    with contextlib.suppress(OSError):
+        held, now = os.fstat(fd), os.stat(path, follow_symlinks=False)
+        if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+            os.unlink(path)  # while still held, so that no one locks it in between
+    os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------
+# Staged builds
+
+
+def claim_output(
+    out: str | Path,
+    kind: str,
+    *,
+    inputs: Iterable[str | Path | None] = (),
+    overwrite: bool = False,
+) -> Claim:
+    """Check, touching nothing, that a `kind` folder may be built beside `out` and renamed
+    onto it; :meth:`Claim.stage` takes the locks and checks again."""
+    out = Path(out)
+    target = _real(out)  # through symlinks: the folder that would be replaced
+    refuse_overlap(out, inputs)
+    _refuse_unrenamable(out, target)
+    _check_existing(out, target, kind, overwrite, late=False)
+    return Claim(out, target, kind, overwrite)
+
+
+class Claim:
+    """The checked output of a staged build: :meth:`stage`, build into the folder it returns,
+    then :meth:`commit`, or :meth:`abandon` on failure. Locked from the first to the last."""
+
+    def __init__(self, out: Path, target: Path, kind: str, overwrite: bool) -> None:
+        self.out, self.target, self.kind, self.overwrite = out, target, kind, overwrite
+        self._folder_lock: int | None = None
+        self._lock_file: int | None = None
+        self._done = False
+
+    def stage(self) -> Path:
+        """Lock, check again, tidy up after dead builds, and make the staging folder."""
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_file = _lock_beside(self.target, self.out)
+            self._lock_target()
+            _remove_leftovers(self.target, self.kind)
+            _check_existing(self.out, self.target, self.kind, self.overwrite, late=False)
+            # the builder's pid in the name tells a later build whether it still runs
+            prefix = f".{self.target.name}.building-{os.getpid()}-"
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=self.target.parent))
+            _chmod_like_mkdir(tmp)
+            return tmp
+        except BaseException:
+            self.release()
+            raise
+
+    def commit(self, tmp: Path) -> None:
+        """Rename the finished build onto the output, which is checked again and replaced
+        only now (another process may have put something there meanwhile)."""
+        from splade_lite.io import _fsync_folder
+
+        try:
+            self._lock_target()
+            old, name = None, self.target.name
+            if _check_existing(self.out, self.target, self.kind, self.overwrite, late=True):
+                old = self.target.with_name(f".{name}.old-{os.getpid()}-{os.urandom(4).hex()}")
+                os.replace(self.target, old)
+            try:
+                os.replace(tmp, self.target)
+            except BaseException:
+                if old is not None:
+                    os.replace(old, self.target)  # the old one back in place
+                raise
+            self._done = True
+            if old is not None:
+                _remove_replaced(old, self.kind)
+            _fsync_folder(self.target.parent)
+        finally:
+            self.release()
+
+    def abandon(self, tmp: Path | None) -> None:
+        """The build failed: remove its staging folder, and nothing else."""
+        ours = f".{self.target.name}.building-{os.getpid()}-"
+        if tmp is not None and not self._done and tmp.name.startswith(ours):
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the locks (done by :meth:`commit` and :meth:`abandon`)."""
+        if self._folder_lock is not None:
+            os.close(self._folder_lock)
+            self._folder_lock = None
+        if self._lock_file is not None:
+            _unlock_beside(self.target, self._lock_file)
+            self._lock_file = None
+
+    def _lock_target(self) -> None:
+        """The output folder's own lock, which encode and train hold while writing there."""
+        if self._folder_lock is None and self.target.is_dir():
+            self._folder_lock = _flock(self.target, os.O_RDONLY)
+
+
+def _remove_replaced(old: Path, kind: str) -> None:
+    """Delete a replaced output, checked once more: only while it holds ours alone."""
+    if not _shown(old) or (folder_kind(old) == kind and not foreign_entries(old, kind)):
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(target: Path, kind: str) -> None:
+    """Staging folders of builds that died (our names, of processes gone), and outputs they
+    had moved aside: back in place if none came instead, else deleted as replaced ones are."""
+    if os.name != "posix":  # no cheap way to ask whether a process lives
+        return
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(building|old)-(\d+)-[0-9a-z_]{{8}}")
+    for path in sorted(target.parent.iterdir()):
+        match = pattern.fullmatch(path.name)
+        if not match or _process_alive(int(match.group(2))) or not path.is_dir():
+            continue
+        if match.group(1) == "building":
+            shutil.rmtree(path, ignore_errors=True)
+        elif not os.path.lexists(target):
+            os.replace(path, target)
+        else:
+            _remove_replaced(path, kind)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        pass
+    return True
+
+
+def _chmod_like_mkdir(folder: Path) -> None:
+    """mkdtemp makes a private folder; give the output the permissions a plain mkdir would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+
+
+# --------------------------------------------------------------------------------------------
+# The demo's work folder
+
+
+def claim_demo_workdir(workdir: Path, default: bool = False) -> None:
+    """Make sure ``demo`` may write in `workdir`: absent or empty (then made and marked with
+    ``splade_lite_demo.json``), marked before, or made by a splade-lite older than the mark
+    (its ``demo.json`` and only the demo's files; in the `default` work folder, splade-lite's
+    own, the demo's files alone). Any other is refused untouched: the demo replaces files."""
+    workdir = Path(workdir)
+    if os.path.lexists(workdir) and not workdir.is_dir():
+        raise FileExistsError(f"{workdir} exists and is not a folder; nothing was touched")
+    if _format(workdir / DEMO_MARKER) == DEMO_FORMAT:
+        return
+    names = _shown(workdir) if workdir.is_dir() else []
+    bare = [n.rstrip("/") for n in names]
+    demo_only = all(n in _DEMO_NAMES or _DEMO_HIDDEN.fullmatch(n) for n in bare)
+    if names and not (demo_only and (default or _old_demo_state(workdir))):
+        raise FileExistsError(
+            f"{workdir} is not a folder the demo made (it holds {_listing(names)}), and the "
+            "demo replaces files in it; nothing was touched; give --workdir a new or empty "
+            "folder"
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    note = "made by `splade-lite demo`, which replaces the files it wrote here"
+    md.write_json(workdir / DEMO_MARKER, {"format": DEMO_FORMAT, "format_version": 1, "note": note})
+
+
+def read_demo_state(workdir: Path) -> dict:
+    """The demo's ``demo.json`` (the signature and size of its cached build); {} when none."""
+    try:
+        state = json.loads((Path(workdir) / "demo.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _old_demo_state(workdir: Path) -> bool:
+    """Whether `workdir` has the ``demo.json`` an earlier demo wrote (its corpus signature)."""
+    signature = read_demo_state(workdir).get("signature")
+    return isinstance(signature, dict) and "corpus_version" in signature
