@@ -164,7 +164,7 @@ def build_stdlib_corpus(
 
 def write_corpus(docs: Iterable[DemoDoc], path: Path) -> int:
     """Write `docs` as JSON lines ``{"_id", "title", "text"}``, atomically; return the count."""
-    from splade_lite.io import atomic_write
+    from splade_lite.atomic import atomic_write
 
     count = 0
     with atomic_write(path) as handle:

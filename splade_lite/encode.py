@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from splade_lite import metadata as md
+from splade_lite.atomic import atomic_write
 from splade_lite.encoders.base import TOKENIZER_LOCK
-from splade_lite.io import Doc, InputError, atomic_write, count_records, read_corpus
+from splade_lite.io import Doc, InputError, count_records, read_corpus
 from splade_lite.resume import (
     Progress,
     ShardRecord,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from splade_lite.io import atomic_write
+from splade_lite.atomic import atomic_write
 from splade_lite.shards import iter_checked_records
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 

@@ -30,10 +30,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from splade_lite import metadata as md
+from splade_lite.atomic import atomic_write
 from splade_lite.encoders.inference_free import idf_from_df, load_query_tokenizer, read_idf_file
 from splade_lite.encoders.models import ModelSource, resolve_recorded
 from splade_lite.forward import build_forward_index
-from splade_lite.io import InputError, atomic_write, read_corpus
+from splade_lite.io import InputError, read_corpus
 from splade_lite.outputs import INDEX, VECTORS, claim_output
 from splade_lite.pruning import Pruning, prune_shards
 from splade_lite.resume import PROGRESS_FILE, is_unfinished

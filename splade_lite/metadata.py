@@ -25,7 +25,7 @@ class MetadataError(ValueError):
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temporary file in the same folder, then rename)."""
-    from splade_lite.io import atomic_write
+    from splade_lite.atomic import atomic_write
 
     with atomic_write(path) as handle:
         json.dump(data, handle, ensure_ascii=False, indent=1)

@@ -44,7 +44,7 @@ _SHORT = {INDEX: "an index", VECTORS: "a vectors folder"}
 #: encode's files in a vectors folder (an export writes some of them too)
 VECTORS_NAMES = frozenset({md.VECTORS_META, md.DF_FILE, md.DOCS_FILE, md.IDF_FILE, PROGRESS_FILE})
 SHARD_RE = re.compile(r"part-\d+\.jsonl(\.gz)?")
-#: temporary files of io.atomic_write: ``.NAME.HEX.tmp``
+#: temporary files of atomic.atomic_write: ``.NAME.HEX.tmp``
 TMP_RE = re.compile(r"\.(.+)\.[0-9a-f]{8}\.tmp")
 _INDEX_FILES = {md.INDEX_META, md.IDF_FILE, md.DOCS_FILE, md.FORWARD_FILE, md.VECTORS_META}
 _LUCENE_RE = re.compile(r"_[0-9a-z]+(_\w+)*\.\w+|(pending_)?segments(_[0-9a-z]+|\.gen)|write\.lock")
@@ -371,7 +371,7 @@ class Claim:
     def commit(self, tmp: Path) -> None:
         """Rename the finished build onto the output, which is checked again and replaced
         only now (another process may have put something there meanwhile)."""
-        from splade_lite.io import _fsync_folder
+        from splade_lite.atomic import fsync_folder
 
         try:
             self._lock_target()
@@ -388,7 +388,7 @@ class Claim:
             self._done = True
             if old is not None:
                 _remove_replaced(old, self.kind)
-            _fsync_folder(self.target.parent)
+            fsync_folder(self.target.parent)
         finally:
             self.release()
 

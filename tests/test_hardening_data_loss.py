@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import splade_lite.atomic as atomic_module
 import splade_lite.indexer as indexer
-import splade_lite.io as io_module
 from splade_lite import outputs
+from splade_lite.atomic import atomic_write
 from splade_lite.cli import main
 from splade_lite.index import build_index, export_index
-from splade_lite.io import atomic_write
 from splade_lite.outputs import (
     INDEX,
     UNFINISHED,
@@ -488,7 +488,7 @@ class FullDisk(io.FileIO):
 def full_disk(monkeypatch):
     monkeypatch.setattr(FullDisk, "room", 10)
     monkeypatch.setattr(FullDisk, "close_fails", False)
-    monkeypatch.setattr(io_module, "_open_temp", lambda path: FullDisk(path, "xb"))
+    monkeypatch.setattr(atomic_module, "_open_temp", lambda path: FullDisk(path, "xb"))
     return FullDisk
 
 
@@ -511,7 +511,7 @@ def test_atomic_write_when_only_closing_fails(tmp_path, full_disk, monkeypatch):
             handle.write("fits, but the close fails")
     assert os.listdir(tmp_path) == []
     full_disk.close_fails = False
-    monkeypatch.setattr(io_module.os, "fsync", lambda fd: (_ for _ in ()).throw(ENOSPC))
+    monkeypatch.setattr(atomic_module.os, "fsync", lambda fd: (_ for _ in ()).throw(ENOSPC))
     with pytest.raises(OSError, match=r"cannot write .*c\.txt: No space left"):
         with atomic_write(tmp_path / "c.txt") as handle:
             handle.write("fits, but the sync fails")
@@ -544,7 +544,7 @@ def test_encode_on_a_full_disk_names_the_shard(tmp_path, full_disk, splade_tiny,
     corpus = tmp_path / "c.jsonl"
     corpus.write_text("".join(f'{{"_id": "{i}", "text": "text {i}"}}\n' for i in range(40)))
     monkeypatch.setattr(  # only the shards meet the full disk
-        io_module, "_open_temp", lambda p: (full_disk if "part-" in p.name else io.FileIO)(p, "xb")
+        atomic_module, "_open_temp", lambda p: (full_disk if "part-" in p.name else io.FileIO)(p, "xb")
     )
     monkeypatch.chdir(tmp_path)
     with pytest.raises(OSError, match="cannot write vectors/part-00000.jsonl: No space left"):

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from splade_lite.atomic import atomic_write
 from splade_lite.encoders.base import TOKENIZER_LOCK
-from splade_lite.io import Doc, InputError, atomic_write, read_corpus, read_qrels, read_queries
+from splade_lite.io import Doc, InputError, read_corpus, read_qrels, read_queries
 
 
 @dataclass
