@@ -3,7 +3,13 @@ encoded as its documents were?
 
 Every check runs even when an earlier one failed (except those that need the metadata), so
 that one run lists everything wrong. Each gives ``ok``, ``FAIL`` or ``skip`` (does not apply
-to this folder) and a one-line detail.
+to this folder) and a one-line detail, with any control or bidi character of it shown as an
+escape (details quote values read from the folder, which may have been crafted).
+
+The Lucene indexes (the impact index and ``bm25/``) are read in full by Lucene's own
+``CheckIndex``: every file's checksum, every posting, doc value and stored field, so a
+flipped byte anywhere fails the check even where opening the index and counting its
+documents still work.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from splade_lite import metadata as md
+from splade_lite.terminal import printable
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
 
@@ -38,12 +45,12 @@ class _Skipped(Exception):
 def _run(name: str, probe: Callable[[], str]) -> Check:
     """Run one probe: its returned detail means ok, anything raised means FAIL (or skip)."""
     try:
-        return Check(name, OK, probe())
+        return Check(name, OK, printable(probe()))
     except _Skipped as why:
-        return Check(name, SKIP, str(why))
+        return Check(name, SKIP, printable(why))
     except Exception as err:  # whatever went wrong is the reason the check failed
         lines = str(err).strip().splitlines()
-        return Check(name, FAIL, lines[0] if lines else type(err).__name__)
+        return Check(name, FAIL, printable(lines[0] if lines else type(err).__name__))
 
 
 def check_folder(path: str | Path) -> list[Check]:
@@ -135,12 +142,24 @@ def _query_model(meta: dict) -> str:
 
 
 def _tokenizer(index: Path) -> str:
-    from splade_lite.encoders.models import ModelSource, load_tokenizer
+    """The index's own tokenizer loads: from its folder only, running none of its code."""
+    from transformers import AutoTokenizer
+
+    from splade_lite.encoders.models import LOAD_ERRORS, _quiet_transformers
 
     folder = index / md.TOKENIZER_DIR
     if not folder.is_dir():
         raise _Failed(f"no {md.TOKENIZER_DIR}/ folder")
-    tokenizer = load_tokenizer(ModelSource(name="index", mlm=str(folder)))
+    _quiet_transformers()
+    try:
+        # never remote code (whatever SPLADE_LITE_TRUST_REMOTE_CODE says: the folder came
+        # with the index), never the hub (a file missing here is the finding)
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(folder.resolve()), trust_remote_code=False, local_files_only=True
+        )
+    except LOAD_ERRORS as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise _Failed(f"{md.TOKENIZER_DIR}/ does not load: {first}") from None
     return f"{md.TOKENIZER_DIR}/ loads, {len(tokenizer)} tokens"
 
 
@@ -157,12 +176,20 @@ def _idf(index: Path, meta: dict) -> str:
 
 
 def _lucene_count(index: Path, expected: int) -> str:
-    from splade_lite.indexer import count_documents
-
-    found = count_documents(index)
+    found = _whole_lucene_index(index)
     if found != expected:
         raise _Failed(f"{found} documents, {md.INDEX_META} says {expected}")
-    return f"{found} documents"
+    return f"{found} documents, every file whole (Lucene CheckIndex)"
+
+
+def _whole_lucene_index(folder: Path) -> int:
+    """The documents of a Lucene index that Lucene's CheckIndex finds whole (else FAIL)."""
+    from splade_lite.indexer import count_documents, lucene_problem
+
+    problem = lucene_problem(folder)
+    if problem is not None:
+        raise _Failed(f"Lucene's CheckIndex: {problem}; rebuild the index (--overwrite)")
+    return count_documents(folder)
 
 
 def _forward_count(index: Path, expected: int) -> str:
@@ -189,18 +216,16 @@ def _snippet_count(folder: Path, expected: int) -> str:
 
 
 def _bm25(index: Path, meta: dict) -> str:
-    from splade_lite.indexer import count_documents
-
     bm25 = meta.get("bm25")
     if not bm25:
         raise _Skipped("no BM25 index (built without --bm25-corpus)")
     folder = index / md.BM25_DIR
     if not folder.is_dir():
         raise _Failed(f"{md.INDEX_META} lists a BM25 index but {md.BM25_DIR}/ is missing")
-    found = count_documents(folder)
+    found = _whole_lucene_index(folder)
     if found != bm25.get("num_docs"):
         raise _Failed(f"{found} documents, {md.INDEX_META} says {bm25.get('num_docs')}")
-    return f"{found} documents"
+    return f"{found} documents, every file whole (Lucene CheckIndex)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,7 +298,7 @@ def format_checks(checks: list[Check]) -> str:
     """The checks as a table, and a last line with the verdict."""
     width = max(len("check"), *(len(c.name) for c in checks))
     lines = [f"{'check':<{width}}  {'status':<6}  detail"]
-    lines += [f"{c.name:<{width}}  {c.status:<6}  {c.detail}" for c in checks]
+    lines += [f"{c.name:<{width}}  {c.status:<6}  {printable(c.detail)}" for c in checks]
     bad = failed(checks)
     skipped = sum(c.status == SKIP for c in checks)
     tail = f", {skipped} skipped" if skipped else ""

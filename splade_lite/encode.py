@@ -31,6 +31,7 @@ from typing import IO, Any
 from splade_lite import metadata as md
 from splade_lite.atomic import atomic_write
 from splade_lite.encoders.base import TOKENIZER_LOCK
+from splade_lite.indexer.limits import vector_problem
 from splade_lite.io import Doc, InputError, count_records, read_corpus
 from splade_lite.resume import (
     Progress,
@@ -89,6 +90,9 @@ def vector_record(doc_id: str, vector: SparseVector, terms: list[str], scale: fl
     impacts = {terms[i]: int(w) for i, w in zip(ids.tolist(), weights.tolist())}
     if not impacts:
         impacts = {EMPTY_DOC_TOKEN: 1}
+    problem = vector_problem(impacts)  # what Anserini could not index: refused now, not later
+    if problem:
+        raise ValueError(f"document {doc_id!r}: {problem}")
     return {"id": doc_id, "contents": "", "vector": impacts}
 
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from splade_lite.io import InputError, _check_id, _json_type, atomic_write
+from splade_lite.atomic import atomic_write
+from splade_lite.indexer.limits import record_problem
+from splade_lite.io import InputError, _check_id, _json_type
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
 SHARD_PATTERN = "part-{:05d}.jsonl"
@@ -78,6 +80,9 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"weight {name} is not a finite number")
 
 
+_FIELDS = frozenset({"id", "contents", "vector"})
+
+
 def parse_vector_line(line: str) -> dict:
     """Parse and check one shard line; raises ``ValueError`` with the reason.
 
@@ -87,8 +92,16 @@ def parse_vector_line(line: str) -> dict:
         record = json.loads(line, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
         raise ValueError(f"malformed JSON: {err.msg} (column {err.colno})") from None
+    except RecursionError:
+        raise ValueError("malformed JSON: nested too deeply") from None
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {_json_type(record)}")
+    for key, value in record.items():  # Anserini's JSON reader refuses deep nesting
+        if key not in _FIELDS and isinstance(value, (dict, list)):
+            raise ValueError(
+                f"field {key!r} holds {_json_type(value)}: a shard line holds "
+                "only 'id', 'contents', 'vector' and plain values"
+            )
     if "id" not in record:
         raise ValueError("missing 'id'")
     record["id"] = _check_id(record["id"], "id")
@@ -107,6 +120,9 @@ def parse_vector_line(line: str) -> dict:
         )
     _check_tokens(vector)
     _check_weights(vector)
+    problem = record_problem(record)  # what Lucene/Anserini cannot hold (indexer/limits.py)
+    if problem:
+        raise ValueError(problem)
     return record
 
 
@@ -207,7 +223,9 @@ def check_vector_shards(vectors_dir: str | Path) -> ShardSummary:
 class ShardWriter:
     """Writes lines into ``part-NNNNN.jsonl[.gz]`` files of at most `shard_size` lines each.
 
-    Each shard is written atomically: it appears under its name only once complete.
+    Each shard is written atomically: it appears under its name only once complete. When a
+    write fails (a full disk), the open shard's temporary file is removed at once, not when
+    the ``with`` block ends, and the error names the shard (see :func:`atomic_write`).
     """
 
     def __init__(self, folder: Path, shard_size: int, suffix: str = "") -> None:
@@ -218,13 +236,21 @@ class ShardWriter:
         self._lines = 0
 
     def write(self, line: str) -> None:
-        if self._handle is None or self._lines == self.shard_size:
-            self._stack.close()  # commits the previous shard
-            name = shard_name(len(self.names), self.suffix)
-            self._handle = self._stack.enter_context(atomic_write(self.folder / name))
-            self.names.append(name)
-            self._lines = 0
-        self._handle.write(line)
+        try:
+            if self._handle is None or self._lines == self.shard_size:
+                self._handle = None
+                self._stack.close()  # commits the previous shard
+                name = shard_name(len(self.names), self.suffix)
+                self._handle = self._stack.enter_context(atomic_write(self.folder / name))
+                self.names.append(name)
+                self._lines = 0
+            self._handle.write(line)
+        except BaseException as err:
+            self._handle = None
+            # hands the error to the open shard's atomic_write, which drops its temporary
+            # file and raises the error again, naming the shard when the write failed
+            self._stack.__exit__(type(err), err, err.__traceback__)
+            raise
         self._lines += 1
 
     def __enter__(self) -> ShardWriter:

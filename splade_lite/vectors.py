@@ -111,10 +111,11 @@ class SparseVector(Mapping[int, float]):
 
 #: Lucene stores an impact as a term frequency, a Java int.
 MAX_IMPACT = 2**31 - 1
-#: The largest scale accepted: far beyond any useful precision (a weight of 0.01 is then
-#: stored as 10,000), and small enough that every impact of a SPLADE weight (at most a few
-#: units) fits in a Java int and every score stays an exact integer in a double.
-MAX_SCALE = 1_000_000
+#: The largest scale accepted. Anserini indexes an impact by repeating its token that many
+#: times in one text, so indexing time and memory grow with the scale: at this one a typical
+#: passage's text is already a few hundred million characters (the most splade-lite lets
+#: Anserini take, splade_lite.indexer.limits). A weight of 0.001 still keeps 100 levels.
+MAX_SCALE = 100_000
 
 
 def check_scale(scale: Any) -> Any:

@@ -32,7 +32,7 @@ def test_scales_that_cannot_be_stored_are_refused_before_any_work(scale, tmp_pat
     assert not (tmp_path / "v").exists()
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "1e300", "0"])
+@pytest.mark.parametrize("value", ["nan", "inf", "1e300", "0", "100001"])
 def test_the_scale_option_refuses_them_in_one_line(value, tmp_path, tiny_corpus):
     result = invoke("encode", tiny_corpus, "--out", tmp_path / "v", "--scale", value, "--quiet")
     assert result.exit_code != 0
@@ -44,11 +44,11 @@ def test_the_largest_scale_keeps_every_weight():
     vector = SparseVector([1, 5, 9], [0.004, 1.5, 3.25])
     ids, impacts = quantize(vector, check_scale(MAX_SCALE))
     assert ids.tolist() == [1, 5, 9]
-    assert impacts.tolist() == [4_000, 1_500_000, 3_250_000]
+    assert impacts.tolist() == [400, 150_000, 325_000]
 
 
 def test_an_impact_beyond_a_java_int_is_an_error_not_a_wrapped_number():
-    vector = SparseVector([1], [3000.0])
+    vector = SparseVector([1], [30_000.0])
     with pytest.raises(ValueError, match="largest impact"):
         quantize(vector, MAX_SCALE)  # 3e9 > 2^31 - 1
     assert MAX_IMPACT == 2**31 - 1
@@ -230,3 +230,13 @@ def test_feedback_never_builds_a_weight_beyond_a_java_int():
 def test_feedback_options_out_of_range_are_one_line(tiny_built, option):
     result = invoke("search", tiny_built / "index", "coffee", "--feedback", *option)
     assert result.exit_code != 0 and "beta" in result.output
+
+
+def test_encode_refuses_a_document_anserini_could_not_index():
+    from splade_lite.encode import vector_record
+
+    terms = [f"{'t' * 200}{i}" for i in range(10)]
+    vector = SparseVector(list(range(10)), [3.0] * 10)
+    assert vector_record("small", vector, terms, 100)["vector"]  # 10 x 300 repetitions: fine
+    with pytest.raises(ValueError, match="'big'.*smaller --scale"):
+        vector_record("big", vector, terms, MAX_SCALE)  # 10 x 300,000 repetitions of 201 chars

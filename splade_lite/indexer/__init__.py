@@ -2,7 +2,9 @@
 
 The only part of splade-lite that touches Java. Importing it starts nothing: the JVM is
 started on first use (see :mod:`splade_lite.indexer.jvm` for its limits), and index builds
-run Java in a subprocess.
+run Java in a subprocess. What Lucene and Anserini can hold is in
+:mod:`splade_lite.indexer.limits`; Java's exceptions become Python errors at the boundary
+(:mod:`splade_lite.indexer.errors`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from splade_lite.indexer.build import (
     build_bm25_index,
     build_impact_index,
 )
+from splade_lite.indexer.errors import LuceneError
 from splade_lite.indexer.jvm import (
     JavaError,
     anserini_jar,
@@ -25,11 +28,13 @@ from splade_lite.indexer.lucene import (
     BM25Index,
     IdfQueries,
     ImpactIndex,
-    LuceneError,
-    count_documents,
     hybrid_search,
     hybrid_text_search,
+)
+from splade_lite.indexer.reader import (
+    count_documents,
     index_terms_df,
+    lucene_problem,
     read_document_vectors,
 )
 
@@ -51,6 +56,7 @@ __all__ = [
     "index_terms_df",
     "java_executable",
     "java_home",
+    "lucene_problem",
     "read_document_vectors",
     "start_jvm",
 ]

@@ -7,23 +7,40 @@ Anserini's collection readers open *every* file under the input folder (a ``vect
 beside the shards makes it log an exception and drop that file, while the final counters
 still say ``errors: 0``). So we hand it a temporary folder of links to the shard files
 only, count the input lines ourselves and refuse a build whose counters do not add up.
+
+The Java process never outlives the build: on Linux the kernel kills it when its parent dies
+(``PR_SET_PDEATHSIG``); everywhere it stops itself when its stdin pipe from us closes
+(``IndexWithParent.java``, which runs Anserini's ``IndexCollection``); an exception in Python
+(Ctrl-C included) kills it; and a SIGTERM to a build in the main thread is raised as
+``SystemExit(143)`` so that callers' clean-up (the staging folder) runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from splade_lite.indexer.jvm import anserini_jar, java_executable, java_heap, quiet_jvm_options
+from splade_lite.indexer.jvm import (
+    anserini_jar,
+    java_executable,
+    java_heap,
+    quiet_jvm_options,
+    search_jar,
+)
+from splade_lite.indexer.limits import MAX_DOCS, json_line_problem
 
 #: Shard names of a vectors folder (Anserini JsonVectorCollection files).
 VECTOR_SHARD_PATTERNS = ("part-*.jsonl", "part-*.jsonl.gz")
@@ -39,6 +56,9 @@ _LOG_LINE = re.compile(
 )
 _COUNTER = re.compile(r"^(indexed|unindexable|empty|skipped|errors):\s+([\d,]+)\s*$")
 _TAIL_LINES = 40
+# Anserini's IndexCollection, run by our class that ends it when its parent is gone.
+_MAIN_CLASS = "splade_lite.IndexWithParent"
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,22 @@ def count_json_lines(path: Path) -> int:
     return count
 
 
+def _count_checked(path: Path) -> int:
+    """:func:`count_json_lines`, refusing a line Anserini's reader could not take (as
+    ``file:line: reason``) before Java runs."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    count = 0
+    with opener(path, "rb") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            count += 1
+            problem = json_line_problem(line)
+            if problem:
+                raise IndexBuildError(f"{path}:{lineno}: {problem}; nothing was indexed")
+    return count
+
+
 def _link_inputs(files: Sequence[Path], folder: Path) -> None:
     """Put the input files (only them) into ``folder``, as symlinks where the OS allows."""
     for i, src in enumerate(files):
@@ -149,7 +185,12 @@ def _index_collection(
 ) -> IndexStats:
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    expected = sum(count_json_lines(f) for f in files)
+    threads = min(threads, 512)  # Java's thread pool wants an int; more gains nothing
+    expected = sum(_count_checked(f) for f in files)
+    if expected > MAX_DOCS:
+        raise IndexBuildError(
+            f"{expected} documents: a Lucene index holds at most {MAX_DOCS}; split the input"
+        )
     index_dir.mkdir(parents=True, exist_ok=True)
     java = java_executable()
     command = [str(java), *quiet_jvm_options(java.parent.parent)]
@@ -160,8 +201,8 @@ def _index_collection(
         _link_inputs(files, Path(tmp))
         command += [
             "-cp",
-            str(anserini_jar()),
-            "io.anserini.index.IndexCollection",
+            os.pathsep.join([str(anserini_jar()), str(search_jar())]),
+            _MAIN_CLASS,
             *collection_args,
             "-input",
             tmp,
@@ -214,33 +255,100 @@ def _run(
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
     env = dict(os.environ)
     env.pop("JAVA_TOOL_OPTIONS", None)  # its "Picked up ..." banner would only add noise
-    with subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=env,
-    ) as proc:
+    with (
+        _sigterm_as_exit(),
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE,  # never written: its end-of-file tells Java we are gone
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=env,
+            preexec_fn=_dies_with_parent(),
+        ) as proc,
+    ):
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip("\n")
-            tail.append(line)
-            match = _LOG_LINE.match(line)
-            if not match:
-                continue  # stack trace lines: kept in the tail only
-            level, msg = match.group("level"), match.group("msg")
-            counter = _COUNTER.match(msg)
-            if counter:
-                counters[counter.group(1)] = int(counter.group(2).replace(",", ""))
-            if level in ("ERROR", "FATAL"):
-                problems.append(msg)
-            if log is not None and _worth_logging(level, msg):
-                log(msg)
-        returncode = proc.wait()
+        try:
+            for raw in proc.stdout:
+                line = raw.rstrip("\n")
+                tail.append(line)
+                match = _LOG_LINE.match(line)
+                if not match:
+                    continue  # stack trace lines: kept in the tail only
+                level, msg = match.group("level"), match.group("msg")
+                counter = _COUNTER.match(msg)
+                if counter:
+                    counters[counter.group(1)] = int(counter.group(2).replace(",", ""))
+                if level in ("ERROR", "FATAL"):
+                    problems.append(msg)
+                if log is not None and _worth_logging(level, msg):
+                    log(msg)
+            returncode = proc.wait()
+        except BaseException:
+            _stop(proc)  # Ctrl-C, SIGTERM, a failing `log`: Java must not go on alone
+            raise
     return returncode, counters, problems, list(tail)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill the Java process and reap it (Popen's own exit would wait for it to finish)."""
+    with contextlib.suppress(OSError):
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+
+
+def _dies_with_parent() -> Callable[[], None] | None:
+    """On Linux, a ``preexec_fn`` asking the kernel to SIGKILL the child when we die.
+
+    The request is tied to the thread that starts the child; that thread waits for the
+    child to end, so it outlives it. libc is looked up here, before the fork, so that the
+    child only makes one system call between fork and exec.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    sigkill = int(signal.SIGKILL)
+
+    def in_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
+        if os.getppid() != parent:  # we died before the request was made: nobody to wait for
+            os._exit(1)
+
+    return in_child
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """While Java runs, SIGTERM raises ``SystemExit(143)`` instead of ending Python at once,
+    so the child is killed and the caller's ``finally``/``except`` clean-up runs.
+
+    Only in the main thread (the only one signals reach), and only where nobody else has set
+    a SIGTERM handler; the previous handler comes back afterwards.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _worth_logging(level: str, msg: str) -> bool:

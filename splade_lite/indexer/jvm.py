@@ -211,7 +211,8 @@ def start_jvm(max_heap: str | None = None) -> None:
 
 
 def search_jar() -> Path:
-    """splade-lite's own small search class (``java/TopHits.java``), shipped compiled."""
+    """splade-lite's own Java classes (``java/*.java``: search, CheckIndex, the indexer's
+    entry point), shipped compiled; ``java/build_java.sh`` rebuilds the jar."""
     jar = Path(__file__).with_name("java") / "splade-lite-search.jar"
     if not jar.is_file():
         raise JavaError(f"{jar} is missing; reinstall splade-lite")

@@ -14,9 +14,6 @@ package splade_lite;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
-import org.apache.lucene.search.BooleanClause;
-import org.apache.lucene.search.BooleanQuery;
-import org.apache.lucene.search.Query;
 
 public final class IdfQueries {
   private static final byte WORD = 0;
@@ -98,20 +95,19 @@ public final class IdfQueries {
     return out.toString();
   }
 
-  /** The Lucene query of `text` on `index`; null: not handled; NOTHING: no weighted token. */
-  Query query(String text, TopHits index) {
+  /** The impact query of `text` (empty: no weighted token), or null: not handled. */
+  ImpactQuery weighted(String text) {
     int[] ids = queryIds(text);
     if (ids == null) {
       return null;
     }
-    if (ids.length == 0) {
-      return NOTHING;
+    String[] queryTerms = new String[ids.length];
+    long[] queryWeights = new long[ids.length];
+    for (int i = 0; i < ids.length; i++) {
+      queryTerms[i] = terms[ids[i]];
+      queryWeights[i] = weights[ids[i]];
     }
-    BooleanQuery.Builder builder = new BooleanQuery.Builder();
-    for (int id : ids) {
-      builder.add(index.weightedTerm(terms[id], weights[id]), BooleanClause.Occur.SHOULD);
-    }
-    return builder.build();
+    return new ImpactQuery(queryTerms, queryWeights);
   }
 
   /**
@@ -150,9 +146,6 @@ public final class IdfQueries {
     Arrays.sort(heaviest);
     return heaviest;
   }
-
-  /** Stands for a handled text without a weighted token (it matches no document). */
-  static final Query NOTHING = new BooleanQuery.Builder().build();
 
   /** The distinct token ids of `text` in ascending order, or null when it is not handled. */
   private int[] distinctIds(String text) {

@@ -8,6 +8,11 @@
 // queries as "term weight term weight ..." (index terms never contain whitespace), BM25
 // queries as text analysed like the documents (Anserini's default English analyzer).
 //
+// Impact scores are exact integers: Lucene's float32 scores are kept only when the best one
+// is below 2^24 (then every score is an exact integer, see topImpact); otherwise the query is
+// scored again with 64-bit sums by ImpactQuery.exactTop. k is capped at the number of
+// documents, so a huge k costs no more than a k of the index's size.
+//
 // Build: see build_java.sh next to this file (any JDK 21+, --release 21).
 package splade_lite;
 
@@ -23,6 +28,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -33,8 +39,6 @@ import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.ReaderUtil;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.index.TermStates;
-import org.apache.lucene.search.BooleanClause;
-import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.BoostQuery;
 import org.apache.lucene.search.FieldDoc;
 import org.apache.lucene.search.IndexSearcher;
@@ -50,6 +54,8 @@ import org.apache.lucene.store.FSDirectory;
 
 public final class TopHits implements Closeable {
   private static final String ID = "id";
+  // Below this every integer is an exact float32 (and Lucene sums term scores in doubles).
+  private static final float EXACT_FLOAT_LIMIT = 1 << 24;
   // Ties broken by ascending docid, as Anserini's own searchers do (so runs are identical).
   private static final Sort BY_SCORE_THEN_ID =
       new Sort(SortField.FIELD_SCORE, new SortField(ID, SortField.Type.STRING_VAL));
@@ -95,14 +101,21 @@ public final class TopHits implements Closeable {
    * when `queries` does not handle the text (the caller encodes it and calls search()).
    */
   public String searchText(IdfQueries queries, String text, int k) throws IOException {
-    Query built = queries.query(text, this);
-    return built == null ? null : render(top(built, k), k);
+    ImpactQuery built = queries.weighted(text);
+    return built == null ? null : render(topImpact(built, k), k);
   }
 
   private static String render(Ranked[] hits, int k) {
-    StringBuilder out = new StringBuilder(Math.min(k, hits.length) * 24);
-    for (int i = 0; i < Math.min(k, hits.length); i++) {
-      out.append(hits[i].id).append('\t').append(hits[i].score).append('\n');
+    int n = Math.min(k, hits.length);
+    StringBuilder out = new StringBuilder((int) Math.min(n * 24L, 1 << 24));
+    for (int i = 0; i < n; i++) {
+      out.append(hits[i].id).append('\t');
+      if (hits[i].exact) {
+        out.append(hits[i].integer);
+      } else {
+        out.append(hits[i].score);
+      }
+      out.append('\n');
     }
     return out.toString();
   }
@@ -154,11 +167,11 @@ public final class TopHits implements Closeable {
       double alpha,
       int rrfK)
       throws IOException {
-    Query built = queries.query(text, sparse);
+    ImpactQuery built = queries.weighted(text);
     if (built == null) {
       return null;
     }
-    return fuse(sparse.top(built, depth), lexical.top(text, depth), k, alpha, rrfK);
+    return fuse(sparse.topImpact(built, depth), lexical.top(text, depth), k, alpha, rrfK);
   }
 
   /** The top k of the fusion of two rankings, rendered like search(). */
@@ -243,6 +256,9 @@ public final class TopHits implements Closeable {
       for (int i = 0; i < n; i++) {
         out[i] = futures.get(i).get();
       }
+    } catch (ExecutionException e) { // the task's own exception, not the pool's wrapper
+      Throwable cause = e.getCause();
+      throw cause instanceof Exception ? (Exception) cause : e;
     } finally {
       pool.shutdown();
     }
@@ -283,14 +299,25 @@ public final class TopHits implements Closeable {
     }
   }
 
-  /** One hit: a document id and its score. */
-  private static final class Ranked {
+  /** One hit: a document id and its score (exact: an integer impact score, shown as such). */
+  static final class Ranked {
     final String id;
-    final double score;
+    final double score; // for ranking and fusion (equal to `integer` up to 2^53)
+    final boolean exact;
+    final long integer; // the exact score, when `exact`
 
     Ranked(String id, double score) {
       this.id = id;
       this.score = score;
+      this.exact = false;
+      this.integer = 0;
+    }
+
+    Ranked(String id, long score) {
+      this.id = id;
+      this.score = score;
+      this.exact = true;
+      this.integer = score;
     }
   }
 
@@ -339,7 +366,8 @@ public final class TopHits implements Closeable {
 
   private static void addReciprocalRanks(Map<String, double[]> fused, Ranked[] ranked, int k) {
     for (int rank = 1; rank <= ranked.length; rank++) {
-      fused.computeIfAbsent(ranked[rank - 1].id, id -> new double[1])[0] += 1.0 / (k + rank);
+      double reciprocal = 1.0 / ((double) k + rank); // in doubles: k + rank may pass 2^31
+      fused.computeIfAbsent(ranked[rank - 1].id, id -> new double[1])[0] += reciprocal;
     }
   }
 
@@ -348,19 +376,46 @@ public final class TopHits implements Closeable {
     if (query == null || query.isBlank() || k <= 0) {
       return new Ranked[0];
     }
-    return top(analyzer == null ? termsQuery(query) : textQuery(query), k);
+    return analyzer == null ? topImpact(ImpactQuery.parse(query), k) : top(textQuery(query), k);
   }
 
-  /** The top k of a built query (null or IdfQueries.NOTHING: none). */
+  /**
+   * The top k of an impact query with exact integer scores. Lucene ranks first; its scores
+   * are products of integer weights summed in doubles and rounded once to float32, so when
+   * the best is below 2^24 every score is exact (a score of 2^24 or more could not round to
+   * less). Otherwise, or past Lucene's clause limit, ImpactQuery scores with 64-bit sums.
+   */
+  Ranked[] topImpact(ImpactQuery query, int k) throws IOException {
+    if (query.size() == 0 || k <= 0) {
+      return new Ranked[0];
+    }
+    if (query.size() <= IndexSearcher.getMaxClauseCount()) {
+      Ranked[] hits = top(query.toLucene(this), k);
+      if (hits.length == 0 || hits[0].score < EXACT_FLOAT_LIMIT) {
+        for (int i = 0; i < hits.length; i++) {
+          hits[i] = new Ranked(hits[i].id, (long) hits[i].score);
+        }
+        return hits;
+      }
+    }
+    return query.exactTop(leaves, field, ID, Math.min(k, Math.max(reader.maxDoc(), 1)));
+  }
+
+  /** The top k of a built query, k capped at the number of documents. */
   private Ranked[] top(Query built, int k) throws IOException {
-    if (built == null || built == IdfQueries.NOTHING || k <= 0) {
+    k = Math.min(k, reader.maxDoc()); // the collector allocates k slots up front
+    if (built == null || k <= 0) {
       return new Ranked[0];
     }
     // Counting hits exactly stops at k (IndexSearcher's default counts to 1,000 first), so
     // Lucene skips documents that cannot reach the top k from the start. A document scoring
     // exactly the k-th score is never skipped, so ties still resolve by docid.
     TopFieldCollector collector = TopFieldCollector.create(BY_SCORE_THEN_ID, k, k);
-    searcher.search(built, collector);
+    try {
+      searcher.search(built, collector);
+    } catch (IndexSearcher.TooManyClauses e) {
+      throw tooManyTerms();
+    }
     ScoreDoc[] hits = collector.topDocs().scoreDocs;
     Ranked[] out = new Ranked[hits.length];
     for (int i = 0; i < hits.length; i++) {
@@ -368,6 +423,13 @@ public final class TopHits implements Closeable {
       out[i] = new Ranked(idOf(hits[i].doc), score);
     }
     return out;
+  }
+
+  private static IllegalArgumentException tooManyTerms() {
+    return new IllegalArgumentException(
+        "the query has more distinct terms than Lucene's limit of "
+            + IndexSearcher.getMaxClauseCount()
+            + " clauses");
   }
 
   private String idOf(int doc) throws IOException {
@@ -388,22 +450,6 @@ public final class TopHits implements Closeable {
   public String[] searchAllText(IdfQueries queries, String[] texts, int k, int threads)
       throws Exception {
     return map(texts.length, threads, i -> searchText(queries, texts[i], k));
-  }
-
-  private Query termsQuery(String encoded) {
-    String[] parts = encoded.trim().isEmpty() ? new String[0] : encoded.trim().split(" ");
-    if (parts.length % 2 != 0) {
-      throw new IllegalArgumentException("impact query must be 'term weight' pairs");
-    }
-    if (parts.length == 0) {
-      return null;
-    }
-    BooleanQuery.Builder builder = new BooleanQuery.Builder();
-    for (int i = 0; i < parts.length; i += 2) {
-      float weight = Float.parseFloat(parts[i + 1]);
-      builder.add(weightedTerm(parts[i], weight), BooleanClause.Occur.SHOULD);
-    }
-    return builder.build();
   }
 
   /**
@@ -431,7 +477,11 @@ public final class TopHits implements Closeable {
   private final Map<String, TermStates> termStates = new ConcurrentHashMap<>();
 
   private Query textQuery(String text) {
-    return new BagOfWordsQueryGenerator().buildQuery(field, analyzer, text);
+    try {
+      return new BagOfWordsQueryGenerator().buildQuery(field, analyzer, text);
+    } catch (IndexSearcher.TooManyClauses e) {
+      throw tooManyTerms();
+    }
   }
 
   @Override

@@ -1,0 +1,123 @@
+"""Java's exceptions turned into one-line Python errors, at the boundary of every Java call.
+
+pyjnius raises ``jnius.JavaException`` for whatever Java throws, with the Java stack trace in
+its message. Two kinds reach us: a request Java refuses (``IllegalArgumentException``, e.g.
+a query beyond Lucene's clause limit), shown as :class:`ValueError`; and anything else while
+reading an index (a checksum or decoding failure, a missing or truncated file, an
+out-of-bounds read of damaged postings), shown as :class:`LuceneError` naming the folder and
+saying what to do. Both are errors the CLI prints as one line (see ``cli_errors``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Lucene names a file as (resource=Wrapper(Wrapper(path="..."))): only the path matters to us
+_RESOURCE = re.compile(r'\(resource=[^"]*"([^"]+)"\)+')
+
+#: Java exceptions that mean the request was wrong, not the index.
+REQUEST_ERRORS = frozenset(
+    {"java.lang.IllegalArgumentException", "java.lang.NumberFormatException"}
+)
+
+
+class LuceneError(RuntimeError):
+    """A Lucene index that cannot be opened or read (damaged, or written by another Lucene)."""
+
+
+def remedy(path: Path | str) -> str:
+    """What to do about a damaged index folder (the same words everywhere)."""
+    return (
+        f"run `splade-lite check {path}` to see what is damaged, and rebuild it "
+        "(`splade-lite index ... --overwrite`)"
+    )
+
+
+def check_index_dir(index_dir: str | Path) -> Path:
+    """Fail early, in Python terms, when a folder holds no Lucene index."""
+    path = Path(index_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"index folder {path} does not exist")
+    if not any(path.glob("segments_*")):
+        raise FileNotFoundError(
+            f"{path} holds no Lucene index (no segments_N file); if it was an index, it is "
+            f"damaged: {remedy(path)}"
+        )
+    return path
+
+
+def _java_exception_type() -> type[BaseException]:
+    import jnius  # the JVM runs already: every caller went through lucene._java()
+
+    return jnius.JavaException
+
+
+def short_resources(message: str) -> str:
+    """A Lucene message with each ``(resource=...(path="P"))`` shortened to ``(in P)``."""
+    return _RESOURCE.sub(r"(in \1)", message)
+
+
+def describe(err: BaseException) -> str:
+    """``ClassName: first line of the message`` of a Java exception (or any exception)."""
+    classname = getattr(err, "classname", None) or type(err).__name__
+    message = getattr(err, "innermessage", None)
+    if message is None:
+        message = str(err).removeprefix("JVM exception occurred: ")
+    first = short_resources((str(message).strip().splitlines() or [""])[0])
+    short = classname.rsplit(".", 1)[-1]
+    return f"{short}: {first}" if first and first != classname else short
+
+
+def from_java(err: BaseException, path: Path | str | None, doing: str = "reading") -> Exception:
+    """The Python error for a Java exception raised while `doing` something with the index in
+    `path` (None: no index involved)."""
+    classname = getattr(err, "classname", "")
+    if classname in REQUEST_ERRORS:
+        message = (getattr(err, "innermessage", None) or describe(err)).strip()
+        return ValueError(message.splitlines()[0] if message else describe(err))
+    if path is None:
+        return LuceneError(f"Java failed {doing} ({describe(err)})")
+    return LuceneError(
+        f"Lucene failed {doing} the index in {path} ({describe(err)}); it may be damaged: "
+        f"{remedy(path)}"
+    )
+
+
+@contextmanager
+def java_errors(path: Path | str | None, doing: str = "reading") -> Iterator[None]:
+    """Run Java calls on the index in `path`, turning their exceptions into Python errors."""
+    java_exception = _java_exception_type()
+    try:
+        yield
+    except java_exception as err:
+        raise from_java(err, path, doing) from None
+
+
+def opened(path: Path, open_it: Callable[[], T]) -> T:
+    """``open_it()``, a Java exception turned into a one-line :class:`LuceneError`."""
+    java_exception = _java_exception_type()
+    try:
+        return open_it()
+    except java_exception as err:
+        raise LuceneError(
+            f"cannot open the Lucene index in {path} ({describe(err)}); it is damaged or was "
+            f"written by another Lucene version: {remedy(path)}"
+        ) from None
+
+
+def guarded(method: Callable[..., T]) -> Callable[..., T]:
+    """A method of an object with an ``index_dir`` whose Java exceptions become Python errors."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
+        with java_errors(self.index_dir, "searching"):
+            return method(self, *args, **kwargs)
+
+    return wrapper
