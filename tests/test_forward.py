@@ -18,7 +18,8 @@ RECORDS = [
     {"id": "d1", "vector": {"café": 120, "##ing": 7, "naïve": 7, "bones": 7, "ß": 1}},
     {"id": "d2", "vector": {EMPTY_DOC_TOKEN: 1}},  # empty after quantisation
     {"id": "é-3", "vector": {"日本": 300, "##ing": 300, "vitamin": 45}},
-    {"id": "d4", "vector": {"vitamin": 2_000_000_000, "zz": 5, "a": 5}},
+    # beyond int16 and float32's exact integers, within what Anserini indexes (2^28 chars)
+    {"id": "d4", "vector": {"vitamin": 33_000_000, "zz": 5, "a": 5}},
 ]
 # the second shard carries on the first, as encode's ShardWriter does
 MORE = [{"id": "d5", "vector": {"bones": 1, "café": 2, "🦴": 3}}]
