@@ -142,24 +142,17 @@ def _query_model(meta: dict) -> str:
 
 
 def _tokenizer(index: Path) -> str:
-    """The index's own tokenizer loads: from its folder only, running none of its code."""
-    from transformers import AutoTokenizer
-
-    from splade_lite.encoders.models import LOAD_ERRORS, _quiet_transformers
+    """The index's own tokenizer loads: from its folder only (never the hub), running none of
+    its code (see :func:`~splade_lite.encoders.models.load_options`)."""
+    from splade_lite.encoders.models import ModelSource, load_tokenizer
 
     folder = index / md.TOKENIZER_DIR
     if not folder.is_dir():
         raise _Failed(f"no {md.TOKENIZER_DIR}/ folder")
-    _quiet_transformers()
     try:
-        # never remote code (whatever SPLADE_LITE_TRUST_REMOTE_CODE says: the folder came
-        # with the index), never the hub (a file missing here is the finding)
-        tokenizer = AutoTokenizer.from_pretrained(
-            str(folder.resolve()), trust_remote_code=False, local_files_only=True
-        )
-    except LOAD_ERRORS as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise _Failed(f"{md.TOKENIZER_DIR}/ does not load: {first}") from None
+        tokenizer = load_tokenizer(ModelSource(name="index", mlm=str(folder.resolve())))
+    except OSError as err:
+        raise _Failed(f"{md.TOKENIZER_DIR}/ does not load: {err}") from None
     return f"{md.TOKENIZER_DIR}/ loads, {len(tokenizer)} tokens"
 
 

@@ -71,7 +71,7 @@ def test_a_model_folder_with_remote_code_never_runs_it(tiny_copy, tmp_path, mode
         encoder = SpladeEncoder(tiny_copy)
     except OSError as err:  # an unknown model type cannot be loaded without its code
         assert model_type == "evil"
-        assert "own Python code" in str(err) and "SPLADE_LITE_TRUST_REMOTE_CODE" in str(err)
+        assert "custom Python code" in str(err) and "SPLADE_LITE_TRUST_REMOTE_CODE" in str(err)
     else:  # a known model type loads with the library's own class
         assert model_type is None
         assert len(encoder.encode_queries(["vitamin d"])[0]) > 0

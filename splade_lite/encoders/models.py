@@ -246,11 +246,11 @@ def load_tokenizer(source: ModelSource):
     """The model's tokenizer, with a one-line error when it cannot be loaded."""
     from transformers import AutoTokenizer
 
-    _quiet_transformers()
+    quiet_transformers()
     try:
         return AutoTokenizer.from_pretrained(source.mlm, **load_options(source))
     except LOAD_ERRORS as err:
-        raise _load_error(source, err) from None
+        raise load_error(source, err) from None
 
 
 #: What transformers raises for a model folder it cannot use (a missing or corrupt file, a
@@ -287,7 +287,7 @@ def load_options(source: ModelSource) -> dict:
     return options
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     """No per-load progress bars or advisory warnings from transformers in our output."""
     from transformers.utils import logging as hf_logging
 
@@ -295,7 +295,7 @@ def _quiet_transformers() -> None:
     hf_logging.set_verbosity_error()
 
 
-def _load_error(source: ModelSource, err: Exception) -> OSError:
+def load_error(source: ModelSource, err: Exception) -> OSError:
     """A one-line error for a model that cannot be loaded, saying how to fix it."""
     if source.is_local:
         folder = Path(source.mlm)
@@ -305,11 +305,12 @@ def _load_error(source: ModelSource, err: Exception) -> OSError:
                 f"({' or '.join(WEIGHT_FILES)}); copy them there or give another model"
             )
         text = str(err)
-        if "trust_remote_code" in text:
+        asking = _asks_for_code(folder)
+        if asking is not None and not remote_code_allowed():
             return OSError(
-                f"cannot load the model in {source.mlm}: it asks to run its own Python code "
-                f"(auto_map in config.json), which splade-lite never does unless "
-                f"{REMOTE_CODE_ENV}=1 is set for a model you trust"
+                f"cannot load the model in {source.mlm}: its {asking} asks for custom Python "
+                f"code (auto_map), which splade-lite never runs unless {REMOTE_CODE_ENV}=1 is "
+                "set for a model you trust"
             )
         if "weights_only" in text or "Unpickl" in text or "pickle" in text.lower():
             return OSError(
@@ -329,6 +330,17 @@ def _load_error(source: ModelSource, err: Exception) -> OSError:
         f"cannot load model {source.mlm!r}: is the name right, and can this machine reach "
         "huggingface.co? Give a local folder or use the built-in 'splade-tiny'"
     )
+
+
+def _asks_for_code(folder: Path) -> str | None:
+    """The file of a local model that asks for its own Python code (an ``auto_map``)."""
+    for name in ("config.json", "tokenizer_config.json"):
+        try:
+            if "auto_map" in json.loads((folder / name).read_text(encoding="utf-8")):
+                return name
+        except (OSError, ValueError, TypeError, RecursionError):
+            continue
+    return None
 
 
 def _truthy(value: str | None) -> bool:

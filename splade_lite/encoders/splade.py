@@ -23,7 +23,7 @@ from splade_lite.encoders.backends import EXACT_BACKENDS, make_projection
 from splade_lite.encoders.base import MAX_BATCH_SIZE, TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import (
     LOAD_ERRORS,
-    _load_error,
+    load_error,
     load_options,
     load_tokenizer,
     resolve_model,
@@ -35,8 +35,9 @@ DEFAULT_MAX_LENGTH = 256
 DEFAULT_BATCH_SIZE = 32
 
 
-class _PassThrough(nn.Module):
-    """Stands in for the vocabulary projection so the model returns the hidden states it gets."""
+class PassThrough(nn.Module):
+    """Stands in for the vocabulary projection so the model returns the hidden states it gets
+    (training bypasses it the same way)."""
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden
@@ -99,7 +100,7 @@ class SpladeEncoder:
                 self.source.mlm, **load_options(self.source)
             )
         except LOAD_ERRORS as err:
-            raise _load_error(self.source, err) from None
+            raise load_error(self.source, err) from None
         projection = model.get_output_embeddings()
         if not isinstance(projection, nn.Linear):
             raise TypeError(f"{self.source.mlm}: the masked-LM head is not a linear projection")
@@ -110,7 +111,7 @@ class SpladeEncoder:
             if bias is not None
             else torch.zeros(self._weight.shape[0], device=self.device)
         )
-        _replace_module(model, projection, _PassThrough())
+        replace_module(model, projection, PassThrough())
         self.model = model.to(self.device).eval()
         self.vocab_size = int(self._weight.shape[0])
         terms = vocab_terms(self.tokenizer)
@@ -239,7 +240,7 @@ def model_positions(tokenizer, source) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-def _replace_module(model: nn.Module, old: nn.Module, new: nn.Module) -> None:
+def replace_module(model: nn.Module, old: nn.Module, new: nn.Module) -> None:
     for module in model.modules():
         for child_name, child in module.named_children():
             if child is old:

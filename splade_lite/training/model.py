@@ -17,8 +17,15 @@ import torch
 from torch import nn
 
 from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
-from splade_lite.encoders.models import ModelSource, resolve_model
-from splade_lite.encoders.splade import _PassThrough, _replace_module
+from splade_lite.encoders.models import (
+    LOAD_ERRORS,
+    ModelSource,
+    load_error,
+    load_options,
+    load_tokenizer,
+    resolve_model,
+)
+from splade_lite.encoders.splade import PassThrough, replace_module
 
 
 class TrainableSplade(nn.Module):
@@ -33,7 +40,7 @@ class TrainableSplade(nn.Module):
             raise ValueError(f"{source.mlm}: training supports max pooling only")
         self.mlm = mlm
         self.projection = projection  # kept: its weight may be tied to the input embeddings
-        _replace_module(mlm, projection, _PassThrough())
+        replace_module(mlm, projection, PassThrough())
         self.tokenizer = tokenizer
         self.source = source
         self.vocab_block = vocab_block
@@ -89,12 +96,12 @@ class _Restored:
 
     def __enter__(self):
         head = self.model.mlm.get_output_embeddings()
-        _replace_module(self.model.mlm, head, self.model.projection)
+        replace_module(self.model.mlm, head, self.model.projection)
         self.head = head
         return self.model.mlm
 
     def __exit__(self, *exc):
-        _replace_module(self.model.mlm, self.model.projection, self.head)
+        replace_module(self.model.mlm, self.model.projection, self.head)
         return False
 
 
@@ -126,64 +133,16 @@ def max_pool_weights(
 
 #: What transformers raises for a model it cannot use (a missing or corrupt file, a pickle
 #: torch refuses, a configuration asking for custom code).
-_LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError, EOFError)
-
-
-def load_options(source: ModelSource) -> dict:
-    """What every ``from_pretrained`` here is given: never a model's own Python code (a
-    folder's or a hub repository's ``auto_map``), and never the hub for a local folder."""
-    return {"trust_remote_code": False, **({"local_files_only": True} if source.is_local else {})}
-
-
-def _custom_code(source: ModelSource) -> str | None:
-    """The file of a local model that asks for custom code (an ``auto_map``), if any."""
-    import json
-
-    for name in ("config.json", "tokenizer_config.json"):
-        path = Path(source.mlm) / name
-        try:
-            if "auto_map" in json.loads(path.read_text(encoding="utf-8")):
-                return name
-        except (OSError, ValueError, TypeError, RecursionError):
-            continue
-    return None
-
-
-def _cannot_load(source: ModelSource, err: Exception) -> OSError:
-    from splade_lite.encoders.models import _load_error
-
-    found = _custom_code(source) if source.is_local else None
-    if found is not None:
-        return OSError(
-            f"cannot load the model in {source.mlm}: its {found} asks for custom Python code "
-            "(auto_map), which splade-lite never runs; use a model that transformers supports"
-        )
-    return _load_error(source, err)
-
-
-def load_training_tokenizer(source: ModelSource):
-    """The model's tokenizer (no custom code), with a one-line error when it cannot load."""
-    from transformers import AutoTokenizer
-
-    from splade_lite.encoders.models import _quiet_transformers
-
-    _quiet_transformers()
-    try:
-        return AutoTokenizer.from_pretrained(source.mlm, **load_options(source))
-    except _LOAD_ERRORS as err:
-        raise _cannot_load(source, err) from None
-
-
 def load_trainable(name_or_path: str | Path, device: str | None = None) -> TrainableSplade:
     """A trainable SPLADE model from a built-in name, local folder or hub id."""
     from transformers import AutoModelForMaskedLM
 
     source = resolve_model(name_or_path)
-    tokenizer = load_training_tokenizer(source)
+    tokenizer = load_tokenizer(source)
     try:
         mlm = AutoModelForMaskedLM.from_pretrained(source.mlm, **load_options(source))
-    except _LOAD_ERRORS as err:
-        raise _cannot_load(source, err) from None
+    except LOAD_ERRORS as err:
+        raise load_error(source, err) from None
     from splade_lite.encoders.splade import pick_device
 
     return TrainableSplade(mlm.float(), tokenizer, source).to(pick_device(device))

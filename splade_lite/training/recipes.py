@@ -234,11 +234,10 @@ def _idf_for(config: TrainConfig, docs: Mapping[str, Doc], log: Log) -> dict[str
     if config.mode != "inference-free":
         return None
     from splade_lite.encoders.inference_free import read_idf_file
-    from splade_lite.encoders.models import resolve_model
-    from splade_lite.training.model import load_training_tokenizer
+    from splade_lite.encoders.models import load_tokenizer, resolve_model
 
     source = resolve_model(config.base)
-    tokenizer = load_training_tokenizer(source)
+    tokenizer = load_tokenizer(source)
     if source.query_idf is not None:
         from splade_lite.encoders.base import vocab_terms
 
