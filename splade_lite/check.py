@@ -150,7 +150,8 @@ def _tokenizer(index: Path) -> str:
     if not folder.is_dir():
         raise _Failed(f"no {md.TOKENIZER_DIR}/ folder")
     try:
-        tokenizer = load_tokenizer(ModelSource(name="index", mlm=str(folder.resolve())))
+        source = ModelSource(name="index", mlm=str(folder.resolve()))
+        tokenizer = load_tokenizer(source, from_index=True)
     except OSError as err:
         raise _Failed(f"{md.TOKENIZER_DIR}/ does not load: {err}") from None
     return f"{md.TOKENIZER_DIR}/ loads, {len(tokenizer)} tokens"

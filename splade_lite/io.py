@@ -255,12 +255,12 @@ def _clean_text(text: str) -> str:
     return text
 
 
-def _check_id(value: object, key: str) -> str:
+def check_id(value: object, key: str) -> str:
     """Return a valid id or raise ``ValueError`` with the reason (the caller adds path:line)."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise ValueError(f"{key!r} must be a string, got {_json_type(value)}")
+        raise ValueError(f"{key!r} must be a string, got {json_type(value)}")
     if not value:
         raise ValueError(f"empty {key!r}")
     if len(value) > MAX_ID_BYTES // 4 and len(value.encode("utf-8", "replace")) > MAX_ID_BYTES:
@@ -276,7 +276,7 @@ def _check_id(value: object, key: str) -> str:
     return value
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
     if value is None:
         return "null"
     return {
@@ -302,7 +302,7 @@ def _parse_object(line: str) -> dict[str, Any]:
         hint = f" ({_ONE_PER_LINE})" if line.lstrip().startswith("[") else ""
         raise ValueError(f"malformed JSON: {e.msg} (column {e.colno}){hint}") from None
     if not isinstance(record, dict):
-        raise ValueError(f"expected a JSON object, got {_json_type(record)} ({_ONE_PER_LINE})")
+        raise ValueError(f"expected a JSON object, got {json_type(record)} ({_ONE_PER_LINE})")
     return record
 
 
@@ -322,7 +322,7 @@ def _text_field(record: dict[str, Any], key: str, *, required: bool) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str):
-        raise ValueError(f"{key!r} must be a string, got {_json_type(value)}")
+        raise ValueError(f"{key!r} must be a string, got {json_type(value)}")
     return _clean_text(value)
 
 
@@ -341,7 +341,7 @@ class _JsonSchema:
         text_key = self.text_key or _pick_key(record, self.text_keys, "text")
         if id_key not in record:
             raise ValueError(f"missing {id_key!r}")
-        doc_id = _check_id(record[id_key], id_key)
+        doc_id = check_id(record[id_key], id_key)
         text = _text_field(record, text_key, required=True)
         title = _text_field(record, "title", required=False)
         self.id_key, self.text_key = id_key, text_key  # only once the record is valid
@@ -418,7 +418,7 @@ def _iter_corpus(
                         f"expected {expected or '2 or 3'} tab-separated fields "
                         f"(id, text[, title]), found {len(fields)}"
                     )
-                doc_id = _check_id(fields[0], "id")
+                doc_id = check_id(fields[0], "id")
                 text = _clean_text(fields[1])
                 title = _clean_text(fields[2]) if expected == 3 else ""
             if doc_id in seen:
@@ -486,7 +486,7 @@ def read_queries(path: PathLike) -> list[Query]:
                     raise ValueError(
                         f"expected 2 tab-separated fields (id, text), found {len(fields)}"
                     )
-                qid, text = _check_id(fields[0], "id"), _clean_text(fields[1])
+                qid, text = check_id(fields[0], "id"), _clean_text(fields[1])
             if qid in seen:
                 raise ValueError(f"duplicate id {qid!r}")
         except ValueError as e:

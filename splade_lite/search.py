@@ -232,7 +232,8 @@ class Searcher:
             if RustTokenizer.available(tokenizer_dir):  # no transformers, so no torch import
                 tokenizer = RustTokenizer(tokenizer_dir)
             else:
-                tokenizer = load_tokenizer(ModelSource(name="index", mlm=str(tokenizer_dir)))
+                source = ModelSource(name="index", mlm=str(tokenizer_dir.resolve()))
+                tokenizer = load_tokenizer(source, from_index=True)
             return IdfQueryEncoder(tokenizer, read_idf_file(self.index_dir / md.IDF_FILE))
         if self.mode == "splade":
             from splade_lite.encoders.splade import SpladeEncoder

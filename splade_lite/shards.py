@@ -23,7 +23,7 @@ from typing import Any
 
 from splade_lite.atomic import atomic_write
 from splade_lite.indexer.limits import record_problem
-from splade_lite.io import InputError, _check_id, _json_type
+from splade_lite.io import InputError, check_id, json_type
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
 SHARD_PATTERN = "part-{:05d}.jsonl"
@@ -95,24 +95,24 @@ def parse_vector_line(line: str) -> dict:
     except RecursionError:
         raise ValueError("malformed JSON: nested too deeply") from None
     if not isinstance(record, dict):
-        raise ValueError(f"expected a JSON object, got {_json_type(record)}")
+        raise ValueError(f"expected a JSON object, got {json_type(record)}")
     for key, value in record.items():  # Anserini's JSON reader refuses deep nesting
         if key not in _FIELDS and isinstance(value, (dict, list)):
             raise ValueError(
-                f"field {key!r} holds {_json_type(value)}: a shard line holds "
+                f"field {key!r} holds {json_type(value)}: a shard line holds "
                 "only 'id', 'contents', 'vector' and plain values"
             )
     if "id" not in record:
         raise ValueError("missing 'id'")
-    record["id"] = _check_id(record["id"], "id")
+    record["id"] = check_id(record["id"], "id")
     contents = record.get("contents", "")
     if not isinstance(contents, str):
-        raise ValueError(f"'contents' must be a string, got {_json_type(contents)}")
+        raise ValueError(f"'contents' must be a string, got {json_type(contents)}")
     if "vector" not in record:
         raise ValueError("missing 'vector'")
     vector = record["vector"]
     if not isinstance(vector, dict):
-        raise ValueError(f"'vector' must be an object token -> weight, got {_json_type(vector)}")
+        raise ValueError(f"'vector' must be an object token -> weight, got {json_type(vector)}")
     if not vector:
         raise ValueError(
             f"empty 'vector': Lucene would drop the document; give it {{{EMPTY_DOC_TOKEN!r}: 1}} "

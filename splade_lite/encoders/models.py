@@ -242,13 +242,20 @@ def _from_sentence_transformers(name: str, folder: Path, modules: list[dict]) ->
     )
 
 
-def load_tokenizer(source: ModelSource):
-    """The model's tokenizer, with a one-line error when it cannot be loaded."""
+def load_tokenizer(source: ModelSource, *, from_index: bool = False):
+    """The model's tokenizer, with a one-line error when it cannot be loaded.
+
+    `from_index`: the folder is a copy kept inside an index (which may have come from
+    anywhere): it never runs code, whatever :func:`remote_code_allowed` says.
+    """
     from transformers import AutoTokenizer
 
     quiet_transformers()
+    options = load_options(source)
+    if from_index:
+        options["trust_remote_code"] = False
     try:
-        return AutoTokenizer.from_pretrained(source.mlm, **load_options(source))
+        return AutoTokenizer.from_pretrained(source.mlm, **options)
     except LOAD_ERRORS as err:
         raise load_error(source, err) from None
 
@@ -270,7 +277,7 @@ def remote_code_allowed() -> bool:
 
     Never by default, whatever transformers would do or ask: a model folder named by a
     downloaded index or vectors folder must not run code. Only ``SPLADE_LITE_TRUST_REMOTE_CODE=1``
-    allows it, for models the user trusts.
+    allows it, for models the user trusts (never for the tokenizer copy inside an index).
     """
     return _truthy(os.environ.get(REMOTE_CODE_ENV))
 

@@ -54,7 +54,7 @@ def check_index_dir(index_dir: str | Path) -> Path:
 
 
 def _java_exception_type() -> type[BaseException]:
-    import jnius  # the JVM runs already: every caller went through lucene._java()
+    import jnius  # the JVM runs already: every caller went through lucene.java_classes()
 
     return jnius.JavaException
 

@@ -54,7 +54,7 @@ Hits = list[tuple[str, float]]
 
 
 @functools.lru_cache(maxsize=1)
-def _java() -> SimpleNamespace:
+def java_classes() -> SimpleNamespace:
     """The Java classes used here, loaded once (this is what starts the JVM)."""
     index_searcher = autoclass("org.apache.lucene.search.IndexSearcher")
     if index_searcher.getMaxClauseCount() < _MAX_QUERY_TERMS:
@@ -113,7 +113,7 @@ class _TopHitsIndex:
 
     def __init__(self, index_dir: str | Path, open_it) -> None:
         self.index_dir = check_index_dir(index_dir)
-        _java()  # starts the JVM and raises Lucene's clause limit
+        java_classes()  # starts the JVM and raises Lucene's clause limit
         self._searcher = opened(self.index_dir, open_it)
         with java_errors(self.index_dir):
             self._num_docs = int(self._searcher.numDocs())
@@ -186,7 +186,9 @@ class ImpactIndex(_TopHitsIndex):
     _integer = True
 
     def __init__(self, index_dir: str | Path) -> None:
-        super().__init__(index_dir, lambda: _java().TopHits.impact(str(index_dir), CONTENTS_FIELD))
+        super().__init__(
+            index_dir, lambda: java_classes().TopHits.impact(str(index_dir), CONTENTS_FIELD)
+        )
 
     @guarded
     def search_text(self, queries: IdfQueries, text: str, k: int = 10) -> Hits | None:
@@ -259,7 +261,7 @@ class IdfQueries:
         bad = next((t for t, w in zip(terms, weights) if w > 0 and len(t.split()) != 1), None)
         if bad is not None:
             raise ValueError(f"query term {bad!r} is empty or contains whitespace")
-        java = _java()
+        java = java_classes()
         with java_errors(None, "building the Java query encoder"):
             self._java = java.IdfQueries(
                 wordpiece.drop,
@@ -331,7 +333,7 @@ def hybrid_search(
     if args[1] <= 0 or not texts:
         return [[] for _ in texts]
     encoded = [sparse._encode(q) or "" for q in queries]
-    tophits = _java().TopHits
+    tophits = java_classes().TopHits
     with java_errors(f"{sparse.index_dir} or {lexical.index_dir}", "searching"):
         if len(texts) == 1:
             # one query: `concurrent` runs BM25 on a second Java thread beside the sparse one
@@ -366,7 +368,7 @@ def hybrid_text_search(
     args = _fusion_args(depth, k, fusion, alpha, rrf_k, (sparse, lexical))
     if args[1] <= 0 or not texts:
         return [[] for _ in texts]
-    tophits, java = _java().TopHits, queries._java
+    tophits, java = java_classes().TopHits, queries._java
     with java_errors(f"{sparse.index_dir} or {lexical.index_dir}", "searching"):
         if len(texts) == 1:  # a Java String[] costs more to build than one search
             found = [tophits.hybridText(sparse._searcher, java, lexical._searcher, texts[0], *args)]
@@ -388,7 +390,9 @@ class BM25Index(_TopHitsIndex):
     def __init__(self, index_dir: str | Path, k1: float = BM25_K1, b: float = BM25_B) -> None:
         super().__init__(
             index_dir,
-            lambda: _java().TopHits.bm25(str(index_dir), CONTENTS_FIELD, float(k1), float(b)),
+            lambda: java_classes().TopHits.bm25(
+                str(index_dir), CONTENTS_FIELD, float(k1), float(b)
+            ),
         )
 
     def _encode(self, text: str) -> str | None:

@@ -23,7 +23,7 @@ from splade_lite.indexer.errors import (
     remedy,
     short_resources,
 )
-from splade_lite.indexer.lucene import CONTENTS_FIELD, ID_FIELD, _java
+from splade_lite.indexer.lucene import CONTENTS_FIELD, ID_FIELD, java_classes
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
 
@@ -32,7 +32,7 @@ class _Reader:
 
     def __init__(self, index_dir: str | Path) -> None:
         path = check_index_dir(index_dir)
-        java = _java()
+        java = java_classes()
         self.java, self.path = java, path
         with java_errors(path, "opening"):
             self._directory = java.FSDirectory.open(java.File(str(path)).toPath())
@@ -154,7 +154,7 @@ def lucene_problem(index_dir: str | Path, threads: int | None = None) -> str | N
     takes about as long as reading the index from disk; `threads` segments at a time.
     """
     path = check_index_dir(index_dir)
-    java = _java()
+    java = java_classes()
     workers = threads if threads is not None else min(4, os.cpu_count() or 1)
     with java_errors(path, "checking"):
         problem = java.IndexCheck.problem(str(path), max(1, int(workers)))
