@@ -357,6 +357,10 @@ def _search_file(searcher, queries_path: Path, out_file: Path | None, k: int, th
     queries = read_queries(queries_path)
     if not queries:
         raise InputError(queries_path, None, "no queries in the file")
+    try:  # every query checked before the first is searched
+        searcher.check_queries([q.text for q in queries], [q.id for q in queries])
+    except ValueError as err:
+        raise InputError(queries_path, None, str(err)) from None
     started = time.perf_counter()
     results = []
     step = 256

@@ -140,6 +140,19 @@ class Searcher:
             self._impact = ImpactIndex(self.index_dir)
         self._unchanged()  # the metadata read above belong to the Lucene index opened
 
+    def check_queries(self, texts: Sequence[str], names: Sequence[str] | None = None) -> None:
+        """Refuse, before any search, a text this searcher could not take (a BM25 query past
+        Lucene's clause limit); `names` (query ids) go into the message."""
+        if self._bm25 is None:
+            return  # learned sparse queries of any length are searched
+        from splade_lite.indexer.limits import bm25_query_problem
+
+        for i, text in enumerate(texts):
+            problem = bm25_query_problem(text)
+            if problem:
+                name = repr(names[i]) if names is not None else f"number {i + 1}"
+                raise ValueError(f"query {name}: {problem}")
+
     def _bounded(self, k: int) -> int:
         """`k` checked, and cut to the number of documents: asking for more hits than the
         index holds must not allocate room for them (in Lucene's priority queue)."""
@@ -285,6 +298,7 @@ class Searcher:
         if not query.strip():
             raise ValueError("the query is empty")
         k = self._bounded(k)
+        self.check_queries([query])
         # the common cases straight to Lucene: at a tenth of a millisecond a query, each
         # layer of list wrapping shows
         if self.mode == "bm25":
@@ -354,6 +368,7 @@ class Searcher:
         k = self._bounded(k)
         queries = list(queries)
         threads = check_threads(threads, len(queries))
+        self.check_queries(queries)
         if self.mode == "bm25":  # blank texts match nothing in BM25Index
             return _as_hits(self._bm25.batch_search(queries, k, threads))
         results: list[list[Hit] | None] = [None if q.strip() else [] for q in queries]

@@ -228,3 +228,39 @@ def test_a_run_file_is_never_written_over_its_inputs(tiny_built, tmp_path, where
     result = invoke("search", index, "--queries", queries, "--out", out)
     _one_line_error(result, "nothing was touched")
     assert queries.read_text() == "q1\tcoffee\n" and not (index / "run.trec").exists()
+
+
+@pytest.mark.jvm
+@pytest.mark.parametrize("mode", ["--bm25", "--hybrid"])
+def test_a_bm25_query_beyond_lucenes_clause_limit_is_refused_before_any_search(
+    tiny_built, tmp_path, mode
+):
+    from splade_lite.indexer.limits import MAX_QUERY_TERMS
+
+    words = " ".join(f"w{i}" for i in range(MAX_QUERY_TERMS + 10))
+    queries = tmp_path / "q.tsv"
+    queries.write_text(f"fine\tcoffee\nhuge\t{words}\n")
+    run = tmp_path / "run.trec"
+    result = invoke("search", tiny_built / "index", "--queries", queries, "--out", run, mode)
+    _one_line_error(result, "q.tsv", "'huge'", "distinct words")
+    assert not run.exists()
+    # a learned sparse search takes it (truncated to the model's length, or Java's exact path)
+    result = invoke("search", tiny_built / "index-if", "--queries", queries, "--out", run)
+    assert result.exit_code == 0 and run.is_file()
+
+
+@pytest.mark.jvm
+def test_a_full_disk_while_saving_the_tokenizer_is_one_line_and_leaves_nothing(
+    tiny_built, tmp_path, monkeypatch
+):
+    import errno
+
+    from transformers import PreTrainedTokenizerBase
+
+    def full_disk(self, folder, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder))
+
+    monkeypatch.setattr(PreTrainedTokenizerBase, "save_pretrained", full_disk)
+    result = invoke("index", tiny_built / "vectors", "--out", tmp_path / "index")
+    _one_line_error(result, "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no index, no staging folder

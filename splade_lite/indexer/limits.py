@@ -26,6 +26,7 @@ exact 64-bit integers whatever their size (see ``ImpactQuery.java``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,9 @@ MAX_IMPACT_TEXT_CHARS = 2**28
 MAX_DOCS = 2**31 - 1 - 128
 #: Java's int, the type of k, thread counts and weights on the Java side.
 JAVA_INT_MAX = 2**31 - 1
+#: Clauses of one Lucene query, as splade-lite raises the JVM's limit (Lucene's default is
+#: 1,024). Impact queries beyond it are scored without a BooleanQuery; a BM25 query is not.
+MAX_QUERY_TERMS = 1 << 16
 
 
 def utf16_units(text: str) -> int:
@@ -75,6 +79,23 @@ def string_problem(name: str, value: str) -> str | None:
             f"most {MAX_JSON_STRING_CHARS}"
         )
     return None
+
+
+def bm25_query_problem(text: str) -> str | None:
+    """Why a BM25 query of `text` would pass Lucene's clause limit, or None.
+
+    Counts distinct words as Lucene's analyzer would roughly split them (letters and digits);
+    a text too short to hold that many words is passed at once.
+    """
+    if len(text) <= 2 * MAX_QUERY_TERMS:  # each word takes a character and a separator
+        return None
+    words = len(set(re.findall(r"\w+", text.lower())))
+    if words <= MAX_QUERY_TERMS:
+        return None
+    return (
+        f"{words} distinct words, more than the {MAX_QUERY_TERMS} terms a BM25 query may have "
+        "in Lucene; shorten it"
+    )
 
 
 def vector_problem(vector: Mapping[str, int]) -> str | None:

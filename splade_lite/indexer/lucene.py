@@ -32,7 +32,7 @@ from splade_lite.indexer.errors import (
     remedy,
 )
 from splade_lite.indexer.jvm import autoclass
-from splade_lite.indexer.limits import JAVA_INT_MAX
+from splade_lite.indexer.limits import JAVA_INT_MAX, MAX_QUERY_TERMS
 
 #: Lucene field holding the impact (or BM25) terms, and the stored document id field.
 CONTENTS_FIELD = "contents"
@@ -45,7 +45,6 @@ BM25_B = 0.4
 # query, or a long inference-free query, can exceed that. The limit is global to the JVM.
 # Impact queries with more terms still work (scored exactly without Lucene's BooleanQuery,
 # see ImpactQuery.java); a BM25 text with more distinct terms is refused as a ValueError.
-_MAX_QUERY_TERMS = 1 << 16
 _INT_MAX = JAVA_INT_MAX
 # Python floats hold every integer up to 2**53; larger exact scores stay Python ints.
 _EXACT_FLOAT = 2**53
@@ -57,8 +56,8 @@ Hits = list[tuple[str, float]]
 def java_classes() -> SimpleNamespace:
     """The Java classes used here, loaded once (this is what starts the JVM)."""
     index_searcher = autoclass("org.apache.lucene.search.IndexSearcher")
-    if index_searcher.getMaxClauseCount() < _MAX_QUERY_TERMS:
-        index_searcher.setMaxClauseCount(_MAX_QUERY_TERMS)
+    if index_searcher.getMaxClauseCount() < MAX_QUERY_TERMS:
+        index_searcher.setMaxClauseCount(MAX_QUERY_TERMS)
     postings = autoclass("org.apache.lucene.index.PostingsEnum")
     return SimpleNamespace(
         File=autoclass("java.io.File"),
