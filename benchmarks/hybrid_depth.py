@@ -46,7 +46,8 @@ def effectiveness(index: Path, ids: list[str], texts: list[str], qrels, depths) 
 
 def latency(index: Path, texts: list[str], depths, rounds: int, warmup: int) -> dict:
     """Median ms of one inference-free hybrid query per depth and of BM25, k=10."""
-    from splade_lite.search import DEFAULT_DEPTHS, Hybrid, Searcher
+    from splade_lite.fusion import DEFAULT_DEPTHS
+    from splade_lite.search import Hybrid, Searcher
 
     systems = {"bm25": Searcher(index, bm25=True).search}
     for depth in depths:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 
 import click
@@ -345,43 +343,18 @@ def _describe(doc: dict | None, width: int = 90) -> str:
 
 
 def _search_file(searcher, queries_path: Path, out_file: Path | None, k: int, threads: int) -> None:
-    from tqdm.auto import tqdm
-
-    from splade_lite.io import InputError, read_queries, write_trec_run
+    from splade_lite.runs import search_queries_file
 
     if out_file is None:
         raise click.UsageError("--queries needs --out RUN_FILE")
-    from splade_lite.outputs import refuse_overlap
-
-    refuse_overlap(out_file, [queries_path, searcher.index_dir])  # before the searches
-    queries = read_queries(queries_path)
-    if not queries:
-        raise InputError(queries_path, None, "no queries in the file")
-    try:  # every query checked before the first is searched
-        searcher.check_queries([q.text for q in queries], [q.id for q in queries])
-    except ValueError as err:
-        raise InputError(queries_path, None, str(err)) from None
-    started = time.perf_counter()
-    results = []
-    step = 256
-    with tqdm(total=len(queries), unit="query", desc="searching", file=sys.stderr) as bar:
-        for start in range(0, len(queries), step):
-            part = queries[start : start + step]
-            hits = searcher.batch_search([q.text for q in part], k=k, threads=threads)
-            results.extend((q.id, h) for q, h in zip(part, hits))
-            bar.update(len(part))
-    elapsed = time.perf_counter() - started
-    write_trec_run(out_file, results, tag=f"splade-lite-{searcher.mode}")
-    # blank queries are kept in the count (and match nothing) so that no query goes missing
-    blank = sum(1 for q in queries if not q.text.strip())
-    unmatched = sum(1 for q, (_, hits) in zip(queries, results) if q.text.strip() and not hits)
+    done = search_queries_file(searcher, queries_path, out_file, k=k, threads=threads)
     notes = []
-    if blank:
-        notes.append(f"{_count(blank, 'query was', 'queries were')} empty")
-    if unmatched:
-        notes.append(f"{_count(unmatched, 'query', 'queries')} matched no document")
+    if done.blank:
+        notes.append(f"{_count(done.blank, 'query was', 'queries were')} empty")
+    if done.unmatched:
+        notes.append(f"{_count(done.unmatched, 'query', 'queries')} matched no document")
     _log(
-        f"{len(queries)} queries in {elapsed:.2f} s -> {out_file}"
+        f"{done.queries} queries in {done.seconds:.2f} s -> {out_file}"
         + (f" ({'; '.join(notes)})" if notes else "")
     )
 

@@ -9,11 +9,48 @@ contribution from it for reciprocal rank fusion.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 Ranked = Sequence[tuple[str, float]]
 
 FUSIONS = ("interpolate", "rrf")
 RRF_K = 60  # Cormack, Clarke & Büttcher (SIGIR 2009)
+
+# Hybrid defaults: chosen on one development collection, see docs/benchmarks.md.
+DEFAULT_FUSION = "interpolate"
+DEFAULT_ALPHA = 0.5
+#: Hits taken from each list before fusing, by mode (chosen on SciFact, docs/benchmarks.md):
+#: an inference-free hybrid costs about the two searches at this depth, and depth 30 kept
+#: SciFact's nDCG@10 (0.707 against 0.706 at 100) at 0.7× the latency; a SPLADE query spends
+#: milliseconds in its encoder, so depth costs it nothing that shows and 100 scored best.
+DEFAULT_DEPTHS = {"inference-free": 30, "splade": 100}
+
+
+@dataclass(frozen=True)
+class Hybrid:
+    """How the learned sparse list and the BM25 list are fused."""
+
+    fusion: str = DEFAULT_FUSION  # "interpolate" (min-max normalised scores) or "rrf"
+    alpha: float = DEFAULT_ALPHA  # weight of the learned sparse scores when interpolating
+    depth: int | None = None  # hits of each list fused (at least k); None: by mode
+    rrf_k: int = RRF_K
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
+        if not 0 <= self.alpha <= 1:
+            raise ValueError(f"alpha must be within [0, 1], got {self.alpha}")
+        depth = self.depth
+        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)):
+            raise ValueError(f"depth must be a whole number, got {depth!r}")
+        if depth is not None and depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        if isinstance(self.rrf_k, bool) or not isinstance(self.rrf_k, int) or self.rrf_k < 1:
+            raise ValueError(f"rrf_k must be a whole number >= 1, got {self.rrf_k!r}")
+
+    def depth_for(self, mode: str, k: int) -> int:
+        """Hits of each list fused for the top `k` of an index of `mode` (never fewer than k)."""
+        return max(k, self.depth if self.depth is not None else DEFAULT_DEPTHS[mode])
 
 
 def min_max(ranked: Ranked) -> dict[str, float]:

@@ -6,31 +6,20 @@ max length) is read from the index folder, never passed again by hand.
 
 from __future__ import annotations
 
-import gzip
-import json
 import threading
 import warnings
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from splade_lite import metadata as md
 from splade_lite.encoders.base import TOKENIZER_LOCK
 from splade_lite.feedback import Feedback, rocchio
-from splade_lite.fusion import FUSIONS, RRF_K
+from splade_lite.fusion import Hybrid
+from splade_lite.index_folder import IndexChangedError, identity, read_documents
 from splade_lite.pruning import Pruning
 from splade_lite.vectors import SparseVector, quantize_to_terms
 
-# Hybrid defaults: chosen on one development collection, see docs/benchmarks.md.
-DEFAULT_FUSION = "interpolate"
-DEFAULT_ALPHA = 0.5
-#: Hits taken from each list before fusing, by mode (chosen on SciFact, docs/benchmarks.md):
-#: an inference-free hybrid costs about the two searches at this depth, and depth 30 kept
-#: SciFact's nDCG@10 (0.707 against 0.706 at 100) at 0.7× the latency; a SPLADE query spends
-#: milliseconds in its encoder, so depth costs it nothing that shows and 100 scored best.
-DEFAULT_DEPTHS = {"inference-free": 30, "splade": 100}
 #: Inference-free queries drop tokens whose corpus IDF is below 0.5 (found in more than
 #: ~60% of the documents) unless the caller chooses (``Pruning()`` keeps every token). On
 #: SciFact it kept nDCG@10 (0.654 either way) and made queries about 14% faster.
@@ -56,28 +45,6 @@ class Hit(NamedTuple):
 
     docid: str
     score: float
-
-
-@dataclass(frozen=True)
-class Hybrid:
-    """How the learned sparse list and the BM25 list are fused."""
-
-    fusion: str = DEFAULT_FUSION  # "interpolate" (min-max normalised scores) or "rrf"
-    alpha: float = DEFAULT_ALPHA  # weight of the learned sparse scores when interpolating
-    depth: int | None = None  # hits of each list fused (at least k); None: by mode
-    rrf_k: int = RRF_K
-
-    def __post_init__(self) -> None:
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
-        if not 0 <= self.alpha <= 1:
-            raise ValueError(f"alpha must be within [0, 1], got {self.alpha}")
-        if self.depth is not None and self.depth < 1:
-            raise ValueError(f"depth must be at least 1, got {self.depth}")
-
-    def depth_for(self, mode: str, k: int) -> int:
-        """Hits of each list fused for the top `k` of an index of `mode` (never fewer than k)."""
-        return max(k, self.depth if self.depth is not None else DEFAULT_DEPTHS[mode])
 
 
 class Searcher:
@@ -113,7 +80,7 @@ class Searcher:
         device: str | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
-        self._identity = _identity(self.index_dir)
+        self._identity = identity(self.index_dir)
         self.meta = md.read_index_meta(self.index_dir)
         self._check_meta()
         if bm25 and (hybrid or feedback):
@@ -166,7 +133,7 @@ class Searcher:
         read later by path: after ``index --overwrite`` they would come from the new index
         and mix with the old one's rankings.
         """
-        if _identity(self.index_dir) != self._identity:
+        if identity(self.index_dir) != self._identity:
             raise IndexChangedError(
                 f"{self.index_dir} was replaced (rebuilt?) after this searcher opened it; "
                 "open it again to search the new index"
@@ -493,33 +460,10 @@ class Searcher:
     def documents(self, docids: Iterable[str]) -> dict[str, dict]:
         """Title and start of text of the given documents, from ``docs.jsonl.gz`` (one scan)."""
         wanted = set(docids)
-        found: dict[str, dict] = {}
-        path = self.index_dir / md.DOCS_FILE
-        if not wanted or not path.is_file():
-            return found
+        if not wanted:
+            return {}
         self._unchanged()
-        lineno = 0
-        try:
-            with gzip.open(path, "rt", encoding="utf-8") as handle:
-                for lineno, line in enumerate(handle, 1):  # noqa: B007 - named in errors
-                    record = json.loads(line)
-                    docid = record["id"]
-                    if docid in wanted:
-                        found[docid] = {
-                            key: value if isinstance(value, str) else ""
-                            for key, value in record.items()
-                        }
-                        if len(found) == len(wanted):
-                            break
-        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
-            raise md.MetadataError(
-                f"{path}: unreadable after line {lineno} ({err or type(err).__name__}); "
-                "the file is damaged: rebuild the index"
-            ) from None
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise md.MetadataError(
-                f"{path}:{lineno + 1}: not a document record of splade-lite; rebuild the index"
-            ) from None
+        found = read_documents(self.index_dir, wanted)
         self._unchanged()
         return found
 
@@ -535,19 +479,6 @@ def check_threads(threads: int, work: int | None = None) -> int:
     if threads > MAX_THREADS:
         raise ValueError(f"threads must be at most {MAX_THREADS}, got {threads}")
     return max(1, min(threads, work)) if work is not None else threads
-
-
-class IndexChangedError(RuntimeError):
-    """The index folder was replaced while a searcher had it open."""
-
-
-def _identity(index_dir: Path) -> tuple[int, int] | None:
-    """Which file ``splade_lite.json`` is (device, inode): a rebuilt index has a new one."""
-    try:
-        found = (Path(index_dir) / md.INDEX_META).stat()
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
 
 
 def _check_k(k: int) -> None:

@@ -112,7 +112,8 @@ def test_a_bm25_corpus_with_other_texts_is_built_with_a_warning(
 # -- finding 11: a searcher whose folder is replaced under it -------------------------------
 @pytest.mark.jvm
 def test_a_searcher_refuses_to_mix_an_index_replaced_under_it(tiny_built, tmp_path):
-    from splade_lite.search import IndexChangedError, Searcher
+    from splade_lite.index_folder import IndexChangedError
+    from splade_lite.search import Searcher
 
     index, other = tmp_path / "index", tmp_path / "other"
     shutil.copytree(tiny_built / "index", index)
