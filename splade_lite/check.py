@@ -274,10 +274,13 @@ def _df(folder: Path, expected: int) -> str:
     path = folder / md.DF_FILE
     if not path.is_file():
         raise _Skipped(f"no {md.DF_FILE} (exported vectors carry idf.json instead)")
-    df = md.read_json(path, "vectors folder")
-    if df.get("num_docs") != expected or not isinstance(df.get("df"), dict):
-        raise _Failed(f"{md.DF_FILE} counts {df.get('num_docs')!r} documents, expected {expected}")
-    return f"{len(df['df'])} terms over {expected} documents"
+    try:
+        df, num_docs = md.read_df(folder)
+    except md.MetadataError as err:
+        raise _Failed(str(err)) from None
+    if num_docs != expected:
+        raise _Failed(f"{md.DF_FILE} counts {num_docs} documents, expected {expected}")
+    return f"{len(df)} terms over {expected} documents"
 
 
 # --------------------------------------------------------------------------------------------

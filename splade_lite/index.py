@@ -197,8 +197,7 @@ def _write_idf(vectors_dir: Path, source: ModelSource, index_dir: Path) -> str:
         idf = read_idf_file(source.query_idf, vocab_terms(tokenizer))
         kind = "model"
     else:
-        df = md.read_json(vectors_dir / md.DF_FILE, "vectors folder (made by `encode`)")
-        idf = idf_from_df(df["df"], df["num_docs"])
+        idf = idf_from_df(*md.read_df(vectors_dir))
         kind = "corpus"
     md.write_json(index_dir / md.IDF_FILE, idf)
     return kind

@@ -64,6 +64,24 @@ def read_vectors_meta(vectors_dir: Path) -> dict:
     return meta
 
 
+def read_df(vectors_dir: Path) -> tuple[dict[str, int], int]:
+    """``df.json``: (term -> number of documents holding it, number of documents), checked."""
+    path = Path(vectors_dir) / DF_FILE
+    data = read_json(path, "vectors folder (made by `encode`)")
+    num_docs, df = data.get("num_docs"), data.get("df")
+    if isinstance(num_docs, bool) or not isinstance(num_docs, int) or num_docs < 0:
+        raise MetadataError(f"{path}: num_docs {_short(num_docs)} is not an integer >= 0")
+    if not isinstance(df, dict):
+        raise MetadataError(f"{path}: df {_short(df)} is not an object term -> count")
+    for term, count in df.items():
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= num_docs:
+            raise MetadataError(
+                f"{path}: the count of {_short(term)} is {_short(count)}, not a whole number "
+                f"within [0, {num_docs}]"
+            )
+    return df, num_docs
+
+
 def read_index_meta(index_dir: Path) -> dict:
     return read_json(Path(index_dir) / INDEX_META, "index (made by `index`)")
 

@@ -264,3 +264,30 @@ def test_a_full_disk_while_saving_the_tokenizer_is_one_line_and_leaves_nothing(
     result = invoke("index", tiny_built / "vectors", "--out", tmp_path / "index")
     _one_line_error(result, "No space left on device")
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no index, no staging folder
+
+
+@pytest.mark.parametrize(
+    "content",
+    [{"num_docs": "6", "df": {}}, {"num_docs": 6, "df": []}, {"num_docs": 6, "df": {"a": 7}},
+     {"num_docs": 6, "df": {"a": "2"}}, {"df": {"a": 1}}],
+)  # fmt: skip
+def test_crafted_document_frequencies_are_named(tmp_path, content):
+    from splade_lite.metadata import MetadataError, read_df
+
+    (tmp_path / "df.json").write_text(json.dumps(content))
+    with pytest.raises(MetadataError, match="df.json"):
+        read_df(tmp_path)
+    (tmp_path / "df.json").write_text(json.dumps({"num_docs": 6, "df": {"a": 6, "b": 0}}))
+    assert read_df(tmp_path) == ({"a": 6, "b": 0}, 6)
+
+
+@pytest.mark.parametrize("weight", [1e300, 2e4, True, "3", None])
+def test_crafted_idf_tables_are_named(tmp_path, weight):
+    from splade_lite.encoders.inference_free import read_idf_file
+
+    path = tmp_path / "idf.json"
+    path.write_text(json.dumps({"fine": 2.5, "bad": weight}))
+    with pytest.raises(ValueError, match="idf.json"):
+        read_idf_file(path)
+    path.write_text(json.dumps({"fine": 2.5, "zero": 0}))
+    assert read_idf_file(path) == {"fine": 2.5}

@@ -22,6 +22,11 @@ from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import ModelSource, load_tokenizer, resolve_model
 from splade_lite.vectors import SparseVector, quantize_to_terms
 
+#: The largest query weight an IDF table may hold: an IDF is at most log(N + 1), about 20
+#: for 10^8 documents; learned weights stay near it. Kept far below what, at the largest
+#: scale, would pass a Java int.
+MAX_QUERY_WEIGHT = 10_000.0
+
 
 def idf_from_df(df: Mapping[str, int], num_docs: int) -> dict[str, float]:
     """IDF = log((N + 1) / (df + 1)): positive for any term missing from some document."""
@@ -43,6 +48,8 @@ def read_idf_file(path: Path, terms: Sequence[str] | None = None) -> dict[str, f
             raise ValueError(f"{path}: not a readable IDF weight file ({err})") from None
         if terms is None:
             raise ValueError(f"{path}: reading per-id weights needs the vocabulary")
+        if weights.size and not (np.isfinite(weights).all() and weights.max() <= MAX_QUERY_WEIGHT):
+            raise ValueError(f"{path}: a weight is not finite or beyond {MAX_QUERY_WEIGHT:g}")
         return {terms[i]: float(w) for i, w in enumerate(weights) if w > 0 and i < len(terms)}
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
@@ -55,6 +62,11 @@ def read_idf_file(path: Path, terms: Sequence[str] | None = None) -> dict[str, f
         bad = isinstance(weight, bool) or not isinstance(weight, (int, float))
         if bad or not math.isfinite(weight):
             raise ValueError(f"{path}: weight of {token!r} is not a finite number")
+        if weight > MAX_QUERY_WEIGHT:
+            raise ValueError(
+                f"{path}: weight {weight:g} of {token!r} is beyond {MAX_QUERY_WEIGHT:g}, far "
+                "above any IDF (a crafted or broken table?)"
+            )
         if weight > 0:
             out[token] = float(weight)
     return out
