@@ -22,11 +22,13 @@ _EXPORTS = {
     "export_index": "splade_lite.index",
     "Searcher": "splade_lite.search",
     "Hit": "splade_lite.search",
+    "TextHit": "splade_lite.search",
     "evaluate": "splade_lite.evaluate",
     "read_corpus": "splade_lite.io",
     "read_queries": "splade_lite.io",
     "read_qrels": "splade_lite.io",
     "write_trec_run": "splade_lite.io",
+    "read_trec_run": "splade_lite.io",
 }
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "InferenceFreeEncoder",
     "Searcher",
     "SparseVector",
+    "TextHit",
     "SpladeEncoder",
     "__version__",
     "build_index",
@@ -44,6 +47,7 @@ __all__ = [
     "read_corpus",
     "read_qrels",
     "read_queries",
+    "read_trec_run",
     "write_trec_run",
 ]
 
@@ -52,8 +56,14 @@ if TYPE_CHECKING:
     from splade_lite.encoders import InferenceFreeEncoder, SpladeEncoder, load_encoder
     from splade_lite.evaluate import evaluate
     from splade_lite.index import build_index, export_index
-    from splade_lite.io import read_corpus, read_qrels, read_queries, write_trec_run
-    from splade_lite.search import Hit, Searcher
+    from splade_lite.io import (
+        read_corpus,
+        read_qrels,
+        read_queries,
+        read_trec_run,
+        write_trec_run,
+    )
+    from splade_lite.search import Hit, Searcher, TextHit
     from splade_lite.vectors import SparseVector
 
 

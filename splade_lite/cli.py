@@ -13,7 +13,7 @@ from splade_lite.cli_errors import friendly as _friendly
 from splade_lite.cli_errors import log as _log
 from splade_lite.encoders.base import MAX_BATCH_SIZE
 from splade_lite.explain import MAX_WIDTH
-from splade_lite.search import MAX_THREADS
+from splade_lite.indexer.limits import MAX_THREADS
 from splade_lite.terminal import json_safe, printable
 from splade_lite.vectors import MAX_SCALE
 
@@ -320,8 +320,7 @@ def _pruning(index_dir, min_weight: float | None, max_terms: int | None, bm25: b
     if bm25:
         raise click.UsageError("--query-min-weight/--query-max-terms prune learned sparse queries")
     from splade_lite.metadata import read_index_meta
-    from splade_lite.pruning import Pruning
-    from splade_lite.search import default_pruning
+    from splade_lite.pruning import Pruning, default_pruning
 
     if min_weight is None:
         default = default_pruning(read_index_meta(Path(index_dir)))

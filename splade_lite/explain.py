@@ -54,6 +54,16 @@ class Explanation:
     query_tokens: frozenset[str] = field(default_factory=frozenset)
     doc_tokens: frozenset[str] | None = None  # None: the document text was not given
 
+    def __str__(self) -> str:
+        """The explanation as :func:`render` prints it (plain text, 100 columns)."""
+        return render(self, width=100, color=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Explanation(docid={self.docid!r}, score={self.score}, "
+            f"{len(self.matched)} matched terms, expansion score {self.expansion_score})"
+        )
+
     @property
     def expansion_score(self) -> int:
         """The part of the score due to terms that are an expansion on either side."""

@@ -62,3 +62,42 @@ def read_documents(index_dir: Path, wanted: Set[str]) -> dict[str, dict]:
             f"{path}:{lineno + 1}: not a document record of splade-lite; rebuild the index"
         ) from None
     return found
+
+
+def load_query_encoder(index_dir: Path, meta: dict, mode: str, device: str | None = None):
+    """The query encoder an index asks for: its IDF table and tokenizer (inference-free,
+    no model), or its model, refused if the weights changed since the index was built."""
+    if mode == "inference-free":
+        from splade_lite.encoders.inference_free import IdfQueryEncoder, read_idf_file
+        from splade_lite.encoders.models import ModelSource, load_tokenizer
+        from splade_lite.encoders.rust_tokenizer import RustTokenizer
+
+        tokenizer_dir = index_dir / md.TOKENIZER_DIR
+        if not tokenizer_dir.is_dir():  # never looked up as a hub id of that name
+            raise FileNotFoundError(
+                f"{index_dir} has no {md.TOKENIZER_DIR}/ folder, which inference-free "
+                "queries are tokenized with; rebuild the index with `splade-lite index`"
+            )
+        if RustTokenizer.available(tokenizer_dir):  # no transformers, so no torch import
+            tokenizer = RustTokenizer(tokenizer_dir)
+        else:
+            source = ModelSource(name="index", mlm=str(tokenizer_dir.resolve()))
+            tokenizer = load_tokenizer(source, from_index=True)
+        return IdfQueryEncoder(tokenizer, read_idf_file(index_dir / md.IDF_FILE))
+    if mode == "splade":
+        from splade_lite.encoders.splade import SpladeEncoder
+
+        encoder = SpladeEncoder(
+            meta["model"], max_length=meta["max_length"], device=device
+        )
+        recorded = meta.get("model_sha256")
+        actual = encoder.source.weights_sha256()
+        if recorded and actual and recorded != actual:
+            raise ValueError(
+                f"{index_dir} was built with model {meta['model']!r} whose weights "
+                f"had sha256 {recorded[:12]}…, but those found now have {actual[:12]}…; "
+                "queries would not match the documents. Install the model the index was "
+                "built with, or encode and index again with this one (--overwrite)."
+            )
+        return encoder
+    raise ValueError(f"{index_dir}: unknown mode {mode!r} in {md.INDEX_META}")

@@ -28,7 +28,7 @@ import os
 import re
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -581,12 +581,13 @@ def _check_run_token(value: object, what: str) -> str:
 
 def write_trec_run(
     path: PathLike,
-    results: Iterable[tuple[str, Iterable[Any]]],
+    results: Mapping[str, Iterable[Any]] | Iterable[tuple[str, Iterable[Any]]],
     tag: str = "splade-lite",
 ) -> int:
     """Write ranked results as a TREC run file, atomically; return the number of lines.
 
-    ``results`` yields ``(qid, hits)`` with hits already ranked best first, each hit a
+    ``results`` is a run ``{qid: hits}`` (as ``Searcher.batch_search`` returns for queries
+    with ids) or yields ``(qid, hits)``, with hits already ranked best first, each hit a
     ``(docid, score)`` pair or an object with ``.docid`` and ``.score``. Lines are
     ``qid Q0 docid rank score tag`` with rank from 1 and the score written exactly (``repr``).
     Raises ``ValueError`` (and leaves ``path`` untouched) for a repeated query or document,
@@ -596,8 +597,9 @@ def write_trec_run(
     _check_run_token(tag, "tag")
     seen_queries: set[str] = set()
     n_lines = 0
+    pairs = results.items() if isinstance(results, Mapping) else results
     with atomic_write(path, "w") as out:
-        for qid, hits in results:
+        for qid, hits in pairs:
             qid = _check_run_token(qid, "query id")
             if qid in seen_queries:
                 raise ValueError(f"query {qid!r} appears twice in the results")

@@ -10,31 +10,21 @@ import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from splade_lite import metadata as md
 from splade_lite.encoders.base import TOKENIZER_LOCK
 from splade_lite.feedback import Feedback, rocchio
 from splade_lite.fusion import Hybrid
-from splade_lite.index_folder import IndexChangedError, identity, read_documents
-from splade_lite.pruning import Pruning
+from splade_lite.index_folder import (
+    IndexChangedError,
+    identity,
+    load_query_encoder,
+    read_documents,
+)
+from splade_lite.indexer.limits import check_threads
+from splade_lite.pruning import Pruning, default_pruning
 from splade_lite.vectors import SparseVector, quantize_to_terms
-
-#: Inference-free queries drop tokens whose corpus IDF is below 0.5 (found in more than
-#: ~60% of the documents) unless the caller chooses (``Pruning()`` keeps every token). On
-#: SciFact it kept nDCG@10 (0.654 either way) and made queries about 14% faster.
-IDF_FLOOR = 0.5
-
-
-def default_pruning(meta: Mapping[str, Any]) -> Pruning | None:
-    """The query pruning an index gets when none is asked for (from its metadata).
-
-    Only for inference-free queries weighted by the corpus's own IDF, log((N+1)/(df+1)),
-    whose scale is known; a model's shipped IDF table may be on another scale.
-    """
-    if meta.get("mode") == "inference-free" and meta.get("idf_source") == "corpus":
-        return Pruning(min_weight=IDF_FLOOR)
-    return None
 
 
 class Hit(NamedTuple):
@@ -45,6 +35,22 @@ class Hit(NamedTuple):
 
     docid: str
     score: float
+
+
+class TextHit(NamedTuple):
+    """A :class:`Hit` with its document's title and the start of its text."""
+
+    docid: str
+    score: float
+    title: str
+    text: str
+
+
+def _query_pair(pair: Any) -> tuple[str, str]:
+    """One ``(qid, text)`` of a batch, checked (a clear error instead of an unpacking one)."""
+    if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+        raise TypeError(f"expected query texts or (query id, text) pairs, got {pair!r:.80}")
+    return pair
 
 
 class Searcher:
@@ -192,46 +198,10 @@ class Searcher:
         with self._lazy_lock:
             if self._encoder is None:
                 self._unchanged()
-                encoder = self._load_query_encoder()
+                encoder = load_query_encoder(self.index_dir, self.meta, self.mode, self._device)
                 self._unchanged()
                 self._encoder = encoder
         return self._encoder
-
-    def _load_query_encoder(self):
-        if self.mode == "inference-free":
-            from splade_lite.encoders.inference_free import IdfQueryEncoder, read_idf_file
-            from splade_lite.encoders.models import ModelSource, load_tokenizer
-            from splade_lite.encoders.rust_tokenizer import RustTokenizer
-
-            tokenizer_dir = self.index_dir / md.TOKENIZER_DIR
-            if not tokenizer_dir.is_dir():  # never looked up as a hub id of that name
-                raise FileNotFoundError(
-                    f"{self.index_dir} has no {md.TOKENIZER_DIR}/ folder, which inference-free "
-                    "queries are tokenized with; rebuild the index with `splade-lite index`"
-                )
-            if RustTokenizer.available(tokenizer_dir):  # no transformers, so no torch import
-                tokenizer = RustTokenizer(tokenizer_dir)
-            else:
-                source = ModelSource(name="index", mlm=str(tokenizer_dir.resolve()))
-                tokenizer = load_tokenizer(source, from_index=True)
-            return IdfQueryEncoder(tokenizer, read_idf_file(self.index_dir / md.IDF_FILE))
-        if self.mode == "splade":
-            from splade_lite.encoders.splade import SpladeEncoder
-
-            encoder = SpladeEncoder(
-                self.meta["model"], max_length=self.meta["max_length"], device=self._device
-            )
-            recorded = self.meta.get("model_sha256")
-            actual = encoder.source.weights_sha256()
-            if recorded and actual and recorded != actual:
-                raise ValueError(
-                    f"{self.index_dir} was built with model {self.meta['model']!r} whose weights "
-                    f"had sha256 {recorded[:12]}…, but those found now have {actual[:12]}…; "
-                    "queries would not match the documents. Install the model the index was "
-                    "built with, or encode and index again with this one (--overwrite)."
-                )
-            return encoder
-        raise ValueError(f"{self.index_dir}: unknown mode {self.mode!r} in {md.INDEX_META}")
 
     def query_vectors(self, texts: Sequence[str]) -> list[SparseVector]:
         """Float query vectors, as the encoder gives them."""
@@ -260,8 +230,15 @@ class Searcher:
         return [quantize_to_terms(v, terms, self.scale) for v in self.query_vectors(texts)]
 
     # -- search ---------------------------------------------------------------------------------
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """The top `k` documents for one query text (a blank query is an error)."""
+    def search(self, query: str, k: int = 10, *, text: bool = False) -> list[Hit] | list[TextHit]:
+        """The top `k` documents for one query text (a blank query is an error).
+
+        `text`: hits carry the document's title and the start of its text (:class:`TextHit`).
+        """
+        hits = self._search(query, k)
+        return self.with_text(hits) if text else hits
+
+    def _search(self, query: str, k: int) -> list[Hit]:
         if not query.strip():
             raise ValueError("the query is empty")
         k = self._bounded(k)
@@ -283,7 +260,7 @@ class Searcher:
             if self.hybrid is None:
                 return list(map(Hit._make, self._impact.search(terms[0], k)))
             return list(map(Hit._make, self._fused(terms, [query], k, threads=1)[0]))
-        return self.batch_search([query], k=k)[0]
+        return self._batch_search([query], k, 1)[0]
 
     def _java_queries(self):
         """The Java builder of this index's inference-free queries (made on first use), or
@@ -324,14 +301,57 @@ class Searcher:
                 return None
         return built
 
+    @overload
     def batch_search(
-        self, queries: Sequence[str], k: int = 10, threads: int = 1
-    ) -> list[list[Hit]]:
-        """The top `k` documents for each query text, searched by `threads` Java threads.
+        self, queries: Sequence[str], k: int = ..., threads: int = ..., *, text: bool = ...
+    ) -> list[list[Hit]]: ...
 
-        A blank query matches nothing (an empty list): encoding it would only rank documents
-        by the model's expansion of the special tokens.
+    @overload
+    def batch_search(
+        self,
+        queries: Mapping[str, str] | Sequence[tuple[str, str]],
+        k: int = ...,
+        threads: int = ...,
+        *,
+        text: bool = ...,
+    ) -> dict[str, list[Hit]]: ...
+
+    def batch_search(self, queries, k: int = 10, threads: int = 1, *, text: bool = False):
+        """The top `k` documents for each query, searched by `threads` Java threads.
+
+        `queries` is a list of texts (the result: a list of hit lists, in the same order), or
+        query ids with their texts, as a mapping ``{qid: text}`` or ``(qid, text)`` pairs (the
+        result: a run ``{qid: hits}``, which :func:`splade_lite.write_trec_run` writes). A
+        blank query matches nothing (an empty list): encoding it would only rank documents by
+        the model's expansion of the special tokens. `text` as for :meth:`search`.
         """
+        if isinstance(queries, Mapping):
+            pairs = list(queries.items())
+        elif isinstance(queries, str):
+            raise TypeError("batch_search takes a list of queries; use search for one")
+        else:
+            queries = list(queries)
+            pairs = queries if queries and not isinstance(queries[0], str) else None
+        if pairs is None:
+            found = self._batch_search(queries, k, threads)
+            return [self.with_text(h) for h in found] if text else found
+        ids = [_query_pair(pair)[0] for pair in pairs]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a query id appears twice")
+        found = self._batch_search([_query_pair(pair)[1] for pair in pairs], k, threads)
+        return {qid: self.with_text(h) if text else h for qid, h in zip(ids, found)}
+
+    def with_text(self, hits: Sequence[Hit]) -> list[TextHit]:
+        """`hits` with each document's title and the start of its text (one scan of
+        ``docs.jsonl.gz``; empty strings for an index built without it)."""
+        docs = self.documents(h.docid for h in hits)
+        shown = [docs.get(h.docid, {}) for h in hits]
+        return [
+            TextHit(h.docid, h.score, d.get("title", ""), d.get("text", ""))
+            for h, d in zip(hits, shown)
+        ]
+
+    def _batch_search(self, queries: Sequence[str], k: int, threads: int) -> list[list[Hit]]:
         k = self._bounded(k)
         queries = list(queries)
         threads = check_threads(threads, len(queries))
@@ -466,19 +486,6 @@ class Searcher:
         found = read_documents(self.index_dir, wanted)
         self._unchanged()
         return found
-
-
-#: Java search threads one call may start (each holds its own Lucene searcher state).
-MAX_THREADS = 256
-
-
-def check_threads(threads: int, work: int | None = None) -> int:
-    """`threads` checked against :data:`MAX_THREADS`, and never more than `work` items."""
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
-    if threads > MAX_THREADS:
-        raise ValueError(f"threads must be at most {MAX_THREADS}, got {threads}")
-    return max(1, min(threads, work)) if work is not None else threads
 
 
 def _check_k(k: int) -> None:

@@ -200,7 +200,7 @@ def test_sizes_that_would_exhaust_memory_are_refused_up_front(tmp_path, tiny_cor
     from splade_lite.encoders import SpladeEncoder
     from splade_lite.encoders.base import MAX_BATCH_SIZE
     from splade_lite.explain import explain, render
-    from splade_lite.search import MAX_THREADS, check_threads
+    from splade_lite.indexer.limits import MAX_THREADS, check_threads
 
     with pytest.raises(ValueError, match="batch_size"):
         SpladeEncoder("splade-tiny", batch_size=MAX_BATCH_SIZE + 1)

@@ -97,7 +97,7 @@ def test_inference_free_queries_drop_low_idf_tokens_by_default(tmp_path):
     assert default.search("a study of coffee", k=1)[0].docid == "d0"
     assert Searcher(tmp_path / "i", pruning=Pruning(min_weight=0.0)).pruning is None
     # a model's own IDF table may be on another scale: no default floor for it
-    from splade_lite.search import default_pruning
+    from splade_lite.pruning import default_pruning
 
     meta = json.loads((tmp_path / "i" / "splade_lite.json").read_text())
     assert meta["idf_source"] == "corpus" and default_pruning(meta) == Pruning(0.5)

@@ -168,3 +168,16 @@ def json_line_problem(line: bytes) -> str | None:
     if problem and isinstance(docid, str) and len(docid) <= 200:
         problem = f"document {docid!r}: {problem}"  # the file may be a temporary copy
     return problem
+
+
+#: Java search threads one call may start (each holds its own Lucene searcher state).
+MAX_THREADS = 256
+
+
+def check_threads(threads: int, work: int | None = None) -> int:
+    """`threads` checked against :data:`MAX_THREADS`, and never more than `work` items."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
+    if threads > MAX_THREADS:
+        raise ValueError(f"threads must be at most {MAX_THREADS}, got {threads}")
+    return max(1, min(threads, work)) if work is not None else threads
