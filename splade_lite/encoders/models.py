@@ -6,6 +6,7 @@ optional query-side IDF table are, so that every encoder resolves a name the sam
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -289,9 +290,34 @@ def load_options(source: ModelSource) -> dict:
     missing there is an error rather than a download from a hub repository named like it.
     """
     options: dict = {"trust_remote_code": remote_code_allowed()}
-    if source.is_local:
+    if source.is_local or not hub_reachable():
+        # an unreachable hub: the local cache only, at once (transformers would retry for
+        # most of a minute before giving up)
         options["local_files_only"] = True
     return options
+
+
+def hub_endpoint() -> tuple[str, int]:
+    """Host and port of the model hub (``HF_ENDPOINT``, else huggingface.co)."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable() -> bool:
+    """Whether the model hub answers a TCP connection within 3 s (asked once per process);
+    False when downloads are switched off (``HF_HUB_OFFLINE``)."""
+    import socket
+
+    if any(_truthy(os.environ.get(v)) for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+        return False
+    try:
+        socket.create_connection(hub_endpoint(), timeout=3).close()
+    except OSError:
+        return False
+    return True
 
 
 def quiet_transformers() -> None:
@@ -333,9 +359,16 @@ def load_error(source: ModelSource, err: Exception) -> OSError:
             f"downloads are off ({offline[0]} is set); unset {offline[0]} to download it once, "
             "give a local folder, or use the built-in 'splade-tiny'"
         )
+    host, port = hub_endpoint()
+    if not hub_reachable():
+        return OSError(
+            f"cannot load model {source.mlm!r}: it is not in the local Hugging Face cache and "
+            f"{host}:{port} cannot be reached from this machine; give a local folder, or use "
+            "the built-in 'splade-tiny'"
+        )
     return OSError(
-        f"cannot load model {source.mlm!r}: is the name right, and can this machine reach "
-        "huggingface.co? Give a local folder or use the built-in 'splade-tiny'"
+        f"cannot load model {source.mlm!r}: is the name right (see https://{host}/"
+        f"{source.mlm})? Give a local folder or use the built-in 'splade-tiny'"
     )
 
 
