@@ -24,6 +24,7 @@ _EXPORTS = {
     "Hit": "splade_lite.search",
     "TextHit": "splade_lite.search",
     "evaluate": "splade_lite.evaluate",
+    "compare": "splade_lite.compare",
     "read_corpus": "splade_lite.io",
     "read_queries": "splade_lite.io",
     "read_qrels": "splade_lite.io",
@@ -40,6 +41,7 @@ __all__ = [
     "SpladeEncoder",
     "__version__",
     "build_index",
+    "compare",
     "encode_corpus",
     "evaluate",
     "export_index",
@@ -52,6 +54,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from splade_lite.compare import compare
     from splade_lite.encode import encode_corpus
     from splade_lite.encoders import InferenceFreeEncoder, SpladeEncoder, load_encoder
     from splade_lite.evaluate import evaluate

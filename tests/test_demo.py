@@ -13,20 +13,18 @@ import click
 import pytest
 
 from splade_lite.demo import (
-    COMPILED_MODULES,
     DEMO_QUERIES,
     DemoHit,
     MatchedTerm,
     QueryResult,
-    build_stdlib_corpus,
     default_workdir,
     format_matches,
     match_terms,
     render_result,
     run_demo,
-    write_corpus,
 )
 from splade_lite.io import read_corpus
+from splade_lite.stdlib_corpus import COMPILED_MODULES, build_stdlib_corpus, write_corpus
 
 # --------------------------------------------------------------------------------------------
 # The corpus, on this interpreter's standard library
@@ -92,7 +90,7 @@ def test_stdlib_corpus_imports_nothing():
     code = textwrap.dedent(
         """
         import json, sys
-        from splade_lite.demo import build_stdlib_corpus, stdlib_dir
+        from splade_lite.stdlib_corpus import build_stdlib_corpus, stdlib_dir
         stdlib_dir()
         before = set(sys.modules)
         docs = build_stdlib_corpus(100_000)
