@@ -48,6 +48,9 @@ Echo = Callable[[str], object]
 MODEL = "splade-tiny"
 MAX_LENGTH = 128
 TOP_K = 5
+#: Matched terms adding less than this share of a hit's score are summed, not listed: a
+#: small model gives many documents faint expansions that say little about the match.
+MIN_SHARE = 0.05
 #: How deep BM25 is searched to report where it ranks the document a built-in query wants.
 BM25_DEPTH = 100
 
@@ -81,17 +84,24 @@ def match_terms(
     return sorted(matched, key=lambda m: (-m.contribution, m.term))
 
 
-def format_matches(matches: Sequence[MatchedTerm], limit: int = 6) -> str:
-    """``term QxD=C`` for the largest contributions; expansion terms styled and marked ``+``."""
+def format_matches(
+    matches: Sequence[MatchedTerm], limit: int = 6, min_share: float = MIN_SHARE
+) -> str:
+    """``term QxD=C`` for the terms that carry the match (at most `limit`, each adding at
+    least `min_share` of the score, the largest always shown), expansions styled and marked
+    ``+``; the rest summed in one ``N more=C``, so the numbers shown add up to the score."""
+    total = sum(m.contribution for m in matches)
+    carrying = [m for m in matches[:limit] if m.contribution >= min_share * total]
+    shown = carrying or list(matches[:1])
     parts = []
-    for m in matches[:limit]:
+    for m in shown:
         # quote punctuation terms, which would read as separators otherwise
         term = m.term if m.term.strip("#").isalnum() else json.dumps(m.term, ensure_ascii=False)
         label = f"{term} {m.query_weight}x{m.doc_weight}={m.contribution}"
         if m.expansion:
             label = click.style("+" + label, fg="yellow", bold=True)
         parts.append(label)
-    rest = matches[limit:]
+    rest = matches[len(shown) :]
     if rest:
         parts.append(f"{len(rest)} more={sum(m.contribution for m in rest)}")
     return ", ".join(parts) if parts else "(no shared term)"
@@ -236,6 +246,7 @@ def _cache_valid(workdir: Path, state: dict, signature: dict) -> bool:
 def _build(workdir: Path, max_docs: int, signature: dict, echo: Echo) -> int:
     """Corpus -> vectors -> index in `workdir`; returns the number of documents."""
     from splade_lite.encode import encode_corpus
+    from splade_lite.encoders import load_encoder
     from splade_lite.index import build_index
     from splade_lite.metadata import write_json
 
@@ -250,15 +261,10 @@ def _build(workdir: Path, max_docs: int, signature: dict, echo: Echo) -> int:
         f"  corpus: {len(docs)} docstrings of the standard library in {stdlib_dir()}, "
         f"read with ast ({time.perf_counter() - started:.1f} s)"
     )
-    echo(f"  encoding them with {MODEL}:")
+    encoder = load_encoder(MODEL, "splade", max_length=MAX_LENGTH)
+    echo(f"  encoding them with {MODEL}: {_estimate(encoder, docs)}")
     summary = encode_corpus(
-        corpus,
-        workdir / "vectors",
-        model=MODEL,
-        mode="splade",
-        max_length=MAX_LENGTH,
-        overwrite=True,
-        progress=True,
+        corpus, workdir / "vectors", encoder=encoder, overwrite=True, progress=True
     )
     echo(
         f"  encoded {summary.num_docs} documents in {summary.seconds:.1f} s "
@@ -271,8 +277,19 @@ def _build(workdir: Path, max_docs: int, signature: dict, echo: Echo) -> int:
     return len(docs)
 
 
+def _estimate(encoder, docs: Sequence, sample: int = 48) -> str:
+    """How long encoding `docs` will take here, from timing a sample of them (a warm-up that
+    the real run then gains from)."""
+    chosen = docs[:: max(1, len(docs) // sample)][:sample]
+    texts = [" ".join(x for x in (d.title, d.text) if x) for d in chosen]
+    encoder.encode_documents(texts[:4])  # the first call pays one-time set-up: not timed
+    started = time.perf_counter()
+    encoder.encode_documents(texts)
+    per_doc = (time.perf_counter() - started) / max(1, len(texts))
+    return f"about {per_doc * len(docs):.0f} s on this machine"
+
+
 def _search(workdir: Path, demo_queries: Sequence[DemoQuery]) -> list[QueryResult]:
-    from splade_lite.encode import read_vector_shards
     from splade_lite.search import Searcher
 
     index_dir = workdir / "index"
@@ -283,12 +300,10 @@ def _search(workdir: Path, demo_queries: Sequence[DemoQuery]) -> list[QueryResul
     splade_hits = splade.batch_search_terms(query_terms, k=TOP_K)
     bm25_hits = bm25.batch_search(texts, k=BM25_DEPTH)
 
-    # the few document vectors needed to explain the SPLADE hits, from one pass over the shards
-    needed = {h.docid for hits in splade_hits for h in hits}
-    doc_terms = {
-        r["id"]: r["vector"] for r in read_vector_shards(workdir / "vectors") if r["id"] in needed
-    }
-    shown = needed | {h.docid for hits in bm25_hits for h in hits[:TOP_K]}
+    # the document vectors that explain the SPLADE hits, from the index's forward index
+    needed = sorted({h.docid for hits in splade_hits for h in hits})
+    doc_terms = dict(zip(needed, splade.forward.vectors(needed)))
+    shown = set(needed) | {h.docid for hits in bm25_hits for h in hits[:TOP_K]}
     titles = {d: r.get("title") or d for d, r in splade.documents(shown).items()}
 
     results = []

@@ -256,7 +256,9 @@ def test_format_matches_marks_and_styles_expansions():
     matches = match_terms(QUERY, DOC, QUERY_TOKENS)
     styled = format_matches(matches)
     plain = click.unstyle(styled)
-    assert plain == "+sleep 120x150=18000, seconds 80x90=7200, +wait 30x10=300"
+    # +wait adds 300 of 25,500 (1.2%): it does not carry the match, so it is summed
+    assert plain == "+sleep 120x150=18000, seconds 80x90=7200, 1 more=300"
+    assert click.unstyle(format_matches(matches, min_share=0)).endswith("+wait 30x10=300")
     assert styled != plain  # the expansion terms carry ANSI styles (dropped off a terminal)
     assert "seconds 80x90" in styled and "\x1b[" not in styled.split("seconds")[1].split(",")[0]
     # beyond the limit the rest is summed, so the shown numbers still add up to the score
@@ -285,7 +287,7 @@ def test_render_result():
     text = click.unstyle("\n".join(lines))
     assert 'Query: "pause for seconds"' in text
     assert "1. time.sleep(seconds)  score 25500 <- wanted (BM25 #2)" in text
-    assert "+sleep 120x150=18000, seconds 80x90=7200, +wait 30x10=300" in text
+    assert "+sleep 120x150=18000, seconds 80x90=7200, 1 more=300" in text
     assert "2. time.sleep(seconds)  score 2.25 <- wanted (SPLADE #1)" in text
     assert "SPLADE ranks it #1; BM25 ranks it #2." in text
 
