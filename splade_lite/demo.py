@@ -399,14 +399,29 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def command_name() -> str:
+    """How the user can run splade-lite from their shell: the bare name when it is on PATH,
+    else the script beside this Python (a virtual environment that is not activated)."""
+    import shutil
+
+    if shutil.which("splade-lite"):
+        return "splade-lite"
+    beside = Path(sys.executable).parent / "splade-lite"
+    return str(beside) if beside.is_file() else "splade-lite"
+
+
 def _show_next_steps(workdir: Path, echo: Echo) -> None:
+    cmd = command_name()
     echo("")
     echo(click.style("Where to go next", bold=True))
-    echo('  Try your own question:  splade-lite demo --query "..."')
+    if cmd != "splade-lite":
+        activate = Path(cmd).parent / "activate"
+        echo(f"  (splade-lite is not on your PATH: `. {activate}` puts it there)")
+    echo(f'  Try your own question:  {cmd} demo --query "..."')
     echo("  On your own corpus (BEIR corpus.jsonl, JSONL {id, contents} or TSV id<TAB>text):")
-    echo("    splade-lite encode CORPUS --out VECTORS")
-    echo("    splade-lite index VECTORS --out INDEX --bm25-corpus CORPUS")
-    echo('    splade-lite search INDEX "your question"          (add --bm25 to compare)')
-    echo("    splade-lite search INDEX --queries QUERIES --out run.trec")
-    echo("    splade-lite evaluate run.trec --qrels QRELS")
+    echo(f"    {cmd} encode CORPUS --out VECTORS")
+    echo(f"    {cmd} index VECTORS --out INDEX --bm25-corpus CORPUS")
+    echo(f'    {cmd} search INDEX "your question"          (add --bm25 to compare)')
+    echo(f"    {cmd} search INDEX --queries QUERIES --out run.trec")
+    echo(f"    {cmd} evaluate run.trec --qrels QRELS")
     echo(f"  The demo's own files are in {workdir} (corpus: corpus.jsonl, index: index/).")

@@ -372,3 +372,19 @@ def test_demo_command_uses_the_cache(tmp_path):
     assert "Using the demo index built earlier" in out.output
     assert 'Query: "sort a list"' in out.output
     assert "\x1b[" not in out.output  # no terminal, no colour codes
+
+
+def test_next_steps_name_a_command_that_runs(monkeypatch, tmp_path):
+    import shutil
+    import sys
+
+    from splade_lite.demo import command_name
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # not on PATH
+    script = tmp_path / "bin" / "splade-lite"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    assert command_name() == str(script)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/splade-lite")
+    assert command_name() == "splade-lite"
