@@ -13,9 +13,14 @@ from splade_lite.cli_errors import friendly as _friendly
 from splade_lite.cli_errors import log as _log
 from splade_lite.encoders.base import MAX_BATCH_SIZE
 from splade_lite.explain import MAX_WIDTH
+from splade_lite.feedback import Feedback
+from splade_lite.fusion import DEFAULT_ALPHA, DEFAULT_DEPTHS, DEFAULT_FUSION
 from splade_lite.indexer.limits import MAX_THREADS
+from splade_lite.pruning import IDF_FLOOR
 from splade_lite.terminal import json_safe, printable
 from splade_lite.vectors import MAX_SCALE
+
+_FEEDBACK = Feedback()  # the defaults of --fb-docs, --fb-terms, --fb-beta
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -34,60 +39,43 @@ def main() -> None:
 @main.command()
 @click.argument("corpus", type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(path_type=Path),
+    "--out", "out_dir", required=True, type=click.Path(path_type=Path),
     help="Folder for the vector shards and vectors.json.",
-)
+)  # fmt: skip
 @click.option(
-    "--model",
-    default="splade-tiny",
-    show_default=True,
+    "--model", default="splade-tiny", show_default=True,
     help="Built-in name, local folder or Hugging Face id of a SPLADE masked-LM.",
-)
+)  # fmt: skip
 @click.option(
-    "--mode",
-    type=click.Choice(["splade", "inference-free"]),
-    default="splade",
-    show_default=True,
+    "--mode", type=click.Choice(["splade", "inference-free"]), default="splade", show_default=True,
     help="How queries will be encoded (documents are the same).",
-)
+)  # fmt: skip
 @click.option(
-    "--batch-size", default=32, show_default=True, type=click.IntRange(1, MAX_BATCH_SIZE)
-)
+    "--batch-size", default=32, show_default=True, type=click.IntRange(1, MAX_BATCH_SIZE),
+    help="Documents per call of the model.",
+)  # fmt: skip
 @click.option(
-    "--max-length",
-    default=None,
-    type=click.IntRange(8),
+    "--max-length", default=None, type=click.IntRange(8),
     help="Tokens per document [default: the model's, else 256].",
-)
+)  # fmt: skip
 @click.option("--device", default=None, help="cpu or cuda [default: cuda when present].")
 @click.option(
-    "--backend",
-    type=click.Choice(["torch", "bf16", "int8"]),
-    default="torch",
-    show_default=True,
+    "--backend", type=click.Choice(["torch", "bf16", "int8"]), default="torch", show_default=True,
     help="Vocabulary projection: torch is exact; bf16 and int8 are faster on a CPU with "
     "those instructions and approximate (recorded in vectors.json).",
-)
+)  # fmt: skip
 @click.option(
-    "--scale",
-    default=100.0,
-    show_default=True,
+    "--scale", default=100.0, show_default=True,
     type=click.FloatRange(min=0, max=MAX_SCALE, min_open=True),
     help="Integer impact = round(weight x scale).",
-)
+)  # fmt: skip
 @click.option(
     "--skip-invalid", is_flag=True, help="Skip and count malformed records instead of stopping."
 )
 @click.option(
-    "--shard-size",
-    default=100_000,
-    show_default=True,
-    type=click.IntRange(1),
+    "--shard-size", default=100_000, show_default=True, type=click.IntRange(1),
     help="Documents per shard file (an interrupted run resumes after the last whole shard).",
-)
+)  # fmt: skip
 @click.option(
     "--resume", is_flag=True, help="Continue an interrupted run into --out (same options)."
 )
@@ -128,33 +116,36 @@ def encode(
 
 @main.command()
 @click.argument("vectors_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, MAX_THREADS))
 @click.option(
-    "--bm25-corpus",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
+    "--out", "out_dir", required=True, type=click.Path(path_type=Path),
+    help="Folder for the index (Lucene files, metadata, forward index, BM25 index).",
+)  # fmt: skip
+@click.option(
+    "--threads", default=1, show_default=True, type=click.IntRange(1, MAX_THREADS),
+    help="Java threads indexing the documents.",
+)  # fmt: skip
+@click.option(
+    "--bm25-corpus", type=click.Path(exists=True, path_type=Path), default=None,
     help="Also build a BM25 index of this corpus inside the index folder.",
-)
+)  # fmt: skip
 @click.option(
-    "--mode",
-    type=click.Choice(["splade", "inference-free"]),
-    default=None,
+    "--mode", type=click.Choice(["splade", "inference-free"]), default=None,
     help="How queries are encoded [default: the mode given to encode].",
-)
+)  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace an existing index folder.")
 @click.option(
     "--skip-invalid", is_flag=True, help="Skip and count malformed records of --bm25-corpus."
 )
 @click.option(
-    "--doc-min-weight",
-    type=click.FloatRange(0),
-    default=None,
-    help="Index only document terms weighing at least this (smaller, faster, less exact).",
-)
+    "--doc-min-weight", type=click.FloatRange(0), default=None,
+    help="Index only document terms of at least this weight: a float, the model's weight "
+    "before encode's --scale (0.5 drops impacts below 50 at scale 100); smaller, faster, "
+    "less exact.",
+)  # fmt: skip
 @click.option(
-    "--doc-max-terms", type=click.IntRange(1), default=None, help="Index each document's top N."
-)
+    "--doc-max-terms", type=click.IntRange(1), default=None,
+    help="Index only each document's N heaviest terms.",
+)  # fmt: skip
 @_friendly
 def index(
     vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite, skip_invalid, doc_min_weight,
@@ -195,58 +186,67 @@ def index(
 @click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("query", required=False)
 @click.option(
-    "--queries",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Queries file (BEIR queries.jsonl or TSV qid<TAB>text); writes a TREC run.",
-)
+)  # fmt: skip
 @click.option(
-    "--out",
-    "out_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
     help="TREC run file to write (with --queries).",
-)
+)  # fmt: skip
 @click.option(
-    "--k",
-    default=None,
-    type=click.IntRange(1),
+    "--k", default=None, type=click.IntRange(1),
     help="Hits per query [default: 10 for one query, 1000 with --queries].",
-)
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, MAX_THREADS))
+)  # fmt: skip
+@click.option(
+    "--threads", default=1, show_default=True, type=click.IntRange(1, MAX_THREADS),
+    help="Java threads searching the queries of --queries.",
+)  # fmt: skip
 @click.option("--bm25", is_flag=True, help="Rank with the BM25 index built beside it.")
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
-@click.option("--device", default=None, help="For SPLADE query encoding: cpu or cuda.")
+@click.option(
+    "--device",
+    default=None,
+    help="For SPLADE query encoding: cpu or cuda [default: cuda when present].",
+)
 @click.option("--hybrid", is_flag=True, help="Fuse the learned sparse ranking with BM25's.")
 @click.option(
-    "--fusion",
-    type=click.Choice(["interpolate", "rrf"]),
-    default=None,
+    "--fusion", type=click.Choice(["interpolate", "rrf"]), default=None,
     help="interpolate: alpha x minmax(sparse) + (1-alpha) x minmax(BM25); rrf: reciprocal rank "
-    "fusion [default: interpolate].",
-)
+    f"fusion [default: {DEFAULT_FUSION}].",
+)  # fmt: skip
 @click.option(
-    "--alpha", type=click.FloatRange(0, 1), default=None, help="Weight of the sparse scores."
-)
+    "--alpha", type=click.FloatRange(0, 1), default=None,
+    help=f"Weight of the sparse scores when interpolating [default: {DEFAULT_ALPHA:g}].",
+)  # fmt: skip
 @click.option(
-    "--depth",
-    type=click.IntRange(1),
-    default=None,
-    help="Hits of each list fused, k if larger [default: 30 inference-free, 100 SPLADE].",
-)
+    "--depth", type=click.IntRange(1), default=None,
+    help="Hits of each list fused, k if larger [default: "
+    f"{DEFAULT_DEPTHS['inference-free']} inference-free, {DEFAULT_DEPTHS['splade']} SPLADE].",
+)  # fmt: skip
 @click.option("--feedback", is_flag=True, help="Add a round of sparse pseudo-relevance feedback.")
-@click.option("--fb-docs", type=click.IntRange(1), default=None, help="Feedback documents.")
-@click.option("--fb-terms", type=click.IntRange(0), default=None, help="Expansion terms kept.")
-@click.option("--fb-beta", type=click.FloatRange(0), default=None, help="Weight of the feedback.")
 @click.option(
-    "--query-min-weight",
-    type=click.FloatRange(0),
-    default=None,
-    help="Drop query terms weighing less (IDF for inference-free queries): faster, see "
-    "docs/benchmarks.md for the cost [default: 0.5 for inference-free queries weighted by "
-    "the corpus's IDF, else 0; 0 keeps every term].",
-)
+    "--fb-docs", type=click.IntRange(1), default=None,
+    help=f"First-round top documents the feedback is taken from [default: {_FEEDBACK.docs}].",
+)  # fmt: skip
 @click.option(
-    "--query-max-terms", type=click.IntRange(1), default=None, help="Keep the heaviest N terms."
-)
+    "--fb-terms", type=click.IntRange(0), default=None,
+    help=f"Heaviest terms of the feedback documents' centroid kept [default: {_FEEDBACK.terms}].",
+)  # fmt: skip
+@click.option(
+    "--fb-beta", type=click.FloatRange(0), default=None,
+    help=f"Weight of the expansion against the query [default: {_FEEDBACK.beta:g}].",
+)  # fmt: skip
+@click.option(
+    "--query-min-weight", type=click.FloatRange(0), default=None,
+    help="Drop query terms weighing less (IDF for inference-free queries): faster, slightly "
+    "less exact (the README's Pruning section has the measured cost) [default: "
+    f"{IDF_FLOOR:g} for inference-free queries weighted by the corpus's IDF, else 0; 0 keeps "
+    "every term].",
+)  # fmt: skip
+@click.option(
+    "--query-max-terms", type=click.IntRange(1), default=None,
+    help="Keep the query's N heaviest terms.",
+)  # fmt: skip
 @_friendly
 def search(
     index_dir, query, queries, out_file, k, threads, bm25, as_json, device, hybrid, fusion,
@@ -257,7 +257,8 @@ def search(
 
     if (query is None) == (queries is None):
         raise click.UsageError("give either a QUERY or --queries FILE")
-    from splade_lite.feedback import Feedback
+    if queries is not None and out_file is None:  # before the searcher starts Java
+        raise click.UsageError("--queries needs --out RUN_FILE")
     from splade_lite.search import Hybrid
 
     hybrid_settings = _settings(
@@ -278,18 +279,15 @@ def search(
         device=device,
     )
     if queries is not None:
-        _search_file(searcher, queries, out_file, k or 1000, threads)
+        from splade_lite.runs import search_queries_file
+
+        done = search_queries_file(searcher, queries, out_file, k=k or 1000, threads=threads)
+        _log(done.report(out_file))
         return
-    hits = searcher.search(query, k=k or 10)
-    docs = searcher.documents(h.docid for h in hits)
+    hits = searcher.search(query, k=k or 10, text=True)
     if as_json:
         payload = [
-            {
-                "rank": r,
-                "docid": h.docid,
-                "score": h.score,
-                "title": docs.get(h.docid, {}).get("title", ""),
-            }
+            {"rank": r, "docid": h.docid, "score": h.score, "title": h.title}
             for r, h in enumerate(hits, 1)
         ]
         _echo(json_safe(json.dumps(payload, ensure_ascii=False, indent=1)))
@@ -298,7 +296,7 @@ def search(
         _echo("no document matches this query")
     for rank, hit in enumerate(hits, 1):
         score = _format_score(hit.score)
-        _echo(f"{rank:>3}  {score:>10}  {printable(hit.docid)}  {_describe(docs.get(hit.docid))}")
+        _echo(f"{rank:>3}  {score:>10}  {printable(hit.docid)}  {_describe(hit._asdict())}")
 
 
 def _settings(kind: type, enabled: bool, flag: str, options: dict):
@@ -306,7 +304,8 @@ def _settings(kind: type, enabled: bool, flag: str, options: dict):
     chosen = {name: value for name, value in options.items() if value is not None}
     if not enabled:
         if chosen:
-            raise click.UsageError(f"{', '.join(chosen)} only apply with {flag}")
+            verb = "applies" if len(chosen) == 1 else "apply"
+            raise click.UsageError(f"{', '.join(chosen)} only {verb} with {flag}")
         return False
     fields = {name.split("-")[-1]: value for name, value in chosen.items()}
     return kind(**fields)
@@ -341,27 +340,6 @@ def _describe(doc: dict | None, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _search_file(searcher, queries_path: Path, out_file: Path | None, k: int, threads: int) -> None:
-    from splade_lite.runs import search_queries_file
-
-    if out_file is None:
-        raise click.UsageError("--queries needs --out RUN_FILE")
-    done = search_queries_file(searcher, queries_path, out_file, k=k, threads=threads)
-    notes = []
-    if done.blank:
-        notes.append(f"{_count(done.blank, 'query was', 'queries were')} empty")
-    if done.unmatched:
-        notes.append(f"{_count(done.unmatched, 'query', 'queries')} matched no document")
-    _log(
-        f"{done.queries} queries in {done.seconds:.2f} s -> {out_file}"
-        + (f" ({'; '.join(notes)})" if notes else "")
-    )
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
 @main.command()
 @click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("query")
@@ -369,18 +347,27 @@ def _count(n: int, one: str, many: str) -> str:
 @click.option("--feedback", is_flag=True, help="Explain the score after pseudo-relevance feedback.")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(1), help="Rows shown.")
 @click.option(
-    "--width", default=None, type=click.IntRange(40, MAX_WIDTH), help="[default: the terminal's]"
-)
-@click.option("--query-min-weight", type=click.FloatRange(0), default=None, help="As for search.")
-@click.option("--query-max-terms", type=click.IntRange(1), default=None, help="As for search.")
+    "--width", default=None, type=click.IntRange(40, MAX_WIDTH),
+    help="Characters per line [default: the terminal's, at most 120].",
+)  # fmt: skip
+@click.option(
+    "--query-min-weight", type=click.FloatRange(0), default=None,
+    help="Drop query terms weighing less, as search does.",
+)  # fmt: skip
+@click.option(
+    "--query-max-terms", type=click.IntRange(1), default=None,
+    help="Keep the query's N heaviest terms, as search does.",
+)  # fmt: skip
 @_friendly
 def explain(index_dir, query, docid, feedback, top, width, query_min_weight, query_max_terms):
     """Show how DOCID's score for QUERY adds up, term by term."""
     import shutil
 
     from splade_lite.explain import render
+    from splade_lite.index_folder import require_document
     from splade_lite.search import Searcher
 
+    _kept = require_document(index_dir, docid)  # before a model or Java; the searcher shares it
     searcher = Searcher(
         index_dir, feedback=feedback, pruning=_pruning(index_dir, query_min_weight, query_max_terms)
     )
@@ -400,33 +387,51 @@ def explain(index_dir, query, docid, feedback, top, width, query_min_weight, que
 
 
 @main.command()
-@click.argument("run", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--qrels",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="BEIR qrels TSV (with header) or TREC qrels.",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object keyed by measure name.")
+@click.option("--json", "as_json", is_flag=True, help="JSON (one run: keyed by measure name).")
 @click.option(
     "--measure",
     "measures",
     multiple=True,
     help="An ir-measures measure name (repeatable) [default: nDCG@10 R@100 RR@10 AP].",
 )
+@click.option("--per-query", is_flag=True, help="A row per judged query, then the means.")
+@click.option(
+    "--test",
+    type=click.Choice(["t-test", "wilcoxon"]),
+    default="t-test",
+    show_default=True,
+    help="Paired test of each run against the first.",
+)
 @_friendly
-def evaluate(run, qrels, as_json, measures):
-    """Score a TREC RUN against QRELS with ir-measures."""
-    from splade_lite.evaluate import evaluate as score_run
-    from splade_lite.evaluate import format_table
+def evaluate(runs, qrels, as_json, measures, per_query, test):
+    """Score TREC RUNS against QRELS with ir-measures; the first run is the baseline.
 
-    scores = score_run(run, qrels, **({"measures": measures} if measures else {}))
-    _echo(json.dumps(scores) if as_json else format_table(scores))
+    Judged queries without results score 0 (trec_eval -c). Counts and coverage warnings go
+    to stderr (with --json only the warnings). Several runs: side by side, each tested
+    against the first (two-sided paired t-test or Wilcoxon signed-rank), * at p < 0.05.
+    """
+    from splade_lite.compare import compare, render
+
+    c = compare(runs, qrels, **({"measures": measures} if measures else {}), test=test)
+    text, log = render(c, as_json=as_json, per_query=per_query)
+    for line in log:
+        _log(line)
+    _echo(text)
 
 
 @main.command()
 @click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the JsonVectorCollection files (a vectors folder `index` reads).",
+)  # fmt: skip
 @click.option("--gzip", "compress", is_flag=True, help="Write .jsonl.gz shards.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @_friendly
@@ -457,12 +462,13 @@ def check(ctx, path):
 
 @main.command()
 @click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
+    "--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Where to keep the demo index [default: a folder in the user cache].",
-)
-@click.option("--max-docs", default=2000, show_default=True, type=click.IntRange(50))
+)  # fmt: skip
+@click.option(
+    "--max-docs", default=2000, show_default=True, type=click.IntRange(50),
+    help="Docstrings indexed, at most.",
+)  # fmt: skip
 @click.option("--query", "queries", multiple=True, help="Your own query (repeatable).")
 @click.option("--rebuild", is_flag=True, help="Encode and index again even if cached.")
 @_friendly

@@ -32,7 +32,7 @@ from splade_lite import metadata as md
 from splade_lite.atomic import atomic_write
 from splade_lite.encoders.base import TOKENIZER_LOCK
 from splade_lite.indexer.limits import vector_problem
-from splade_lite.io import Doc, InputError, count_records, read_corpus
+from splade_lite.io import Doc, InputError, read_corpus
 from splade_lite.resume import (
     Progress,
     ShardRecord,
@@ -147,11 +147,10 @@ def encode_corpus(
         raise ValueError(f"shard_size must be at least 1, got {shard_size}")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    total = count_records(corpus)
-    if total == 0:
-        raise InputError(corpus, None, "the corpus is empty: no documents to encode")
-    # before the model loads: never over the corpus, into an index, or over others' files
+    # before the model loads: never over the corpus, into an index, or over others' files,
+    # and never a corpus with a record that would stop the run
     check_output_folder(out, resume=resume, overwrite=overwrite, inputs=(corpus,))
+    total = check_corpus(corpus, skip_invalid)
     if encoder is None:
         encoder = load_encoder(
             model,
@@ -199,6 +198,31 @@ def encode_corpus(
         finish_output(out)
     run.report()
     return run.summary
+
+
+def check_corpus(corpus: str | Path, skip_invalid: bool = False) -> int:
+    """Parse every record of `corpus` once, as encoding will: the number of documents to encode.
+
+    Run before the model loads, so that an unknown format or a bad record (``file:line:
+    reason``) is refused in seconds, not after the model loaded or hours into the run. With
+    `skip_invalid` bad records are left to the encoding pass, which skips, counts and reports
+    them; a corpus without a valid document is refused. A full pass rather than the first
+    records: parsing runs at about 80,000 documents/s here, encoding at about 55, so it costs
+    about 0.1% of the run, and the count makes the progress bar's total exact.
+    """
+    skipped = 0
+
+    def on_skip(_: InputError) -> None:
+        nonlocal skipped
+        skipped += 1
+
+    docs = read_corpus(corpus, skip_invalid=skip_invalid, on_skip=on_skip)
+    total = sum(1 for _ in docs)
+    if total == 0 and skipped:
+        raise InputError(corpus, None, f"no valid documents to encode ({_lines(skipped)} skipped)")
+    if total == 0:
+        raise InputError(corpus, None, "the corpus is empty: no documents to encode")
+    return total
 
 
 class _Run:

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+import weakref
 import zlib
 from collections.abc import Set
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from splade_lite import metadata as md
+
+if TYPE_CHECKING:
+    from splade_lite.forward import ForwardIndex
 
 
 class IndexChangedError(RuntimeError):
@@ -101,3 +107,46 @@ def load_query_encoder(index_dir: Path, meta: dict, mode: str, device: str | Non
             )
         return encoder
     raise ValueError(f"{index_dir}: unknown mode {mode!r} in {md.INDEX_META}")
+
+
+# -- looking documents up before anything expensive: no model, no Java ----------------------
+
+#: Forward indexes open and in use, by index folder and identity: a second searcher of the
+#: folder, or a searcher opened after :func:`require_document`, shares the first one's.
+_FORWARD: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_FORWARD_LOCK = threading.Lock()
+
+
+def open_forward(index_dir: str | Path) -> ForwardIndex:
+    """The forward index of `index_dir` (``forward.npz``, memory-mapped; neither a model nor
+    Java is loaded), shared while it is in use; refused clearly where the index has none."""
+    from splade_lite.forward import ForwardIndex
+
+    index_dir = Path(index_dir)
+    key = (str(index_dir.resolve()), identity(index_dir))
+    with _FORWARD_LOCK:
+        forward = _FORWARD.get(key)
+        if forward is None:
+            path = index_dir / md.FORWARD_FILE
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{index_dir} has no {md.FORWARD_FILE}; rebuild it with "
+                    "`splade-lite index VECTORS --out INDEX --overwrite`"
+                )
+            forward = ForwardIndex.load(path)
+            if identity(index_dir) == key[1]:  # not replaced while it was read
+                _FORWARD[key] = forward
+    return forward
+
+
+def require_document(index_dir: str | Path, docid: str) -> ForwardIndex:
+    """The forward index of `index_dir`, once `docid` is known to be in it; else ``KeyError``
+    "document 'x' is not in INDEX". Loads neither a model nor Java, so that ``explain``
+    refuses an unknown id at once; a :class:`Searcher` opened while the result is kept
+    shares it."""
+    index_dir = Path(index_dir)
+    md.read_index_meta(index_dir)  # not an index: say so, not that forward.npz is missing
+    forward = open_forward(index_dir)
+    if docid not in forward:
+        raise KeyError(f"document {docid!r} is not in {index_dir}")
+    return forward

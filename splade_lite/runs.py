@@ -2,7 +2,8 @@
 
 Every query is read and checked before the first search (a bad line or an oversized query
 fails at once, not after hours), the run file is never written over an input, and blank
-queries stay in the count, matching nothing, so that no query goes missing.
+queries stay in the count, matching nothing, so that no query goes missing. The run is
+tagged with the system that made it (:func:`run_tag`), so that runs can be told apart.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from splade_lite.fusion import RRF_K
 from splade_lite.io import InputError, read_queries, write_trec_run
+from splade_lite.pruning import Pruning, default_pruning
 
 #: Queries handed to one `batch_search` call (progress is shown between calls).
 STEP = 256
@@ -26,6 +30,71 @@ class RunSummary:
     blank: int  # queries with no text (kept in the run's count, matching nothing)
     unmatched: int  # other queries that matched no document
     seconds: float
+
+    def report(self, out_file: str | Path) -> str:
+        """The line ``search --queries`` prints when done."""
+        notes = []
+        if self.blank:
+            notes.append(f"{_count(self.blank, 'query was', 'queries were')} empty")
+        if self.unmatched:
+            notes.append(f"{_count(self.unmatched, 'query', 'queries')} matched no document")
+        return f"{self.queries} queries in {self.seconds:.2f} s -> {out_file}" + (
+            f" ({'; '.join(notes)})" if notes else ""
+        )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def run_tag(searcher: Any) -> str:
+    """The TREC run tag of `searcher`'s system: what ranks, then what changes the ranking.
+
+    ``splade-lite-`` and the ranking (``splade``, ``inference-free``, ``bm25``); for a learned
+    sparse ranking then ``-dmin0.3`` / ``-dmax64`` (documents pruned when indexed),
+    ``-qmin1`` / ``-qmax16`` (query pruning other than the index's default: ``-qmin0`` keeps
+    the terms the default IDF floor drops) and ``-fb3x10b0.1`` (feedback: documents, terms,
+    beta); a hybrid ends with ``+bm25-interpolate-a0.5`` or ``+bm25-rrf`` (and ``-d30`` for a
+    depth chosen, ``-k61`` for another RRF constant). A tag never holds whitespace.
+    """
+    parts = [str(searcher.mode)]
+    if searcher.mode != "bm25":
+        doc = searcher.meta.get("doc_pruning")
+        doc = doc if isinstance(doc, dict) else {}
+        if doc.get("min_weight"):
+            parts.append(f"dmin{_number(doc['min_weight'])}")
+        if doc.get("max_terms") is not None:
+            parts.append(f"dmax{doc['max_terms']}")
+        chosen = searcher.pruning or Pruning()
+        default = default_pruning(searcher.meta) or Pruning()
+        if chosen.min_weight != default.min_weight:
+            parts.append(f"qmin{_number(chosen.min_weight)}")
+        if chosen.max_terms != default.max_terms:
+            parts.append(f"qmax{chosen.max_terms or 'all'}")
+        fb = searcher.feedback
+        if fb is not None:
+            parts.append(f"fb{fb.docs}x{fb.terms}b{_number(fb.beta)}")
+    tag = "splade-lite-" + "-".join(parts)
+    hybrid = searcher.hybrid
+    if hybrid is not None:
+        tag += f"+bm25-{hybrid.fusion}"
+        if hybrid.fusion == "interpolate":
+            tag += f"-a{_number(hybrid.alpha)}"
+        if hybrid.depth is not None:
+            tag += f"-d{hybrid.depth}"
+        if hybrid.fusion == "rrf" and hybrid.rrf_k != RRF_K:
+            tag += f"-k{hybrid.rrf_k}"
+    # the metadata may be hand-edited: a tag is one column of the run file, whatever it holds
+    return "".join(ch if ch.isprintable() and not ch.isspace() else "_" for ch in tag)
+
+
+def _number(value: Any) -> str:
+    """`value` as short as it reads back exactly (0.5, 1, 1e-05), for a run tag."""
+    try:
+        short = f"{value:g}"
+        return short if float(short) == value else repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def search_queries_file(
@@ -63,7 +132,7 @@ def search_queries_file(
             results.extend((q.id, h) for q, h in zip(part, hits))
             bar.update(len(part))
     seconds = time.perf_counter() - started
-    write_trec_run(out_file, results, tag=f"splade-lite-{searcher.mode}")
+    write_trec_run(out_file, results, tag=run_tag(searcher))
     blank = sum(1 for q in queries if not q.text.strip())
     unmatched = sum(1 for q, (_, hits) in zip(queries, results) if q.text.strip() and not hits)
     return RunSummary(len(queries), blank, unmatched, seconds)

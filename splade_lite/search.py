@@ -20,6 +20,7 @@ from splade_lite.index_folder import (
     IndexChangedError,
     identity,
     load_query_encoder,
+    open_forward,
     read_documents,
 )
 from splade_lite.indexer.limits import check_threads
@@ -177,16 +178,8 @@ class Searcher:
         """Document id -> impact vector (``forward.npz``), for feedback and explanations."""
         with self._lazy_lock:
             if self._forward is None:
-                from splade_lite.forward import ForwardIndex
-
-                path = self.index_dir / md.FORWARD_FILE
                 self._unchanged()
-                if not path.is_file():
-                    raise FileNotFoundError(
-                        f"{self.index_dir} has no {md.FORWARD_FILE}; rebuild it with "
-                        "`splade-lite index VECTORS --out INDEX --overwrite`"
-                    )
-                forward = ForwardIndex.load(path)  # memory-mapped: stays the file opened
+                forward = open_forward(self.index_dir)  # memory-mapped: stays the file opened
                 self._unchanged()
                 self._forward = forward
         return self._forward
@@ -457,13 +450,13 @@ class Searcher:
             raise ValueError("explain shows learned sparse scores; open the index without bm25")
         if not query.strip():
             raise ValueError("the query is empty")
-        terms = self.query_terms([query])[0]
-        if self.feedback is not None:
-            terms = self.expand([terms])[0]
-        try:
+        try:  # before the query encoder loads
             doc_terms = self.forward.vector(docid)
         except KeyError:
             raise KeyError(f"document {docid!r} is not in {self.index_dir}") from None
+        terms = self.query_terms([query])[0]
+        if self.feedback is not None:
+            terms = self.expand([terms])[0]
         tokenizer = self.encoder.tokenizer
 
         def tokenize(text: str) -> list[str]:

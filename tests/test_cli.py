@@ -113,7 +113,7 @@ def test_hybrid_feedback_and_explain_commands(runner, tmp_path, tiny_corpus):
     rrf = invoke(runner, "search", index, "aurora", "--hybrid", "--fusion", "rrf", "--depth", "3")
     assert rrf.exit_code == 0 and "d2" in rrf.output
     wrong = invoke(runner, "search", index, "aurora", "--alpha", "0.3")
-    assert wrong.exit_code == 2 and "--alpha only apply with --hybrid" in wrong.output
+    assert wrong.exit_code == 2 and "--alpha only applies with --hybrid" in wrong.output
     fb = invoke(runner, "search", index, "aurora", "--feedback", "--fb-docs", "2")
     assert fb.exit_code == 0 and "d2" in fb.output
 

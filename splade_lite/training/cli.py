@@ -14,8 +14,20 @@ if TYPE_CHECKING:  # torch is imported only when a command runs
     from splade_lite.training.trainer import TrainConfig
 
 
-def _common(default_loss: str, losses: tuple[str, ...]):
-    """Options shared by train and adapt (everything in TrainConfig, plus run control)."""
+#: Steps of each command when --max-steps is not given. The adaptation runs measured took
+#: 200-300 steps (9-25 minutes on a 2-core CPU, see the README's training section).
+TRAIN_STEPS = 1000
+ADAPT_STEPS = 200
+LOSS_HELP = {
+    "info-nce": "in-batch and hard negatives against the labelled positive",
+    "margin-mse": "distil the teacher's score margins (positive minus negative)",
+    "kl": "distil the teacher's score distribution over each query's documents",
+}
+
+
+def _common(default_loss: str, losses: tuple[str, ...], max_steps: int):
+    """Options shared by train and adapt (everything in TrainConfig, plus run control), with
+    each command's own default loss, losses and number of steps."""
     options = [
         click.option(
             "--out",
@@ -35,13 +47,25 @@ def _common(default_loss: str, losses: tuple[str, ...]):
             help="splade: queries through the model; inference-free: queries are IDF-weighted "
             "tokens and only the document encoder is trained (idf.json is saved with it).",
         ),
-        click.option("--loss", type=click.Choice(losses), default=default_loss, show_default=True),
+        click.option(
+            "--loss",
+            type=click.Choice(losses),
+            default=default_loss,
+            show_default=True,
+            help="; ".join(f"{name}: {LOSS_HELP[name]}" for name in losses) + ".",
+        ),
         click.option(
             "--teacher",
             default=None,
             help="Sparse encoder fused with BM25 as teacher [default: --base].",
         ),
-        click.option("--max-steps", default=1000, show_default=True, type=click.IntRange(1)),
+        click.option(
+            "--max-steps",
+            default=max_steps,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Optimiser steps (batches) to train for.",
+        ),
         click.option(
             "--batch-size",
             default=8,
@@ -57,9 +81,19 @@ def _common(default_loss: str, losses: tuple[str, ...]):
             help="Hard negatives per query.",
         ),
         click.option(
-            "--lr", default=2e-5, show_default=True, type=click.FloatRange(min=0, min_open=True)
+            "--lr",
+            default=2e-5,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            help="Peak learning rate (AdamW).",
         ),
-        click.option("--warmup-steps", default=50, show_default=True, type=click.IntRange(0)),
+        click.option(
+            "--warmup-steps",
+            default=50,
+            show_default=True,
+            type=click.IntRange(0),
+            help="Steps of linear learning-rate warm-up (then linear decay to 0).",
+        ),
         click.option(
             "--max-length",
             default=256,
@@ -68,7 +102,13 @@ def _common(default_loss: str, losses: tuple[str, ...]):
             help="Document tokens while training; saved as the model's default length for "
             "encoding (encode --max-length overrides it).",
         ),
-        click.option("--query-max-length", default=64, show_default=True, type=click.IntRange(4)),
+        click.option(
+            "--query-max-length",
+            default=64,
+            show_default=True,
+            type=click.IntRange(4),
+            help="Query tokens while training.",
+        ),
         click.option(
             "--flops-doc",
             default=1e-3,
@@ -83,7 +123,13 @@ def _common(default_loss: str, losses: tuple[str, ...]):
             type=click.FloatRange(0),
             help="Query FLOPS weight (splade mode).",
         ),
-        click.option("--flops-warmup", default=200, show_default=True, type=click.IntRange(0)),
+        click.option(
+            "--flops-warmup",
+            default=200,
+            show_default=True,
+            type=click.IntRange(0),
+            help="Steps over which the FLOPS weights grow (quadratically) to their value.",
+        ),
         click.option(
             "--doc-reg",
             type=click.Choice(["flops", "idf-flops"]),
@@ -95,6 +141,7 @@ def _common(default_loss: str, losses: tuple[str, ...]):
             default=1.0,
             show_default=True,
             type=click.FloatRange(min=0, min_open=True),
+            help="Scores are divided by this in the info-nce and kl losses.",
         ),
         click.option(
             "--query-weight-lr",
@@ -112,8 +159,20 @@ def _common(default_loss: str, losses: tuple[str, ...]):
             type=click.IntRange(1),
             help="Ranks searched for hard negatives.",
         ),
-        click.option("--seed", default=42, show_default=True, type=int),
-        click.option("--checkpoint-every", default=100, show_default=True, type=click.IntRange(1)),
+        click.option(
+            "--seed",
+            default=42,
+            show_default=True,
+            type=int,
+            help="Random seed (same seed and options: same weights).",
+        ),
+        click.option(
+            "--checkpoint-every",
+            default=100,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Steps between checkpoints (what --resume continues from).",
+        ),
         click.option("--device", default=None, help="cpu or cuda [default: cuda when present]."),
         click.option(
             "--resume", is_flag=True, help="Continue an interrupted run into --out (same options)."
@@ -191,24 +250,24 @@ def _report(result) -> None:
 @click.option(
     "--corpus",
     type=click.Path(exists=True, path_type=Path),
-    help="[default: DATA_DIR/corpus.jsonl]",
+    help="Corpus file [default: DATA_DIR/corpus.jsonl].",
 )
 @click.option(
     "--queries",
     type=click.Path(exists=True, path_type=Path),
-    help="[default: DATA_DIR/queries.jsonl]",
+    help="Queries file [default: DATA_DIR/queries.jsonl].",
 )
 @click.option(
     "--qrels",
     type=click.Path(exists=True, path_type=Path),
-    help="[default: DATA_DIR/qrels/train.tsv]",
+    help="Training qrels [default: DATA_DIR/qrels/train.tsv].",
 )
 @click.option(
     "--negatives-index", type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Mine hard negatives by searching this splade-lite index of the corpus "
     "[default: fused BM25 + teacher ranking in memory].",
 )  # fmt: skip
-@_common("info-nce", ("info-nce", "margin-mse", "kl"))
+@_common("info-nce", ("info-nce", "margin-mse", "kl"), TRAIN_STEPS)
 @_friendly
 def train(data_dir, corpus, queries, qrels, negatives_index, **options):
     """Train a sparse encoder on DATA_DIR's labelled queries (BEIR layout, qrels/train.tsv)."""
@@ -245,7 +304,7 @@ def train(data_dir, corpus, queries, qrels, negatives_index, **options):
     help="Vectors folder of CORPUS made by `splade-lite encode` with the teacher (splade "
     "mode): used instead of encoding the corpus again.",
 )
-@_common("margin-mse", ("margin-mse", "kl"))
+@_common("margin-mse", ("margin-mse", "kl"), ADAPT_STEPS)
 @_friendly
 def adapt(corpus, max_queries, cloze, teacher_vectors, **options):
     """Adapt a sparse encoder to CORPUS without labels (pseudo-queries, BM25 + encoder teachers)."""
