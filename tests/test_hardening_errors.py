@@ -49,7 +49,10 @@ def test_a_corrupt_gzip_corpus_is_one_line(tmp_path, skip):
     _corrupt_gzip(corpus)
     args = ["encode", corpus, "--out", tmp_path / "v", "--quiet"]
     result = invoke(*args, *(["--skip-invalid"] if skip else []))
-    _one_line_error(result, str(corpus), "cannot read the file")
+    # the damaged stream may first yield garbage lines (a record error, named with its line);
+    # what cannot be skipped is the stream itself
+    _one_line_error(result, str(corpus), *(["cannot read the file"] if skip else []))
+    assert not (tmp_path / "v").exists()
 
 
 def _copy(tiny_built, tmp_path, name="index"):
