@@ -55,9 +55,10 @@ def folder_size(path: Path) -> int:
 
 def lucene_size(index_dir: Path) -> int:
     """Bytes of the Lucene impact index files alone (top level, without our extras)."""
-    ours = {md.INDEX_META, md.IDF_FILE, md.DOCS_FILE, md.FORWARD_FILE, md.VECTORS_META}
     return sum(
-        f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file() and f.name not in ours
+        f.stat().st_size
+        for f in Path(index_dir).iterdir()
+        if f.is_file() and f.name not in md.INDEX_FILES
     )
 
 

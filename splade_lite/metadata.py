@@ -17,6 +17,8 @@ DOCS_FILE = "docs.jsonl.gz"
 TOKENIZER_DIR = "tokenizer"
 BM25_DIR = "bm25"
 FORWARD_FILE = "forward.npz"
+#: The files splade-lite writes at an index's top level, beside Lucene's own.
+INDEX_FILES = frozenset({INDEX_META, IDF_FILE, DOCS_FILE, FORWARD_FILE, VECTORS_META})
 
 
 class MetadataError(ValueError):

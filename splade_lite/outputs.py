@@ -46,7 +46,6 @@ VECTORS_NAMES = frozenset({md.VECTORS_META, md.DF_FILE, md.DOCS_FILE, md.IDF_FIL
 SHARD_RE = re.compile(r"part-\d+\.jsonl(\.gz)?")
 #: temporary files of atomic.atomic_write: ``.NAME.HEX.tmp``
 TMP_RE = re.compile(r"\.(.+)\.[0-9a-f]{8}\.tmp")
-_INDEX_FILES = {md.INDEX_META, md.IDF_FILE, md.DOCS_FILE, md.FORWARD_FILE, md.VECTORS_META}
 _LUCENE_RE = re.compile(r"_[0-9a-z]+(_\w+)*\.\w+|(pending_)?segments(_[0-9a-z]+|\.gen)|write\.lock")
 #: left in any folder by file managers: neither ours nor a reason to refuse a folder
 _HARMLESS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
@@ -86,10 +85,21 @@ def folder_kind(folder: Path) -> str | None:
     return None
 
 
-def _our_name(name: str, names: Iterable[str], pattern: re.Pattern) -> bool:
+def _written(name: str, names: Iterable[str], pattern: re.Pattern) -> bool:
+    """Whether a file `name` (or a temporary file of atomic_write for it) is one of `names`
+    or matches `pattern`."""
     tmp = TMP_RE.fullmatch(name)
     name = tmp.group(1) if tmp else name
-    return name in names or name in _HARMLESS or bool(pattern.fullmatch(name))
+    return name in names or bool(pattern.fullmatch(name))
+
+
+def written_by_encode(name: str) -> bool:
+    """Whether a file of that name is one encode writes (shards, metadata, their temporaries)."""
+    return _written(name, VECTORS_NAMES, SHARD_RE)
+
+
+def _our_name(name: str, names: Iterable[str], pattern: re.Pattern) -> bool:
+    return name in _HARMLESS or _written(name, names, pattern)
 
 
 def foreign_entries(folder: Path, kind: str) -> list[str]:
@@ -106,7 +116,7 @@ def foreign_entries(folder: Path, kind: str) -> list[str]:
             foreign += [f"{name}/{e}" for e in inner if not _LUCENE_RE.fullmatch(e)]
         elif kind == INDEX and name == md.TOKENIZER_DIR and is_dir:
             foreign += [f"{name}/{e.name}/" for e in os.scandir(entry.path) if e.is_dir()]
-        elif not is_dir and kind == INDEX and _our_name(name, _INDEX_FILES, _LUCENE_RE):
+        elif not is_dir and kind == INDEX and _our_name(name, md.INDEX_FILES, _LUCENE_RE):
             continue
         elif not is_dir and kind != INDEX and _our_name(name, VECTORS_NAMES, SHARD_RE):
             continue

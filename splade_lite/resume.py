@@ -29,11 +29,9 @@ from pathlib import Path
 from splade_lite import metadata as md
 from splade_lite.outputs import (
     PROGRESS_FILE,
-    SHARD_RE,
-    TMP_RE,
-    VECTORS_NAMES,
     check_in_place_output,
     folder_kind,
+    written_by_encode,
 )
 from splade_lite.outputs import PROGRESS_FORMAT as _FORMAT
 from splade_lite.outputs import lock_folder as lock_folder  # its home was here: still importable
@@ -101,13 +99,7 @@ def encoded_files(folder: Path) -> list[Path]:
     """encode's files in `folder`: shards, metadata, and temporary files of either."""
     if not folder.is_dir():
         return []
-    found = []
-    for path in folder.iterdir():
-        tmp = TMP_RE.fullmatch(path.name)
-        name = tmp.group(1) if tmp else path.name
-        if name in VECTORS_NAMES or SHARD_RE.fullmatch(name):
-            found.append(path)
-    return sorted(found)
+    return sorted(path for path in folder.iterdir() if written_by_encode(path.name))
 
 
 def check_output_folder(

@@ -23,7 +23,7 @@ from splade_lite.index_folder import (
     open_forward,
     read_documents,
 )
-from splade_lite.indexer.limits import check_threads
+from splade_lite.indexer.limits import bm25_query_problem, check_threads
 from splade_lite.pruning import Pruning, default_pruning
 from splade_lite.vectors import SparseVector, quantize_to_terms
 
@@ -119,19 +119,11 @@ class Searcher:
         Lucene's clause limit); `names` (query ids) go into the message."""
         if self._bm25 is None:
             return  # learned sparse queries of any length are searched
-        from splade_lite.indexer.limits import bm25_query_problem
-
         for i, text in enumerate(texts):
             problem = bm25_query_problem(text)
             if problem:
                 name = repr(names[i]) if names is not None else f"number {i + 1}"
                 raise ValueError(f"query {name}: {problem}")
-
-    def _bounded(self, k: int) -> int:
-        """`k` checked, and cut to the number of documents: asking for more hits than the
-        index holds must not allocate room for them (in Lucene's priority queue)."""
-        _check_k(k)
-        return min(k, max(1, int(self.meta["num_docs"])))
 
     def _unchanged(self) -> None:
         """Refuse to read more files of an index folder replaced since the searcher opened it.
@@ -234,7 +226,7 @@ class Searcher:
     def _search(self, query: str, k: int) -> list[Hit]:
         if not query.strip():
             raise ValueError("the query is empty")
-        k = self._bounded(k)
+        _check_k(k)  # a k beyond the index is cut to it where Java is called (indexer/)
         self.check_queries([query])
         # the common cases straight to Lucene: at a tenth of a millisecond a query, each
         # layer of list wrapping shows
@@ -345,7 +337,7 @@ class Searcher:
         ]
 
     def _batch_search(self, queries: Sequence[str], k: int, threads: int) -> list[list[Hit]]:
-        k = self._bounded(k)
+        _check_k(k)  # a k beyond the index is cut to it where Java is called (indexer/)
         queries = list(queries)
         threads = check_threads(threads, len(queries))
         self.check_queries(queries)
@@ -400,7 +392,7 @@ class Searcher:
         """How the top `k` of a hybrid search are fused (the hybrid settings, depth resolved)."""
         h = self.hybrid
         assert h is not None
-        depth = self._bounded(h.depth_for(self.mode, k))
+        depth = h.depth_for(self.mode, k)
         return {"depth": depth, "k": k, "fusion": h.fusion, "alpha": h.alpha, "rrf_k": h.rrf_k}
 
     def batch_search_terms(
@@ -414,7 +406,7 @@ class Searcher:
         """
         if self._impact is None:
             raise ValueError("a BM25 searcher takes query texts, not term weights")
-        k = self._bounded(k)
+        _check_k(k)  # a k beyond the index is cut to it where Java is called (indexer/)
         threads = check_threads(threads, len(queries))
         return _as_hits(self._sparse_search(queries, k, threads))
 
@@ -430,7 +422,7 @@ class Searcher:
     def expand(self, queries: Sequence[dict[str, int]], threads: int = 1) -> list[dict[str, int]]:
         """The queries after pseudo-relevance feedback (first round on the impact index)."""
         settings = self.feedback or Feedback()
-        first = self._impact.batch_search(list(queries), self._bounded(settings.docs), threads)
+        first = self._impact.batch_search(list(queries), settings.docs, threads)
         return [
             rocchio(q, self.forward.vectors([d for d, _ in hits]), settings) if hits else dict(q)
             for q, hits in zip(queries, first)

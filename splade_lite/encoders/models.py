@@ -311,7 +311,7 @@ def hub_reachable() -> bool:
     False when downloads are switched off (``HF_HUB_OFFLINE``)."""
     import socket
 
-    if any(_truthy(os.environ.get(v)) for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+    if _offline_switch() is not None:
         return False
     try:
         socket.create_connection(hub_endpoint(), timeout=3).close()
@@ -352,11 +352,11 @@ def load_error(source: ModelSource, err: Exception) -> OSError:
             )
         first = (text.strip().splitlines() or [type(err).__name__])[0]
         return OSError(f"cannot load the model in {source.mlm}: {first[:300]}")
-    offline = [v for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if _truthy(os.environ.get(v))]
-    if offline:
+    offline = _offline_switch()
+    if offline is not None:
         return OSError(
             f"cannot load model {source.mlm!r}: it is not in the local Hugging Face cache and "
-            f"downloads are off ({offline[0]} is set); unset {offline[0]} to download it once, "
+            f"downloads are off ({offline} is set); unset {offline} to download it once, "
             "give a local folder, or use the built-in 'splade-tiny'"
         )
     host, port = hub_endpoint()
@@ -381,6 +381,14 @@ def _asks_for_code(folder: Path) -> str | None:
         except (OSError, ValueError, TypeError, RecursionError):
             continue
     return None
+
+
+def _offline_switch() -> str | None:
+    """The environment variable that switches Hugging Face downloads off, if one is set."""
+    return next(
+        (v for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if _truthy(os.environ.get(v))),
+        None,
+    )
 
 
 def _truthy(value: str | None) -> bool:
