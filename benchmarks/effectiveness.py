@@ -72,7 +72,7 @@ def latency(index: Path, queries: list[str], flags: list[str], ks=(10, 1000)) ->
 
 
 def bench_collection(name: str, data: Path, work: Path) -> dict:
-    from splade_lite.io import read_queries
+    from splade_lite.trec import read_queries
 
     src, dst = data / name, work / name
     corpus, queries, qrels = src / "corpus.jsonl", src / "queries.jsonl", src / "qrels/test.tsv"

@@ -346,7 +346,7 @@ def bench_fidelity(collection: Path, work: Path, backends: list[str], threads: i
     from splade_lite.encoders import SpladeEncoder
     from splade_lite.encoders.inference_free import IdfQueryEncoder, idf_from_df
     from splade_lite.evaluate import evaluate
-    from splade_lite.io import read_qrels, read_queries
+    from splade_lite.trec import read_qrels, read_queries
     from splade_lite.vectors import quantize
 
     torch.set_num_threads(threads)

@@ -53,13 +53,13 @@ def latency(index: Path, texts: list[str], depths, rounds: int, warmup: int) -> 
     for depth in depths:
         systems[f"depth {depth}"] = Searcher(index, hybrid=Hybrid(depth=depth)).search
     # the default depth with the query tokenized and weighted in Python, not Java
-    in_python = Searcher(index, hybrid=Hybrid(depth=DEFAULT_DEPTHS["inference-free"]))
-    in_python._text_queries = None  # never built: every query takes the Python path
+    in_python = Searcher(
+        index, hybrid=Hybrid(depth=DEFAULT_DEPTHS["inference-free"]), java_queries=False
+    )
     systems["default, query in Python"] = in_python.search
     plain = Searcher(index)
     systems["inference-free"] = plain.search
-    plain_python = Searcher(index)
-    plain_python._text_queries = None
+    plain_python = Searcher(index, java_queries=False)
     systems["inference-free, query in Python"] = plain_python.search
     names = list(systems)
     for _ in range(warmup):  # JIT (it keeps speeding Java up over several passes), caches
@@ -82,7 +82,7 @@ def latency(index: Path, texts: list[str], depths, rounds: int, warmup: int) -> 
 
 
 def main() -> None:
-    from splade_lite.io import read_qrels, read_queries
+    from splade_lite.trec import read_qrels, read_queries
 
     parser = collection_parser(__doc__, "hybrid_depth.json")
     parser.add_argument("--depths", nargs="+", type=int, default=[20, 30, 50, 100])

@@ -48,9 +48,9 @@ def label(kind: str, setting: dict) -> str:
 def bench_collection(name: str, data: Path, work: Path, scratch: Path) -> dict:
     from splade_lite.evaluate import evaluate
     from splade_lite.index import build_index, lucene_size
-    from splade_lite.io import read_queries
     from splade_lite.pruning import Pruning
     from splade_lite.search import Searcher
+    from splade_lite.trec import read_queries
 
     index, vectors = work / name / "index-if", work / name / "vectors"
     if not (index / "splade_lite.json").is_file():

@@ -76,8 +76,8 @@ def throughput(run: Callable[[], object], n: int, rounds: int) -> float:
 def bench_collection(name: str, data: Path, work: Path, threads: list[int], rounds: int) -> dict:
     from pyserini.search.lucene import LuceneImpactSearcher, LuceneSearcher
 
-    from splade_lite.io import read_queries
     from splade_lite.search import Searcher
+    from splade_lite.trec import read_queries
 
     idx_if, idx_splade = work / name / "index-if", work / name / "index-splade"
     for index in (idx_if, idx_splade):

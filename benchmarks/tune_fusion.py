@@ -35,8 +35,8 @@ def main() -> None:
     from splade_lite.evaluate import evaluate
     from splade_lite.feedback import Feedback
     from splade_lite.fusion import fuse
-    from splade_lite.io import read_qrels, read_queries
     from splade_lite.search import Searcher
+    from splade_lite.trec import read_qrels, read_queries
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--collection", default="scifact")

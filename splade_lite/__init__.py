@@ -26,10 +26,10 @@ _EXPORTS = {
     "evaluate": "splade_lite.evaluate",
     "compare": "splade_lite.compare",
     "read_corpus": "splade_lite.io",
-    "read_queries": "splade_lite.io",
-    "read_qrels": "splade_lite.io",
-    "write_trec_run": "splade_lite.io",
-    "read_trec_run": "splade_lite.io",
+    "read_queries": "splade_lite.trec",
+    "read_qrels": "splade_lite.trec",
+    "write_trec_run": "splade_lite.trec",
+    "read_trec_run": "splade_lite.trec",
 }
 
 __all__ = [
@@ -59,14 +59,9 @@ if TYPE_CHECKING:
     from splade_lite.encoders import InferenceFreeEncoder, SpladeEncoder, load_encoder
     from splade_lite.evaluate import evaluate
     from splade_lite.index import build_index, export_index
-    from splade_lite.io import (
-        read_corpus,
-        read_qrels,
-        read_queries,
-        read_trec_run,
-        write_trec_run,
-    )
+    from splade_lite.io import read_corpus
     from splade_lite.search import Hit, Searcher, TextHit
+    from splade_lite.trec import read_qrels, read_queries, read_trec_run, write_trec_run
     from splade_lite.vectors import SparseVector
 
 

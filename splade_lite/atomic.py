@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from splade_lite.errors import BadValueError
+
 PathLike = str | os.PathLike[str]
 
 
@@ -36,7 +38,7 @@ def atomic_write(
     the operating system's own message names no file.
     """
     if mode not in ("w", "wt", "wb"):
-        raise ValueError(f"mode must be 'w', 'wt' or 'wb', not {mode!r}")
+        raise BadValueError(f"mode must be 'w', 'wt' or 'wb', not {mode!r}")
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:

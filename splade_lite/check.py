@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from splade_lite import metadata as md
+from splade_lite import vectors_folder as vf
+from splade_lite.errors import MissingFileError
 from splade_lite.terminal import printable
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
@@ -55,19 +57,16 @@ def _run(name: str, probe: Callable[[], str]) -> Check:
 
 def check_folder(path: str | Path) -> list[Check]:
     """The checks of an index, or of a vectors folder, whichever `path` is."""
-    from splade_lite.resume import PROGRESS_FILE
-    from splade_lite.shards import shard_files
-
     folder = Path(path)
     if (folder / md.INDEX_META).is_file():
         return check_index(folder)
-    if (folder / md.VECTORS_META).is_file() or (folder / PROGRESS_FILE).is_file():
+    if (folder / vf.VECTORS_META).is_file() or (folder / vf.PROGRESS_FILE).is_file():
         return check_vectors(folder)
-    if shard_files(folder):
+    if vf.shard_files(folder):
         return check_vectors(folder)
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{folder} is neither a splade-lite index ({md.INDEX_META}) nor a vectors folder "
-        f"({md.VECTORS_META})"
+        f"({vf.VECTORS_META})"
     )
 
 
@@ -76,33 +75,41 @@ def check_folder(path: str | Path) -> list[Check]:
 
 
 def check_index(index_dir: str | Path) -> list[Check]:
-    """Metadata, query encoding, and that every part of the index holds every document."""
+    """Metadata, query encoding, and that every part of the index holds every document.
+
+    The query side is loaded as searches load it (:mod:`splade_lite.index_folder`), so a
+    passing check means a search would get the same tokenizer, IDF table and model.
+    """
     index = Path(index_dir)
     meta: dict = {}
+    typed: list[md.IndexMeta] = []
 
     def metadata() -> str:
         meta.update(md.read_index_meta(index))
         problems = md.index_meta_problems(meta)
         if problems:
             raise _Failed("; ".join(problems))
+        info = md.IndexMeta.from_dict(meta)
+        typed.append(info)
         return (
-            f"{meta['mode']} mode, scale {meta['scale']:g}, max length {meta['max_length']}, "
-            f"{meta['num_docs']} documents"
+            f"{info.mode} mode, scale {info.scale:g}, max length {info.max_length}, "
+            f"{info.num_docs} documents"
         )
 
     checks = [_run("metadata", metadata)]
     if checks[0].status != OK:
         return checks
-    count = meta["num_docs"]
+    info = typed[0]
+    count = info.num_docs
     checks += [
         _run("encoding", lambda: _encoding(index, meta)),
-        _run("query model", lambda: _query_model(meta)),
+        _run("query model", lambda: _query_model(info)),
         _run("tokenizer", lambda: _tokenizer(index)),
-        _run("idf", lambda: _idf(index, meta)),
+        _run("idf", lambda: _idf(index, info)),
         _run("lucene index", lambda: _lucene_count(index, count)),
         _run("forward index", lambda: _forward_count(index, count)),
         _run("documents file", lambda: _snippet_count(index, count)),
-        _run("bm25 index", lambda: _bm25(index, meta)),
+        _run("bm25 index", lambda: _bm25(index, info)),
     ]
     return checks
 
@@ -117,56 +124,53 @@ def _encoding(index: Path, meta: dict) -> str:
     return f"{md.INDEX_META} agrees with {md.VECTORS_META} (model, weights, scale, max length)"
 
 
-def _query_model(meta: dict) -> str:
-    """The model that would encode queries is the one that encoded the documents."""
-    if meta["mode"] != "splade":
+def _query_model(info: md.IndexMeta) -> str:
+    """The model that would encode queries is the one that encoded the documents (the
+    weights compared as a search compares them, without loading the model)."""
+    if info.mode != "splade":
         return "inference-free: queries need only tokenizer/ and idf.json, no model"
-    from splade_lite.encoders.models import resolve_model
+    from splade_lite.encoders.models import check_weights, resolve_model
 
-    recorded = meta.get("model_sha256")
-    source = resolve_model(meta["model"])
-    actual = source.weights_sha256()
-    if actual is None:
+    found = check_weights(resolve_model(info.model), info.model_sha256)
+    if found.status == "absent":
         raise _Failed(
-            f"the weights of {meta['model']!r} are not on this machine; queries cannot be "
+            f"the weights of {info.model!r} are not on this machine; queries cannot be "
             "encoded until they are"
         )
-    if recorded is None:
-        raise _Skipped(f"no weights hash recorded, cannot verify {meta['model']!r}")
-    if actual != recorded:
+    if found.status == "unrecorded":
+        raise _Skipped(f"no weights hash recorded, cannot verify {info.model!r}")
+    actual, recorded = found.actual or "", found.recorded or ""
+    if found.changed:
         raise _Failed(
-            f"{meta['model']!r} now has weights sha256 {actual[:12]}…, the index was built with "
+            f"{info.model!r} now has weights sha256 {actual[:12]}…, the index was built with "
             f"{recorded[:12]}…: install the same model or rebuild the index"
         )
-    return f"{meta['model']!r}, weights sha256 {actual[:12]}… as recorded"
+    return f"{info.model!r}, weights sha256 {actual[:12]}… as recorded"
 
 
 def _tokenizer(index: Path) -> str:
-    """The index's own tokenizer loads: from its folder only (never the hub), running none of
-    its code (see :func:`~splade_lite.encoders.models.load_options`)."""
-    from splade_lite.encoders.models import ModelSource, load_tokenizer
+    """The index's own tokenizer loads as inference-free searches load it: from its folder
+    only (never the hub), running none of its code."""
+    from splade_lite.index_folder import load_index_tokenizer
 
-    folder = index / md.TOKENIZER_DIR
-    if not folder.is_dir():
+    if not (index / md.TOKENIZER_DIR).is_dir():
         raise _Failed(f"no {md.TOKENIZER_DIR}/ folder")
     try:
-        source = ModelSource(name="index", mlm=str(folder.resolve()))
-        tokenizer = load_tokenizer(source, from_index=True)
-    except OSError as err:
+        tokenizer = load_index_tokenizer(index)
+    except (OSError, ValueError) as err:  # transformers' OSError, tokenizers' ValueError
         raise _Failed(f"{md.TOKENIZER_DIR}/ does not load: {err}") from None
     return f"{md.TOKENIZER_DIR}/ loads, {len(tokenizer)} tokens"
 
 
-def _idf(index: Path, meta: dict) -> str:
-    from splade_lite.encoders.inference_free import read_idf_file
+def _idf(index: Path, info: md.IndexMeta) -> str:
+    from splade_lite.index_folder import read_index_idf
 
-    path = index / md.IDF_FILE
-    if not path.is_file():
+    if not (index / md.IDF_FILE).is_file():
         raise _Failed(f"no {md.IDF_FILE}")
-    idf = read_idf_file(path)
-    if not idf and meta["mode"] == "inference-free":
+    idf = read_index_idf(index)
+    if not idf and info.mode == "inference-free":
         raise _Failed(f"{md.IDF_FILE} has no positive weight: every query would be empty")
-    return f"{len(idf)} terms, from the {meta.get('idf_source', 'corpus')}"
+    return f"{len(idf)} terms, from the {info.idf_source}"
 
 
 def _lucene_count(index: Path, expected: int) -> str:
@@ -202,6 +206,7 @@ def _snippet_count(folder: Path, expected: int) -> str:
     path = folder / md.DOCS_FILE
     if not path.is_file():
         raise _Skipped(f"no {md.DOCS_FILE} (hits are shown by id only)")
+    # always gzip, as encode writes it and search reads it (not io.open_binary's sniffing)
     with gzip.open(path, "rb") as handle:
         found = sum(1 for line in handle if line.strip())
     if found != expected:
@@ -209,16 +214,16 @@ def _snippet_count(folder: Path, expected: int) -> str:
     return f"{md.DOCS_FILE}: {found} documents"
 
 
-def _bm25(index: Path, meta: dict) -> str:
-    bm25 = meta.get("bm25")
-    if not bm25:
+def _bm25(index: Path, info: md.IndexMeta) -> str:
+    bm25 = info.bm25
+    if bm25 is None:
         raise _Skipped("no BM25 index (built without --bm25-corpus)")
     folder = index / md.BM25_DIR
     if not folder.is_dir():
         raise _Failed(f"{md.INDEX_META} lists a BM25 index but {md.BM25_DIR}/ is missing")
     found = _whole_lucene_index(folder)
-    if found != bm25.get("num_docs"):
-        raise _Failed(f"{found} documents, {md.INDEX_META} says {bm25.get('num_docs')}")
+    if found != bm25.num_docs:
+        raise _Failed(f"{found} documents, {md.INDEX_META} says {bm25.num_docs}")
     return f"{found} documents, every file whole (Lucene CheckIndex)"
 
 
@@ -228,7 +233,7 @@ def _bm25(index: Path, meta: dict) -> str:
 
 def check_vectors(vectors_dir: str | Path) -> list[Check]:
     """A finished encode, every shard line valid, and the counts of every file agreeing."""
-    from splade_lite.resume import PROGRESS_FILE, is_unfinished
+    from splade_lite.resume import is_unfinished
 
     folder = Path(vectors_dir)
     meta: dict = {}
@@ -236,13 +241,13 @@ def check_vectors(vectors_dir: str | Path) -> list[Check]:
     def finished() -> str:
         if is_unfinished(folder):
             raise _Failed(
-                f"encode was interrupted ({PROGRESS_FILE} is there): finish it with "
+                f"encode was interrupted ({vf.PROGRESS_FILE} is there): finish it with "
                 "`splade-lite encode CORPUS --out FOLDER --resume`"
             )
         return "encode finished"
 
     def metadata() -> str:
-        meta.update(md.read_vectors_meta(folder))
+        meta.update(vf.read_vectors_meta(folder))
         if not isinstance(meta.get("num_docs"), int):
             raise _Failed(f"num_docs {meta.get('num_docs')!r} is not an integer")
         scale = meta.get("scale")
@@ -271,15 +276,15 @@ def _shards(folder: Path, expected: int) -> str:
 
 
 def _df(folder: Path, expected: int) -> str:
-    path = folder / md.DF_FILE
+    path = folder / vf.DF_FILE
     if not path.is_file():
-        raise _Skipped(f"no {md.DF_FILE} (exported vectors carry idf.json instead)")
+        raise _Skipped(f"no {vf.DF_FILE} (exported vectors carry idf.json instead)")
     try:
-        df, num_docs = md.read_df(folder)
+        df, num_docs = vf.read_df(folder)
     except md.MetadataError as err:
         raise _Failed(str(err)) from None
     if num_docs != expected:
-        raise _Failed(f"{md.DF_FILE} counts {num_docs} documents, expected {expected}")
+        raise _Failed(f"{vf.DF_FILE} counts {num_docs} documents, expected {expected}")
     return f"{len(df)} terms over {expected} documents"
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from ir_measures import Measure
 from scipy import stats
 
+from splade_lite.errors import BadValueError
 from splade_lite.evaluate import (
     DEFAULT_MEASURES,
     EvalReport,
@@ -68,10 +69,10 @@ _TIE = 1e-12
 def paired_test(baseline: np.ndarray, other: np.ndarray, test: str = "t-test") -> float | None:
     """Two-sided p-value of a paired test of ``other`` against ``baseline``; None below 2 pairs."""
     if test not in TESTS:
-        raise ValueError(f"unknown test {test!r}: choose one of {', '.join(TESTS)}")
+        raise BadValueError(f"unknown test {test!r}: choose one of {', '.join(TESTS)}")
     baseline, other = np.asarray(baseline, float), np.asarray(other, float)
     if baseline.shape != other.shape:
-        raise ValueError("paired values must be as many for both runs")
+        raise BadValueError("paired values must be as many for both runs")
     if len(baseline) < 2:
         return None
     diff = other - baseline
@@ -164,14 +165,14 @@ def compare(
     is ``"t-test"`` (paired t-test) or ``"wilcoxon"`` (Wilcoxon signed-rank), two-sided.
     """
     if test not in TESTS:
-        raise ValueError(f"unknown test {test!r}: choose one of {', '.join(TESTS)}")
+        raise BadValueError(f"unknown test {test!r}: choose one of {', '.join(TESTS)}")
     if isinstance(runs, Mapping):
         names, items = [str(n) for n in runs], list(runs.values())
     else:
         items = list(runs)
         names = run_names(items)
     if not items:
-        raise ValueError("no run given")
+        raise BadValueError("no run given")
     parsed = parse_measures(measures)
     qrels_dict = load_qrels(qrels)
     reports: dict[str, EvalReport] = {}
@@ -181,7 +182,7 @@ def compare(
         except ValueError as err:
             message = str(err)
             if len(items) > 1 and not message.startswith(name):
-                raise ValueError(f"{name}: {message}") from None
+                raise BadValueError(f"{name}: {message}") from None
             raise
     query_ids = tuple(qrels_dict)
     measure_names = tuple(str(m) for m in parsed)

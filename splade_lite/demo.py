@@ -4,23 +4,24 @@ The demo needs no download: its corpus is the docstrings of the interpreter's ow
 library (:mod:`splade_lite.stdlib_corpus`).
 
 A run builds ``corpus.jsonl``, encodes it with splade-tiny into ``vectors/``, indexes it into
-``index/`` (with a BM25 index beside it) and then, for a few queries, shows the top hits of
-SPLADE next to those of BM25, with the terms each SPLADE hit matched and what each term added
-to its score. Everything is cached in the work folder; a second run only searches.
+``index/`` (with a BM25 index beside it) and then, for a few queries, ranks the documents
+with a :class:`~splade_lite.search.Searcher` by SPLADE and by BM25, each SPLADE hit with its
+:class:`~splade_lite.explain.Explanation` (what each shared term added to its score, from
+the index's forward index). Everything is cached in the work folder; a second run only
+searches. :func:`run_demo` returns the results; the command line draws them
+(:mod:`splade_lite.cli_demo`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
-
+from splade_lite.explain import Explanation
 from splade_lite.outputs import claim_demo_workdir, lock_folder, read_demo_state
 from splade_lite.stdlib_corpus import (
     CORPUS_VERSION,
@@ -34,81 +35,19 @@ __all__ = [
     "DemoHit",
     "DemoQuery",
     "DemoResult",
-    "MatchedTerm",
     "QueryResult",
     "default_workdir",
-    "format_matches",
-    "match_terms",
-    "render_result",
     "run_demo",
 ]
 
-Echo = Callable[[str], object]
+Log = Callable[[str], object]
 
 MODEL = "splade-tiny"
 MAX_LENGTH = 128
+DEFAULT_MAX_DOCS = 2000
 TOP_K = 5
-#: Matched terms adding less than this share of a hit's score are summed, not listed: a
-#: small model gives many documents faint expansions that say little about the match.
-MIN_SHARE = 0.05
 #: How deep BM25 is searched to report where it ranks the document a built-in query wants.
 BM25_DEPTH = 100
-
-@dataclass(frozen=True)
-class MatchedTerm:
-    """A term shared by the query and a document, and what it adds to the document's score."""
-
-    term: str
-    query_weight: int
-    doc_weight: int
-    expansion: bool  # True when the term is not one of the query text's own tokens
-
-    @property
-    def contribution(self) -> int:
-        return self.query_weight * self.doc_weight
-
-
-def match_terms(
-    query_terms: dict[str, int], doc_terms: dict[str, int], query_tokens: Iterable[str]
-) -> list[MatchedTerm]:
-    """The terms a query and a document share, largest contribution first.
-
-    With integer impacts the hit's score is exactly the sum of the contributions.
-    """
-    literal = set(query_tokens)
-    matched = [
-        MatchedTerm(term, weight, doc_terms[term], term not in literal)
-        for term, weight in query_terms.items()
-        if term in doc_terms
-    ]
-    return sorted(matched, key=lambda m: (-m.contribution, m.term))
-
-
-def format_matches(
-    matches: Sequence[MatchedTerm], limit: int = 6, min_share: float = MIN_SHARE
-) -> str:
-    """``term QxD=C`` for the terms that carry the match (at most `limit`, each adding at
-    least `min_share` of the score, the largest always shown), expansions styled and marked
-    ``+``; the rest summed in one ``N more=C``, so the numbers shown add up to the score."""
-    total = sum(m.contribution for m in matches)
-    carrying = [m for m in matches[:limit] if m.contribution >= min_share * total]
-    shown = carrying or list(matches[:1])
-    parts = []
-    for m in shown:
-        # quote punctuation terms, which would read as separators otherwise
-        term = m.term if m.term.strip("#").isalnum() else json.dumps(m.term, ensure_ascii=False)
-        label = f"{term} {m.query_weight}x{m.doc_weight}={m.contribution}"
-        if m.expansion:
-            label = click.style("+" + label, fg="yellow", bold=True)
-        parts.append(label)
-    rest = matches[len(shown) :]
-    if rest:
-        parts.append(f"{len(rest)} more={sum(m.contribution for m in rest)}")
-    return ", ".join(parts) if parts else "(no shared term)"
-
-
-# --------------------------------------------------------------------------------------------
-# The demo
 
 
 @dataclass(frozen=True)
@@ -132,13 +71,13 @@ DEMO_QUERIES: tuple[DemoQuery, ...] = (
 
 @dataclass(frozen=True)
 class DemoHit:
-    """One hit as shown: rank, id, score, title, and for SPLADE the matched terms."""
+    """One hit: rank, id, score, title, and for SPLADE why it got its score."""
 
     rank: int
     docid: str
     score: float
     title: str = ""
-    matches: tuple[MatchedTerm, ...] = ()
+    explanation: Explanation | None = None  # SPLADE hits: the score split by term
 
 
 @dataclass(frozen=True)
@@ -187,19 +126,18 @@ def corpus_signature(max_docs: int) -> dict:
 
 def run_demo(
     workdir: Path | None = None,
-    max_docs: int = 2000,
+    max_docs: int = DEFAULT_MAX_DOCS,
     queries: list[str] | None = None,
     rebuild: bool = False,
-    echo: Echo = print,
+    log: Log | None = None,
+    progress: bool = False,
 ) -> DemoResult:
-    """Build (or reuse) the stdlib demo index in `workdir`, search it, and show the results.
+    """Build (or reuse) the stdlib demo index in `workdir` and search it.
 
-    `queries` replaces the built-in queries. Lines go to `echo`; they may hold ANSI styles
-    (``click.echo`` drops them when the output is not a terminal; the default ``print`` is
-    routed through ``click.echo`` for that reason).
+    `queries` replaces the built-in queries. What the build does is told to `log` (one line
+    a step); `progress` shows the encoding's progress bar on stderr.
     """
-    if echo is print:
-        echo = click.echo
+    say: Log = log or (lambda _line: None)
     default = workdir is None
     workdir = default_workdir() if default else Path(workdir)
     claim_demo_workdir(workdir, default)  # a new, empty or demo-made folder; others refused
@@ -209,26 +147,16 @@ def run_demo(
     started = time.perf_counter()
     if cached:
         num_docs = int(state["num_docs"])
-        echo(f"Using the demo index built earlier in {workdir} (--rebuild builds it again).")
+        say(f"Using the demo index built earlier in {workdir} (--rebuild builds it again).")
         build_seconds = 0.0
     else:
         with lock_folder(workdir):  # one build at a time in a work folder
-            num_docs = _build(workdir, max_docs, signature, echo)
+            num_docs = _build(workdir, max_docs, signature, say, progress)
         build_seconds = time.perf_counter() - started
-        echo(f"Ready in {build_seconds:.0f} s.")
+        say(f"Ready in {build_seconds:.0f} s.")
 
     demo_queries = [DemoQuery(q) for q in queries] if queries else list(DEMO_QUERIES)
     results = _search(workdir, demo_queries)
-    expansion = click.style("+highlighted", fg="yellow", bold=True)
-    echo("")
-    echo(f"{num_docs} docstrings of the Python {sys.version.split()[0]} standard library,")
-    echo("ranked by SPLADE (learned sparse) and by BM25 (exact words). Under each SPLADE hit,")
-    echo("the terms it shares with the query: query weight x document weight = contribution;")
-    echo(f"they add up to the score. {expansion} terms are expansions: the model added them,")
-    echo("the query text does not contain them.")
-    for result in results:
-        render_result(result, echo)
-    _show_next_steps(workdir, echo)
     return DemoResult(workdir, num_docs, results, cached, build_seconds)
 
 
@@ -243,7 +171,7 @@ def _cache_valid(workdir: Path, state: dict, signature: dict) -> bool:
     )
 
 
-def _build(workdir: Path, max_docs: int, signature: dict, echo: Echo) -> int:
+def _build(workdir: Path, max_docs: int, signature: dict, say: Log, progress: bool) -> int:
     """Corpus -> vectors -> index in `workdir`; returns the number of documents."""
     from splade_lite.encode import encode_corpus
     from splade_lite.encoders import load_encoder
@@ -252,27 +180,27 @@ def _build(workdir: Path, max_docs: int, signature: dict, echo: Echo) -> int:
 
     # forget the old build first, so an interrupted rebuild is never taken for a cached one
     (workdir / "demo.json").unlink(missing_ok=True)
-    echo(f"Building the demo in {workdir} (first run only; later runs reuse it).")
+    say(f"Building the demo in {workdir} (first run only; later runs reuse it).")
     started = time.perf_counter()
     docs = build_stdlib_corpus(max_docs)
     corpus = workdir / "corpus.jsonl"
     write_corpus(docs, corpus)
-    echo(
+    say(
         f"  corpus: {len(docs)} docstrings of the standard library in {stdlib_dir()}, "
         f"read with ast ({time.perf_counter() - started:.1f} s)"
     )
     encoder = load_encoder(MODEL, "splade", max_length=MAX_LENGTH)
-    echo(f"  encoding them with {MODEL}: {_estimate(encoder, docs)}")
+    say(f"  encoding them with {MODEL}: {_estimate(encoder, docs)}")
     summary = encode_corpus(
-        corpus, workdir / "vectors", encoder=encoder, overwrite=True, progress=True
+        corpus, workdir / "vectors", encoder=encoder, overwrite=True, progress=progress
     )
-    echo(
+    say(
         f"  encoded {summary.num_docs} documents in {summary.seconds:.1f} s "
         f"({summary.docs_per_second:.0f} docs/s)"
     )
     started = time.perf_counter()
     build_index(workdir / "vectors", workdir / "index", bm25_corpus=corpus, overwrite=True)
-    echo(f"  indexed them twice, SPLADE impacts and BM25 ({time.perf_counter() - started:.1f} s)")
+    say(f"  indexed them twice, SPLADE impacts and BM25 ({time.perf_counter() - started:.1f} s)")
     write_json(workdir / "demo.json", {"signature": signature, "num_docs": len(docs)})
     return len(docs)
 
@@ -290,32 +218,28 @@ def _estimate(encoder, docs: Sequence, sample: int = 48) -> str:
 
 
 def _search(workdir: Path, demo_queries: Sequence[DemoQuery]) -> list[QueryResult]:
+    """Both rankings of each query, the SPLADE hits explained term by term."""
     from splade_lite.search import Searcher
 
     index_dir = workdir / "index"
     splade = Searcher(index_dir)
     bm25 = Searcher(index_dir, bm25=True)
     texts = [q.text for q in demo_queries]
-    query_terms = splade.query_terms(texts)
-    splade_hits = splade.batch_search_terms(query_terms, k=TOP_K)
+    splade_hits = splade.batch_search(texts, k=TOP_K)
     bm25_hits = bm25.batch_search(texts, k=BM25_DEPTH)
-
-    # the document vectors that explain the SPLADE hits, from the index's forward index
-    needed = sorted({h.docid for hits in splade_hits for h in hits})
-    doc_terms = dict(zip(needed, splade.forward.vectors(needed)))
-    shown = set(needed) | {h.docid for hits in bm25_hits for h in hits[:TOP_K]}
+    shown = {h.docid for hits in splade_hits for h in hits}
+    shown |= {h.docid for hits in bm25_hits for h in hits[:TOP_K]}
     titles = {d: r.get("title") or d for d, r in splade.documents(shown).items()}
 
     results = []
-    for query, terms, s_hits, b_hits in zip(demo_queries, query_terms, splade_hits, bm25_hits):
-        tokens = splade.encoder.tokenizer.tokenize(query.text)
+    for query, s_hits, b_hits in zip(demo_queries, splade_hits, bm25_hits):
         s_rows = [
             DemoHit(
                 rank,
                 hit.docid,
                 hit.score,
                 titles.get(hit.docid, hit.docid),
-                tuple(match_terms(terms, doc_terms.get(hit.docid, {}), tokens)),
+                splade.explain(query.text, hit.docid),  # from the forward index
             )
             for rank, hit in enumerate(s_hits, 1)
         ]
@@ -338,90 +262,3 @@ def _search(workdir: Path, demo_queries: Sequence[DemoQuery]) -> list[QueryResul
 
 def _first_rank(hits: Sequence, wanted: Sequence[str]) -> int | None:
     return next((rank for rank, h in enumerate(hits, 1) if h.docid in wanted), None)
-
-
-def render_result(result: QueryResult, echo: Echo) -> None:
-    """Show both rankings of one query, the SPLADE hits with their matched terms."""
-    echo("")
-    echo(click.style(f'Query: "{result.query}"', bold=True))
-    if result.wanted:
-        echo(f"  (looking for {' or '.join(result.wanted)})")
-    bm25_ids = {h.docid: h.rank for h in result.bm25}
-    splade_ids = {h.docid: h.rank for h in result.splade}
-    _render_hits(
-        echo, "SPLADE (learned sparse, splade-tiny)", result.splade, result.wanted,
-        ("BM25", bm25_ids), "no document shares a term with this query", show_matches=True,
-    )  # fmt: skip
-    _render_hits(
-        echo, "BM25 (exact words)", result.bm25, result.wanted,
-        ("SPLADE", splade_ids), "no document contains a word of this query", show_matches=False,
-    )  # fmt: skip
-
-    if result.wanted:
-        found = [
-            f"SPLADE ranks it #{result.splade_rank}"
-            if result.splade_rank
-            else f"SPLADE misses it in its top {TOP_K}",
-            f"BM25 ranks it #{result.bm25_rank}"
-            if result.bm25_rank
-            else f"BM25 does not find it in its top {BM25_DEPTH}",
-        ]
-        echo("  => " + "; ".join(found) + ".")
-
-
-def _render_hits(
-    echo: Echo,
-    heading: str,
-    hits: Sequence,
-    wanted: Sequence[str],
-    other: tuple[str, dict[str, int]],
-    nothing: str,
-    show_matches: bool,
-) -> None:
-    """One ranking: each hit, whether it is the wanted one, and its rank in the other list."""
-    other_name, other_ranks = other
-    echo(click.style(f"  {heading}", underline=True))
-    if not hits:
-        echo(f"    {nothing}")
-    for hit in hits:
-        notes = []
-        if hit.docid in wanted:
-            notes.append(click.style("<- wanted", fg="green", bold=True))
-        if hit.docid in other_ranks:
-            notes.append(f"({other_name} #{other_ranks[hit.docid]})")
-        score = f"{hit.score:.0f}" if show_matches else f"{hit.score:.2f}"
-        echo(f"   {hit.rank}. {_short(hit.title)}  score {score} " + " ".join(notes))
-        if show_matches:
-            echo(f"        {format_matches(hit.matches)}")
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def command_name() -> str:
-    """How the user can run splade-lite from their shell: the bare name when it is on PATH,
-    else the script beside this Python (a virtual environment that is not activated)."""
-    import shutil
-
-    if shutil.which("splade-lite"):
-        return "splade-lite"
-    beside = Path(sys.executable).parent / "splade-lite"
-    return str(beside) if beside.is_file() else "splade-lite"
-
-
-def _show_next_steps(workdir: Path, echo: Echo) -> None:
-    cmd = command_name()
-    echo("")
-    echo(click.style("Where to go next", bold=True))
-    if cmd != "splade-lite":
-        activate = Path(cmd).parent / "activate"
-        echo(f"  (splade-lite is not on your PATH: `. {activate}` puts it there)")
-    echo(f'  Try your own question:  {cmd} demo --query "..."')
-    echo("  On your own corpus (BEIR corpus.jsonl, JSONL {id, contents} or TSV id<TAB>text):")
-    echo(f"    {cmd} encode CORPUS --out VECTORS")
-    echo(f"    {cmd} index VECTORS --out INDEX --bm25-corpus CORPUS")
-    echo(f'    {cmd} search INDEX "your question"          (add --bm25 to compare)')
-    echo(f"    {cmd} search INDEX --queries QUERIES --out run.trec")
-    echo(f"    {cmd} evaluate run.trec --qrels QRELS")
-    echo(f"  The demo's own files are in {workdir} (corpus: corpus.jsonl, index: index/).")

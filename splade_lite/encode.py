@@ -8,9 +8,13 @@ The folder holds:
 - ``vectors.json``: model, its weights' hash, mode, scale, max length, counts, versions;
 - ``df.json``: document frequency of each token in the (truncated) document texts, from which
   the indexer derives IDF for inference-free queries when the model ships none;
+- ``tokenizer/`` and, when the model ships a query IDF table, ``idf.json``: what the index
+  needs from the model, so that ``index`` never looks the model up again by name;
 - ``docs.jsonl.gz``: id, title and the start of each text, to show search hits;
 - ``encode-progress.json`` while a run is going on (or was interrupted): see
   :mod:`splade_lite.resume`, which also explains ``resume`` and ``overwrite``.
+
+The folder's names and formats are :mod:`splade_lite.vectors_folder`'s.
 
 The corpus is read as a stream, in chunks, so memory does not grow with its size.
 """
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -29,8 +32,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from splade_lite import metadata as md
+from splade_lite import vectors_folder as vf
 from splade_lite.atomic import atomic_write
 from splade_lite.encoders.base import TOKENIZER_LOCK
+from splade_lite.errors import BadValueError
 from splade_lite.indexer.limits import vector_problem
 from splade_lite.io import Doc, InputError, read_corpus
 from splade_lite.resume import (
@@ -42,12 +47,14 @@ from splade_lite.resume import (
     lock_folder,
     start_output,
 )
-from splade_lite.shards import SHARD_PATTERN, ShardWriter, read_vector_shards, shard_name
+from splade_lite.shards import ShardWriter, read_vector_shards
 from splade_lite.vectors import EMPTY_DOC_TOKEN, SparseVector, check_scale, quantize
+from splade_lite.vectors_folder import SHARD_PATTERN, SNIPPET_CHARS
 
 __all__ = [
     "DEFAULT_SCALE",
     "SHARD_PATTERN",
+    "SNIPPET_CHARS",
     "EncodeSummary",
     "ShardWriter",
     "encode_corpus",
@@ -57,7 +64,6 @@ __all__ = [
 
 DEFAULT_SCALE = 100
 DEFAULT_SHARD_SIZE = 100_000
-SNIPPET_CHARS = 300
 #: How many skipped records are shown as examples.
 _EXAMPLES = 5
 
@@ -88,12 +94,11 @@ def vector_record(doc_id: str, vector: SparseVector, terms: list[str], scale: fl
     """The JsonVectorCollection object of one document (integer impacts, never empty)."""
     ids, weights = quantize(vector, scale)
     impacts = {terms[i]: int(w) for i, w in zip(ids.tolist(), weights.tolist())}
-    if not impacts:
-        impacts = {EMPTY_DOC_TOKEN: 1}
-    problem = vector_problem(impacts)  # what Anserini could not index: refused now, not later
+    record = vf.document_record(doc_id, impacts)
+    problem = vector_problem(record["vector"])  # what Anserini could not index: refused now
     if problem:
-        raise ValueError(f"document {doc_id!r}: {problem}")
-    return {"id": doc_id, "contents": "", "vector": impacts}
+        raise BadValueError(f"document {doc_id!r}: {problem}")
+    return record
 
 
 def _chunks(docs: Iterable[Doc], size: int) -> Iterator[list[Doc]]:
@@ -144,9 +149,9 @@ def encode_corpus(
     corpus, out = Path(corpus), Path(out_dir)
     scale = check_scale(scale)
     if shard_size < 1:
-        raise ValueError(f"shard_size must be at least 1, got {shard_size}")
+        raise BadValueError(f"shard_size must be at least 1, got {shard_size}")
     if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+        raise BadValueError(f"workers must be at least 1, got {workers}")
     # before the model loads: never over the corpus, into an index, or over others' files,
     # and never a corpus with a record that would stop the run
     check_output_folder(out, resume=resume, overwrite=overwrite, inputs=(corpus,))
@@ -250,7 +255,7 @@ class _Run:
         trusted = len(state.shards)
         with ExitStack() as stack:
             stack.callback(bar.close)
-            snippets = stack.enter_context(atomic_write(self.out / md.DOCS_FILE))
+            snippets = stack.enter_context(atomic_write(self.out / vf.DOCS_FILE))
             for number in itertools.count():
                 shard_docs = itertools.islice(docs, shard_size)
                 if number < trusted:
@@ -294,7 +299,7 @@ class _Run:
             count += len(chunk)
             bar.update(len(chunk))
         if count != shard.num_docs or digest.hexdigest() != shard.input_sha256:
-            raise ValueError(
+            raise BadValueError(
                 f"{self.corpus}: the documents read now for {shard.name} are not those the "
                 "interrupted run encoded into it (was the corpus changed?); pass --overwrite "
                 "to encode again from the start"
@@ -313,14 +318,14 @@ class _Run:
         if first is None:
             return None
         started = time.perf_counter()
-        shard = ShardRecord(shard_name(number))
+        shard = ShardRecord(vf.shard_name(number))
         inputs, content = hashlib.sha256(), hashlib.sha256()
         with atomic_write(self.out / shard.name) as handle:
             for chunk, vectors in _encoded(self.encoder, itertools.chain([first], chunks)):
                 self._count_tokens([d.full_text for d in chunk])
                 for doc, vec in zip(chunk, vectors):
                     record = vector_record(doc.id, vec, self.terms, self.scale)
-                    line = json.dumps(record, ensure_ascii=False) + "\n"
+                    line = vf.record_line(record)
                     handle.write(line)
                     content.update(line.encode("utf-8"))
                     shard.num_empty += EMPTY_DOC_TOKEN in record["vector"]
@@ -336,21 +341,16 @@ class _Run:
         return shard
 
     def write_metadata(self, settings: dict) -> None:
-        """df.json, then vectors.json: the folder is complete once the latter exists."""
-        terms = self.terms
-        md.write_json(
-            self.out / md.DF_FILE,
-            {
-                "num_docs": self.summary.num_docs,
-                "df": {terms[i]: n for i, n in sorted(self.df.items())},
-            },
-        )
-        encoder, summary = self.encoder, self.summary
+        """The tokenizer (and the model's IDF table), df.json, then vectors.json: the folder
+        is complete once the latter exists."""
+        terms, encoder, summary = self.terms, self.encoder, self.summary
+        vf.store_query_side(self.out, encoder.source)
+        vf.write_df(self.out, {terms[i]: n for i, n in sorted(self.df.items())}, summary.num_docs)
         summary.seconds = round(summary.seconds, 3)
         meta = {
-            "format": "splade-lite/vectors",
+            "format": vf.VECTORS_FORMAT,
             "format_version": 1,
-            **{k: settings[k] for k in ("model", "model_sha256", "mode", "scale", "max_length")},
+            **{key: settings[key] for key in md.ENCODING_FIELDS},
             "backend": settings["backend"],  # anything but "torch" is an approximation
             "pooling": encoder.source.pooling,
             "idf_source": "model" if encoder.source.query_idf is not None else "corpus",
@@ -361,7 +361,7 @@ class _Run:
             "docs_per_second": round(summary.docs_per_second, 2),
             "versions": md.software_versions(),
         }
-        md.write_json(self.out / md.VECTORS_META, meta)
+        vf.write_vectors_meta(self.out, meta)
 
     def report(self) -> None:
         """The skipped records and truncated documents, told once at the end."""
@@ -408,8 +408,7 @@ def _lines(count: int) -> str:
 
 
 def _write_snippet(handle: IO[str], doc: Doc) -> None:
-    snippet = {"id": doc.id, "title": doc.title, "text": doc.text[:SNIPPET_CHARS]}
-    handle.write(json.dumps(snippet, ensure_ascii=False) + "\n")
+    handle.write(vf.snippet_line(doc.id, doc.title, doc.text))
 
 
 def _progress_bar(total: int | None, enabled: bool):

@@ -29,8 +29,9 @@ from typing import Any
 import ir_measures
 from ir_measures import Measure
 
-from splade_lite.io import read_qrels, read_trec_run
+from splade_lite.errors import BadValueError
 from splade_lite.terminal import printable
+from splade_lite.trec import read_qrels, read_trec_run
 
 __all__ = [
     "DEFAULT_MEASURES",
@@ -97,11 +98,11 @@ def parse_measures(measures: str | Measure | Iterable[str | Measure]) -> list[Me
             try:
                 measure = ir_measures.parse_measure(m)
             except Exception as e:  # ir-measures raises ValueError, NameError, ...
-                raise ValueError(f"unknown measure {m!r} ({e})") from None
+                raise BadValueError(f"unknown measure {m!r} ({e})") from None
         if measure not in parsed:
             parsed.append(measure)
     if not parsed:
-        raise ValueError("no measure given")
+        raise BadValueError("no measure given")
     return parsed
 
 
@@ -124,7 +125,7 @@ def load_run(run: RunLike) -> dict[str, dict[str, float]]:
                 ranking.setdefault(str(docid), float(score))
         bad = [d for d, s in ranking.items() if not math.isfinite(s)]
         if bad:
-            raise ValueError(f"run query {qid!r}: doc {bad[0]!r} has a non-finite score")
+            raise BadValueError(f"run query {qid!r}: doc {bad[0]!r} has a non-finite score")
         out[str(qid)] = ranking
     return out
 
@@ -162,10 +163,10 @@ def evaluate_report(
     run_dict = load_run(run)
     qrels_dict = load_qrels(qrels)
     if not qrels_dict:
-        raise ValueError("the qrels hold no judgements")
+        raise BadValueError("the qrels hold no judgements")
     answered = {qid for qid, ranking in run_dict.items() if ranking}
     if not answered & qrels_dict.keys():
-        raise ValueError(
+        raise BadValueError(
             "the run and the qrels share no query id: the run has "
             f"{len(answered)} queries with results ({_examples(answered)}), the qrels "
             f"{len(qrels_dict)} ({_examples(qrels_dict)}). Are they from the same dataset "

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from splade_lite.atomic import atomic_write
+from splade_lite.errors import BadValueError, UnknownIdError
 from splade_lite.shards import iter_checked_records
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
@@ -132,7 +133,7 @@ def _check_weights(weights: list, first: int, docids: list[str], lengths: list[i
     else:  # a float, a bool, a string or an integer too large for int64 somewhere
         bad = next(i for i, w in enumerate(weights) if type(w) is not int or w < 1)
     doc = int(np.searchsorted(np.cumsum(lengths), first + bad, side="right"))
-    raise ValueError(
+    raise BadValueError(
         f"document {docids[doc]!r}: impact {weights[bad]!r} is not an integer in 1..{_INT32_MAX}"
     )
 
@@ -142,7 +143,7 @@ def _check_unique(docids: list[str]) -> None:
         seen: set[str] = set()
         for docid in docids:
             if docid in seen:
-                raise ValueError(f"document id {docid!r} appears twice in the vectors shards")
+                raise BadValueError(f"document id {docid!r} appears twice in the vectors shards")
             seen.add(docid)
 
 
@@ -189,7 +190,7 @@ class ForwardIndex:
         path: Path | None = None,
     ) -> None:
         if len(indptr) != len(docids) + 1 or len(term_ids) != len(weights):
-            raise ValueError("inconsistent forward index arrays")
+            raise BadValueError("inconsistent forward index arrays")
         self.indptr, self.term_ids, self.weights = indptr, term_ids, weights
         self.terms = terms
         self.path = path
@@ -210,7 +211,7 @@ class ForwardIndex:
                 with np.load(path, allow_pickle=False) as npz:
                     arrays = {name: npz[name] for name in npz.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
-            raise ValueError(
+            raise BadValueError(
                 f"{path}: not a readable forward index ({err or type(err).__name__}); the file "
                 "is damaged: rebuild the index"
             ) from None
@@ -218,10 +219,10 @@ class ForwardIndex:
             arrays
         )
         if missing:
-            raise ValueError(f"{path} is not a forward index (no {', '.join(sorted(missing))})")
+            raise BadValueError(f"{path} is not a forward index (no {', '.join(sorted(missing))})")
         version = int(arrays["format_version"])
         if version != FORMAT_VERSION:
-            raise ValueError(
+            raise BadValueError(
                 f"{path}: forward index format {version}, this splade-lite reads "
                 f"{FORMAT_VERSION}; rebuild it"
             )
@@ -232,7 +233,7 @@ class ForwardIndex:
         except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as err:
             problem = f"its arrays are inconsistent ({err or type(err).__name__})"
         if problem:
-            raise ValueError(f"{path}: {problem}; the file is damaged: rebuild the index")
+            raise BadValueError(f"{path}: {problem}; the file is damaged: rebuild the index")
         return cls(arrays["indptr"], arrays["term_ids"], arrays["weights"], docids, terms, path)
 
     def __len__(self) -> int:
@@ -265,7 +266,7 @@ class ForwardIndex:
             return self._rows[docid]
         except KeyError:
             where = f" {self.path}" if self.path else ""
-            raise KeyError(
+            raise UnknownIdError(
                 f"document {docid!r} is not in the forward index{where} ({len(self)} documents)"
             ) from None
 
@@ -338,7 +339,7 @@ def _npy_view(mapped: mmap.mmap, start: int) -> np.ndarray:
     else:
         shape, fortran, dtype = np.lib.format.read_array_header_2_0(header)
     if dtype.hasobject:
-        raise ValueError("object arrays are not allowed in a forward index")
+        raise BadValueError("object arrays are not allowed in a forward index")
     count = int(np.prod(shape, dtype=np.int64))
     flat = np.frombuffer(mapped, dtype=dtype, count=count, offset=start + header.tell())
     return flat.reshape(shape, order="F" if fortran else "C")

@@ -5,13 +5,16 @@ An index folder holds the Lucene impact index files at its top level (so Pyserin
 
 - ``splade_lite.json``: model, weights' hash, mode, scale, max length, counts, versions;
 - ``idf.json``: token -> IDF, the query weights of inference-free search;
-- ``tokenizer/``: the model's tokenizer, so inference-free queries need no model at all;
+- ``tokenizer/``: the model's tokenizer, so inference-free queries need no model at all
+  (copied from the vectors folder, which ``encode`` gave it: no model is looked up by name);
 - ``docs.jsonl.gz``: titles and text starts, to show hits;
 - ``forward.npz``: each document's impact vector by id, for feedback and explanations;
 - ``bm25/`` (optional): a Lucene BM25 index of the same corpus, for baselines and fusion;
 - ``vectors.json``: a copy of the vectors folder's metadata, which says how the documents
   were encoded (model, weights' hash, scale), checked against ``splade_lite.json`` by searches.
 
+The index folder's names and metadata are :mod:`splade_lite.metadata`'s, read back by
+:mod:`splade_lite.index_folder`; the vectors folder's are :mod:`splade_lite.vectors_folder`'s.
 Every shard line is checked before Anserini sees it (see :mod:`splade_lite.shards`). The index
 is built in a temporary folder next to the target and moved into place only once it is
 complete and checked, so a failed or killed build never leaves a half index that looks valid.
@@ -30,9 +33,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from splade_lite import metadata as md
+from splade_lite import vectors_folder as vf
 from splade_lite.atomic import atomic_write
 from splade_lite.encoders.inference_free import idf_from_df, load_query_tokenizer, read_idf_file
 from splade_lite.encoders.models import ModelSource, resolve_recorded
+from splade_lite.errors import BadValueError, StateError
 from splade_lite.forward import build_forward_index
 from splade_lite.io import InputError, read_corpus
 from splade_lite.outputs import INDEX, VECTORS, claim_output
@@ -44,7 +49,7 @@ BM25_K1 = 0.9
 BM25_B = 0.4
 
 
-class IndexError_(RuntimeError):
+class IndexError_(StateError):
     """An index that could not be built or checked (the message says why)."""
 
 
@@ -98,18 +103,21 @@ def build_index(
             "still there); finish it with `splade-lite encode CORPUS --out "
             f"{vectors_dir} --resume` (same options as before)"
         )
-    vmeta = md.read_vectors_meta(vectors_dir)
+    vmeta = vf.read_vectors_meta(vectors_dir)
     if mode is not None:
         from splade_lite.encoders import MODES
 
         if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+            raise BadValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         vmeta["mode"] = mode
     # refused before any work: an output over an input, or not an index made by splade-lite
     claim = claim_output(out, INDEX, inputs=(vectors_dir, bm25_corpus), overwrite=overwrite)
     java_executable(), anserini_jar()  # environment problems show before any work
-    # the tokenizer and IDF come from the model the vectors name: the same weights, or none
-    source = resolve_recorded(vmeta["model"], vmeta.get("model_sha256"), vectors_dir)
+    # the tokenizer and IDF come from the vectors folder; one written before encode kept them
+    # has them from the model its vectors.json names: the same weights, or none
+    source = None
+    if not vf.carries_query_side(vectors_dir, vmeta):
+        source = resolve_recorded(vmeta["model"], vmeta.get("model_sha256"), vectors_dir)
     tmp = claim.stage()  # beside `out`, which stays locked until commit or abandon
     try:
         shards_dir, pruned = vectors_dir, None
@@ -142,11 +150,11 @@ def build_index(
                 f"{vectors_dir} has {vmeta['num_docs']} documents but the index holds "
                 f"{in_index} (Anserini: {stats}); the index was not written"
             )
-        idf_source = _write_idf(vectors_dir, source, tmp)
-        load_query_tokenizer(source).save_pretrained(str(tmp / md.TOKENIZER_DIR))
-        if (vectors_dir / md.DOCS_FILE).is_file():
-            shutil.copyfile(vectors_dir / md.DOCS_FILE, tmp / md.DOCS_FILE)
-        shutil.copyfile(vectors_dir / md.VECTORS_META, tmp / md.VECTORS_META)
+        idf_source = _write_idf(vectors_dir, vmeta, source, tmp)
+        _write_tokenizer(vectors_dir, source, tmp)
+        if (vectors_dir / vf.DOCS_FILE).is_file():
+            shutil.copyfile(vectors_dir / vf.DOCS_FILE, tmp / md.DOCS_FILE)
+        shutil.copyfile(vectors_dir / vf.VECTORS_META, tmp / md.VECTORS_META)
 
         bm25_meta = None
         if bm25_corpus is not None and bm25_docs is not None:
@@ -154,12 +162,9 @@ def build_index(
             bm25_meta["seconds"] = round(bm25_meta["seconds"], 3)
 
         meta = {
-            "format": "splade-lite/index",
+            "format": md.INDEX_FORMAT,
             "format_version": 1,
-            **{
-                key: vmeta[key]
-                for key in ("model", "model_sha256", "mode", "scale", "max_length", "pooling")
-            },
+            **{key: vmeta[key] for key in md.INDEX_COPIED_FIELDS},
             "idf_source": idf_source,
             "num_docs": in_index,
             "num_empty": vmeta.get("num_empty", 0) + (pruned.emptied if pruned else 0),
@@ -186,22 +191,41 @@ def _java_log(log: Callable[[str], None] | None) -> Callable[[str], None] | None
     return log if os.environ.get("SPLADE_LITE_DEBUG") else None
 
 
-def _write_idf(vectors_dir: Path, source: ModelSource, index_dir: Path) -> str:
-    """Store query IDF in the index: the model's own table if it ships one, else the corpus's."""
-    if (vectors_dir / md.IDF_FILE).is_file():  # an exported index's vectors carry their IDF
-        idf = read_idf_file(vectors_dir / md.IDF_FILE)
-        kind = md.read_vectors_meta(vectors_dir).get("idf_source") or "vectors"
-    elif source.query_idf is not None:
+def _write_idf(vectors_dir: Path, vmeta: dict, source: ModelSource | None, index_dir: Path) -> str:
+    """Store query IDF in the index: the model's own table if it ships one (kept by encode
+    in the vectors folder, as an export keeps the index's), else the corpus's."""
+    if (vectors_dir / vf.IDF_FILE).is_file():
+        idf = read_idf_file(vectors_dir / vf.IDF_FILE)
+        kind = vmeta.get("idf_source") or "vectors"
+    elif source is not None and source.query_idf is not None:  # from an older encode
         from splade_lite.encoders.base import vocab_terms
 
         tokenizer = load_query_tokenizer(source)
         idf = read_idf_file(source.query_idf, vocab_terms(tokenizer))
         kind = "model"
     else:
-        idf = idf_from_df(*md.read_df(vectors_dir))
+        idf = idf_from_df(*vf.read_df(vectors_dir))
         kind = "corpus"
     md.write_json(index_dir / md.IDF_FILE, idf)
     return kind
+
+
+def _write_tokenizer(vectors_dir: Path, source: ModelSource | None, index_dir: Path) -> None:
+    """The vectors folder's tokenizer into the index, checked to load as searches load it
+    (from the model for a folder written before encode kept it)."""
+    from splade_lite.index_folder import load_index_tokenizer
+
+    if source is not None:
+        load_query_tokenizer(source).save_pretrained(str(index_dir / md.TOKENIZER_DIR))
+        return
+    kept = vectors_dir / vf.TOKENIZER_DIR
+    vf.copy_tokenizer(kept, index_dir / md.TOKENIZER_DIR)
+    try:
+        load_index_tokenizer(index_dir)
+    except (OSError, ValueError) as err:
+        raise IndexError_(
+            f"{kept} does not load ({err}); encode again; the index was not written"
+        ) from None
 
 
 def _stage_bm25_corpus(
@@ -314,17 +338,15 @@ def export_index(
         with ShardWriter(tmp, shard_size, ".gz" if compress else "") as writer:
             for docid, vector in read_document_vectors(index_dir):
                 # the placeholder of an empty document goes back in, so that it indexes again
-                record = {"id": docid, "contents": "", "vector": vector or {EMPTY_DOC_TOKEN: 1}}
-                writer.write(json.dumps(record, ensure_ascii=False) + "\n")
+                writer.write(vf.record_line(vf.document_record(docid, vector)))
                 count += 1
         if count != meta["num_docs"]:
             raise IndexError_(
                 f"exported {count} documents but {index_dir} records {meta['num_docs']}"
             )
-        keys = ("model", "model_sha256", "mode", "scale", "max_length")
-        vmeta = {key: meta[key] for key in keys}
+        vmeta = {key: meta[key] for key in md.ENCODING_FIELDS}
         vmeta.update(
-            format="splade-lite/vectors",
+            format=vf.VECTORS_FORMAT,
             format_version=1,
             exported_from=str(index_dir.resolve()),
             shards=writer.names,
@@ -333,9 +355,11 @@ def export_index(
             pooling=meta.get("pooling", "max"),
             idf_source=meta.get("idf_source"),
         )
-        md.write_json(tmp / md.VECTORS_META, vmeta)
+        vf.write_vectors_meta(tmp, vmeta)
         if (index_dir / md.IDF_FILE).is_file():
-            shutil.copyfile(index_dir / md.IDF_FILE, tmp / md.IDF_FILE)
+            shutil.copyfile(index_dir / md.IDF_FILE, tmp / vf.IDF_FILE)
+        if (index_dir / md.TOKENIZER_DIR).is_dir():  # so that indexing it needs no model
+            vf.copy_tokenizer(index_dir / md.TOKENIZER_DIR, tmp / vf.TOKENIZER_DIR)
         claim.commit(tmp)
     except BaseException:
         claim.abandon(tmp)

@@ -12,17 +12,18 @@ import json
 import threading
 import weakref
 import zlib
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from splade_lite import metadata as md
+from splade_lite.errors import BadValueError, MissingFileError, StateError, UnknownIdError
 
 if TYPE_CHECKING:
     from splade_lite.forward import ForwardIndex
 
 
-class IndexChangedError(RuntimeError):
+class IndexChangedError(StateError):
     """The index folder was replaced while a searcher had it open."""
 
 
@@ -70,43 +71,60 @@ def read_documents(index_dir: Path, wanted: Set[str]) -> dict[str, dict]:
     return found
 
 
-def load_query_encoder(index_dir: Path, meta: dict, mode: str, device: str | None = None):
+def load_index_tokenizer(index_dir: Path):
+    """The tokenizer an index keeps in ``tokenizer/``, as inference-free queries are
+    tokenized: by ``tokenizer.json`` alone where there is one (no transformers, so no torch
+    import), else by transformers from that folder only, running none of its code."""
+    from splade_lite.encoders.rust_tokenizer import RustTokenizer
+
+    index_dir = Path(index_dir)
+    tokenizer_dir = index_dir / md.TOKENIZER_DIR
+    if not tokenizer_dir.is_dir():  # never looked up as a hub id of that name
+        raise MissingFileError(
+            f"{index_dir} has no {md.TOKENIZER_DIR}/ folder, which inference-free "
+            "queries are tokenized with; rebuild the index with `splade-lite index`"
+        )
+    if RustTokenizer.available(tokenizer_dir):
+        return RustTokenizer(tokenizer_dir)
+    from splade_lite.encoders.models import ModelSource, load_tokenizer
+
+    source = ModelSource(name="index", mlm=str(tokenizer_dir.resolve()))
+    return load_tokenizer(source, from_index=True)
+
+
+def read_index_idf(index_dir: Path) -> dict[str, float]:
+    """The index's query IDF table (``idf.json``: token -> positive weight), checked."""
+    from splade_lite.encoders.inference_free import read_idf_file
+
+    return read_idf_file(Path(index_dir) / md.IDF_FILE)
+
+
+def load_query_encoder(
+    index_dir: Path, meta: Mapping[str, Any], mode: str, device: str | None = None
+):
     """The query encoder an index asks for: its IDF table and tokenizer (inference-free,
     no model), or its model, refused if the weights changed since the index was built."""
     if mode == "inference-free":
-        from splade_lite.encoders.inference_free import IdfQueryEncoder, read_idf_file
-        from splade_lite.encoders.models import ModelSource, load_tokenizer
-        from splade_lite.encoders.rust_tokenizer import RustTokenizer
+        from splade_lite.encoders.inference_free import IdfQueryEncoder
 
-        tokenizer_dir = index_dir / md.TOKENIZER_DIR
-        if not tokenizer_dir.is_dir():  # never looked up as a hub id of that name
-            raise FileNotFoundError(
-                f"{index_dir} has no {md.TOKENIZER_DIR}/ folder, which inference-free "
-                "queries are tokenized with; rebuild the index with `splade-lite index`"
-            )
-        if RustTokenizer.available(tokenizer_dir):  # no transformers, so no torch import
-            tokenizer = RustTokenizer(tokenizer_dir)
-        else:
-            source = ModelSource(name="index", mlm=str(tokenizer_dir.resolve()))
-            tokenizer = load_tokenizer(source, from_index=True)
-        return IdfQueryEncoder(tokenizer, read_idf_file(index_dir / md.IDF_FILE))
+        tokenizer = load_index_tokenizer(index_dir)
+        return IdfQueryEncoder(tokenizer, read_index_idf(index_dir))
     if mode == "splade":
+        from splade_lite.encoders.models import check_weights
         from splade_lite.encoders.splade import SpladeEncoder
 
-        encoder = SpladeEncoder(
-            meta["model"], max_length=meta["max_length"], device=device
-        )
-        recorded = meta.get("model_sha256")
-        actual = encoder.source.weights_sha256()
-        if recorded and actual and recorded != actual:
-            raise ValueError(
+        encoder = SpladeEncoder(meta["model"], max_length=meta["max_length"], device=device)
+        found = check_weights(encoder.source, meta.get("model_sha256"))
+        if found.changed:
+            recorded, actual = found.recorded or "", found.actual or ""
+            raise BadValueError(
                 f"{index_dir} was built with model {meta['model']!r} whose weights "
                 f"had sha256 {recorded[:12]}…, but those found now have {actual[:12]}…; "
                 "queries would not match the documents. Install the model the index was "
                 "built with, or encode and index again with this one (--overwrite)."
             )
         return encoder
-    raise ValueError(f"{index_dir}: unknown mode {mode!r} in {md.INDEX_META}")
+    raise BadValueError(f"{index_dir}: unknown mode {mode!r} in {md.INDEX_META}")
 
 
 # -- looking documents up before anything expensive: no model, no Java ----------------------
@@ -129,7 +147,7 @@ def open_forward(index_dir: str | Path) -> ForwardIndex:
         if forward is None:
             path = index_dir / md.FORWARD_FILE
             if not path.is_file():
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"{index_dir} has no {md.FORWARD_FILE}; rebuild it with "
                     "`splade-lite index VECTORS --out INDEX --overwrite`"
                 )
@@ -148,5 +166,5 @@ def require_document(index_dir: str | Path, docid: str) -> ForwardIndex:
     md.read_index_meta(index_dir)  # not an index: say so, not that forward.npz is missing
     forward = open_forward(index_dir)
     if docid not in forward:
-        raise KeyError(f"document {docid!r} is not in {index_dir}")
+        raise UnknownIdError(f"document {docid!r} is not in {index_dir}")
     return forward

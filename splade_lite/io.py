@@ -1,8 +1,9 @@
-"""Reading and writing the text files of the pipeline: corpora, queries, qrels and TREC runs.
+"""Reading the text files users give: corpora, and the line reading every such file shares.
 
 Corpora are streamed record by record so that a corpus never has to fit in memory. Every
 problem with the content of a file is reported as an :class:`InputError` whose message starts
-with ``path:line:``, so that the user can open the file at the right place.
+with ``path:line:``, so that the user can open the file at the right place. Queries, qrels and
+TREC runs are read (and runs written) by :mod:`splade_lite.trec` with the helpers here.
 
 Decisions callers should know about:
 
@@ -23,29 +24,18 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import math
 import os
 import re
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from splade_lite.atomic import atomic_write
+from splade_lite.errors import BadValueError, SpladeLiteError
 
-__all__ = [
-    "Doc",
-    "InputError",
-    "Query",
-    "count_records",
-    "read_corpus",
-    "read_qrels",
-    "read_queries",
-    "read_trec_run",
-    "write_trec_run",
-]
+__all__ = ["Doc", "InputError", "read_corpus"]
 
 PathLike = str | os.PathLike[str]
 
@@ -53,8 +43,6 @@ PathLike = str | os.PathLike[str]
 # required on every later record of the file (a mix is almost always a bug).
 _DOC_ID_KEYS = ("_id", "id", "docid", "doc_id")
 _DOC_TEXT_KEYS = ("text", "contents", "content", "body")
-_QUERY_ID_KEYS = ("_id", "id", "qid", "query_id")
-_QUERY_TEXT_KEYS = ("text", "query")
 
 # A first TSV line made only of these names is a header, not a document.
 _TSV_ID_HEADERS = frozenset(_DOC_ID_KEYS) | {"pid", "qid", "query_id", "query-id"}
@@ -78,7 +66,7 @@ _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _BAD_ID_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-class InputError(ValueError):
+class InputError(SpladeLiteError, ValueError):
     """A problem with an input file; the message names the file and, for a record, the line."""
 
     def __init__(self, path: PathLike, line: int | None, reason: str) -> None:
@@ -115,21 +103,17 @@ class Doc:
         digest.update(record.encode("utf-8") + b"\n")
 
 
-@dataclass(frozen=True)
-class Query:
-    """One query (topic)."""
-
-    id: str
-    text: str
-
-
 # --------------------------------------------------------------------------------------------
 # Opening files
 
 
 @contextlib.contextmanager
-def _reading(path: Path) -> Iterator[IO[bytes]]:
-    """Open for reading in binary, decompressing when the file starts with the gzip magic."""
+def open_binary(path: PathLike) -> Iterator[IO[bytes]]:
+    """Open for reading in binary, decompressing when the file starts with the gzip magic.
+
+    The one place splade-lite tells a gzipped input from a plain one: by content, not by
+    name, so that ``corpus.jsonl`` holding gzip is read all the same.
+    """
     with open(path, "rb") as raw:
         magic = raw.read(2)
         raw.seek(0)
@@ -147,7 +131,7 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     string never split a record, and an undecodable line does not end the iteration.
     """
     lineno = 0
-    with _reading(path) as f:
+    with open_binary(path) as f:
         try:
             while True:
                 raw = f.readline(MAX_LINE_BYTES + 1)
@@ -177,13 +161,13 @@ def _decode(raw: bytes, lineno: int) -> str:
     for a line longer than :data:`MAX_LINE_BYTES`.
     """
     if raw is _TOO_LONG:
-        raise ValueError(
+        raise BadValueError(
             f"the line is longer than {MAX_LINE_BYTES >> 20} MiB, the most one record may take"
         )
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(
+        raise BadValueError(
             f"invalid UTF-8 at byte {e.start + 1} of the line (is the file in another encoding?)"
         ) from None
     if lineno == 1 and line.startswith("\ufeff"):
@@ -192,8 +176,9 @@ def _decode(raw: bytes, lineno: int) -> str:
     return line if line.strip() else ""
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, text)`` for the non-blank lines; invalid UTF-8 raises."""
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, text)`` for the non-blank lines; invalid UTF-8 raises
+    :class:`InputError` naming the line."""
     for lineno, raw in _raw_lines(path):
         try:
             line = _decode(raw, lineno)
@@ -203,8 +188,11 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             yield lineno, line
 
 
-def _resolve(path: PathLike, folder_names: Sequence[str], what: str) -> Path:
-    """Return the file to read: ``path`` itself, or the first of ``folder_names`` in a folder."""
+def resolve_input(path: PathLike, folder_names: Sequence[str], what: str) -> Path:
+    """Return the file to read: ``path`` itself, or the first of ``folder_names`` in a folder.
+
+    Raises :class:`InputError` for a missing file, or a folder without any of those names.
+    """
     p = Path(path)
     if p.is_dir():
         for name in folder_names:
@@ -218,7 +206,7 @@ def _resolve(path: PathLike, folder_names: Sequence[str], what: str) -> Path:
     return p
 
 
-def _format_of(path: Path) -> Literal["json", "tsv"]:
+def detect_format(path: Path) -> Literal["json", "tsv"]:
     """JSON lines or TSV: decided by the name (``.gz`` removed), else by the first line."""
     name = path.name.lower()
     if name.endswith(".gz"):
@@ -227,7 +215,7 @@ def _format_of(path: Path) -> Literal["json", "tsv"]:
         return "json"
     if name.endswith(_TSV_SUFFIXES):
         return "tsv"
-    for lineno, line in _lines(path):
+    for lineno, line in text_lines(path):
         if line.lstrip().startswith("{"):
             return "json"
         if "\t" in line:
@@ -242,7 +230,7 @@ def _format_of(path: Path) -> Literal["json", "tsv"]:
 # Field checks shared by corpora and queries
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
     """Replace control characters (except tab and newline) by spaces, lone surrogates by U+FFFD."""
     if text.isprintable():  # a fast scan that rules out both in most texts
         return text
@@ -255,28 +243,47 @@ def _clean_text(text: str) -> str:
     return text
 
 
+#: Characters no id may start with (see :func:`check_id`).
+BYTE_ORDER_MARKS = "\ufeff\ufffe"
+
+
 def check_id(value: object, key: str) -> str:
     """Return a valid id or raise ``ValueError`` with the reason (the caller adds path:line)."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise ValueError(f"{key!r} must be a string, got {json_type(value)}")
+        raise BadValueError(f"{key!r} must be a string, got {json_type(value)}")
     if not value:
-        raise ValueError(f"empty {key!r}")
+        raise BadValueError(f"empty {key!r}")
     if len(value) > MAX_ID_BYTES // 4 and len(value.encode("utf-8", "replace")) > MAX_ID_BYTES:
-        raise ValueError(
+        raise BadValueError(
             f"{key!r} is longer than {MAX_ID_BYTES} bytes (UTF-8), the longest id accepted"
         )
-    bad = _BAD_ID_RE.search(value)
-    if bad:
-        raise ValueError(
-            f"{key!r} {value!r} contains {bad.group()!r}; ids cannot hold whitespace or "
+    bad = bad_id_char(value)
+    if bad is not None:
+        raise BadValueError(
+            f"{key!r} {value!r} contains {bad!r}; ids cannot hold whitespace or "
             "control characters (run and qrels files are whitespace-separated)"
+        )
+    if value[0] in BYTE_ORDER_MARKS:
+        # pyjnius reads a Java string that starts with one as UTF-16 with that byte order:
+        # such an id would come back from Lucene changed, or not at all
+        raise BadValueError(
+            f"{key!r} {value!r} starts with a byte order mark ({value[0]!r}), which the "
+            "Lucene side would not give back as it is; remove it"
         )
     return value
 
 
+def bad_id_char(value: str) -> str | None:
+    """The first character of ``value`` that no id may hold (whitespace, a control character,
+    a lone surrogate), or ``None``: such a character would split a run or qrels column."""
+    bad = _BAD_ID_RE.search(value)
+    return bad.group() if bad else None
+
+
 def json_type(value: object) -> str:
+    """How an error names the JSON type of a value (``"an array"``, ``"null"``...)."""
     if value is None:
         return "null"
     return {
@@ -292,17 +299,18 @@ def json_type(value: object) -> str:
 _ONE_PER_LINE = "JSON files are read as JSON lines: one object per line"
 
 
-def _parse_object(line: str) -> dict[str, Any]:
+def parse_json_object(line: str) -> dict[str, Any]:
+    """Parse one JSON-lines record, or raise ``ValueError`` saying what is wrong with it."""
     try:
         record = json.loads(line)
     except RecursionError:
-        raise ValueError("malformed JSON: nested too deeply") from None
+        raise BadValueError("malformed JSON: nested too deeply") from None
     except json.JSONDecodeError as e:
         # A pretty-printed JSON array is the usual cause of a lone "[" line.
         hint = f" ({_ONE_PER_LINE})" if line.lstrip().startswith("[") else ""
-        raise ValueError(f"malformed JSON: {e.msg} (column {e.colno}){hint}") from None
+        raise BadValueError(f"malformed JSON: {e.msg} (column {e.colno}){hint}") from None
     if not isinstance(record, dict):
-        raise ValueError(f"expected a JSON object, got {json_type(record)} ({_ONE_PER_LINE})")
+        raise BadValueError(f"expected a JSON object, got {json_type(record)} ({_ONE_PER_LINE})")
     return record
 
 
@@ -310,23 +318,23 @@ def _pick_key(record: dict[str, Any], keys: Sequence[str], what: str) -> str:
     for key in keys:
         if key in record:
             return key
-    raise ValueError(f"missing {what}: expected one of {', '.join(repr(k) for k in keys)}")
+    raise BadValueError(f"missing {what}: expected one of {', '.join(repr(k) for k in keys)}")
 
 
 def _text_field(record: dict[str, Any], key: str, *, required: bool) -> str:
     if key not in record:
         if required:
-            raise ValueError(f"missing {key!r}")
+            raise BadValueError(f"missing {key!r}")
         return ""
     value = record[key]
     if value is None and not required:
         return ""
     if not isinstance(value, str):
-        raise ValueError(f"{key!r} must be a string, got {json_type(value)}")
-    return _clean_text(value)
+        raise BadValueError(f"{key!r} must be a string, got {json_type(value)}")
+    return clean_text(value)
 
 
-class _JsonSchema:
+class JsonSchema:
     """The id and text keys of a JSON-lines file, fixed by its first valid record."""
 
     def __init__(self, id_keys: Sequence[str], text_keys: Sequence[str]) -> None:
@@ -340,7 +348,7 @@ class _JsonSchema:
         id_key = self.id_key or _pick_key(record, self.id_keys, "id")
         text_key = self.text_key or _pick_key(record, self.text_keys, "text")
         if id_key not in record:
-            raise ValueError(f"missing {id_key!r}")
+            raise BadValueError(f"missing {id_key!r}")
         doc_id = check_id(record[id_key], id_key)
         text = _text_field(record, text_key, required=True)
         title = _text_field(record, "title", required=False)
@@ -348,7 +356,8 @@ class _JsonSchema:
         return doc_id, text, title
 
 
-def _is_tsv_header(fields: Sequence[str]) -> bool:
+def is_tsv_header(fields: Sequence[str]) -> bool:
+    """Whether a first TSV line is a header: known column names only (``id``, ``text``...)."""
     return (
         len(fields) >= 2
         and fields[0].strip().lower() in _TSV_ID_HEADERS
@@ -382,8 +391,8 @@ def read_corpus(
     a single warning with the number skipped is issued at the end. A missing file or a file of
     unknown format raises at the call, before iteration starts.
     """
-    file = _resolve(path, ("corpus.jsonl", "corpus.jsonl.gz"), "corpus")
-    fmt = _format_of(file)
+    file = resolve_input(path, ("corpus.jsonl", "corpus.jsonl.gz"), "corpus")
+    fmt = detect_format(file)
     return _iter_corpus(file, fmt, skip_invalid, on_skip)
 
 
@@ -395,7 +404,7 @@ def _iter_corpus(
 ) -> Iterator[Doc]:
     seen: set[str] = set()  # a set of ids is the one thing kept for the whole corpus
     skipped = 0
-    schema = _JsonSchema(_DOC_ID_KEYS, _DOC_TEXT_KEYS)
+    schema = JsonSchema(_DOC_ID_KEYS, _DOC_TEXT_KEYS)
     n_columns: int | None = None
     first = True
     for lineno, raw in _raw_lines(path):
@@ -406,23 +415,23 @@ def _iter_corpus(
             if not line:
                 continue
             if fmt == "json":
-                doc_id, text, title = schema.fields(_parse_object(line))
+                doc_id, text, title = schema.fields(parse_json_object(line))
             else:
                 fields = line.split("\t")
-                if first and _is_tsv_header(fields):
+                if first and is_tsv_header(fields):
                     continue
                 # the first valid record fixes the column count, as the keys for JSON
                 expected = n_columns or (len(fields) if len(fields) in (2, 3) else None)
                 if len(fields) != expected:
-                    raise ValueError(
+                    raise BadValueError(
                         f"expected {expected or '2 or 3'} tab-separated fields "
                         f"(id, text[, title]), found {len(fields)}"
                     )
                 doc_id = check_id(fields[0], "id")
-                text = _clean_text(fields[1])
-                title = _clean_text(fields[2]) if expected == 3 else ""
+                text = clean_text(fields[1])
+                title = clean_text(fields[2]) if expected == 3 else ""
             if doc_id in seen:
-                raise ValueError(f"duplicate id {doc_id!r}")
+                raise BadValueError(f"duplicate id {doc_id!r}")
         except ValueError as e:
             err = InputError(path, lineno, str(e))
             if not skip_invalid:
@@ -440,221 +449,3 @@ def _iter_corpus(
         yield Doc(doc_id, text, title)
     if skipped and on_skip is None:
         warnings.warn(f"{path}: skipped {skipped} invalid record(s)", stacklevel=2)
-
-
-def count_records(path: PathLike) -> int:
-    """Count the non-blank lines of a corpus file (or BEIR folder), for progress-bar totals.
-
-    Records are not parsed: invalid records and a TSV header line are counted too.
-    """
-    file = _resolve(path, ("corpus.jsonl", "corpus.jsonl.gz"), "corpus")
-    count = 0
-    for _, raw in _raw_lines(file):
-        if not raw.isspace():  # the last line may lack its newline, but is never empty
-            count += 1
-    return count
-
-
-# --------------------------------------------------------------------------------------------
-# Queries and qrels
-
-
-def read_queries(path: PathLike) -> list[Query]:
-    """Read all queries, in file order.
-
-    Formats: JSON lines with BEIR ``{_id, text}`` records (id key ``_id``/``id``/``qid``/
-    ``query_id``, text key ``text``/``query``), or TSV ``qid<TAB>text``; gzip accepted; a
-    folder is read through its ``queries.jsonl``. Errors and text cleaning as for
-    :func:`read_corpus`; duplicate query ids are errors. Empty query texts are kept.
-    """
-    file = _resolve(path, ("queries.jsonl", "queries.jsonl.gz"), "queries")
-    fmt = _format_of(file)
-    schema = _JsonSchema(_QUERY_ID_KEYS, _QUERY_TEXT_KEYS)
-    queries: list[Query] = []
-    seen: set[str] = set()
-    first = True
-    for lineno, line in _lines(file):
-        try:
-            if fmt == "json":
-                qid, text, _ = schema.fields(_parse_object(line))
-            else:
-                fields = line.split("\t")
-                if first and _is_tsv_header(fields):
-                    first = False
-                    continue
-                if len(fields) != 2:
-                    raise ValueError(
-                        f"expected 2 tab-separated fields (id, text), found {len(fields)}"
-                    )
-                qid, text = check_id(fields[0], "id"), _clean_text(fields[1])
-            if qid in seen:
-                raise ValueError(f"duplicate id {qid!r}")
-        except ValueError as e:
-            raise InputError(file, lineno, str(e)) from None
-        first = False
-        seen.add(qid)
-        queries.append(Query(qid, text))
-    return queries
-
-
-def _parse_relevance(value: str) -> int:
-    """Relevance grade as an int; ``"2.0"`` is accepted as 2, ``"0.5"`` is not."""
-    try:
-        return int(value)
-    except ValueError:
-        pass
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"relevance {value!r} is not an integer") from None
-    if not number.is_integer():
-        raise ValueError(f"relevance {value!r} is not an integer")
-    return int(number)
-
-
-def read_qrels(path: PathLike) -> dict[str, dict[str, int]]:
-    """Read relevance judgements as ``{query id: {doc id: grade}}``.
-
-    Accepts BEIR ``query-id corpus-id score`` (3 columns, header optional: a first line whose
-    grade is not a number is taken as the header) and TREC ``qid iter docid rel`` (4 columns);
-    columns may be separated by tabs or spaces; gzip accepted. The column count is fixed by the
-    first data line. Grades are integers and may be 0 or negative. A pair judged twice with
-    different grades is an error.
-    """
-    file = _resolve(path, (), "qrels")
-    qrels: dict[str, dict[str, int]] = {}
-    n_columns: int | None = None
-    first = True
-    for lineno, line in _lines(file):
-        fields = line.split()
-        try:
-            if first and len(fields) in (3, 4) and not _is_number(fields[-1]):
-                first = False
-                continue  # header
-            first = False
-            if n_columns is None and len(fields) in (3, 4):
-                n_columns = len(fields)
-            if len(fields) != n_columns:
-                raise ValueError(
-                    f"expected {n_columns or '3 or 4'} columns (BEIR: query-id corpus-id score;"
-                    f" TREC: qid iter docid rel), found {len(fields)}"
-                )
-            qid, docid, grade = fields[0], fields[-2], _parse_relevance(fields[-1])
-            judged = qrels.setdefault(qid, {})
-            if judged.get(docid, grade) != grade:
-                raise ValueError(
-                    f"query {qid!r} doc {docid!r} judged twice: {judged[docid]} and {grade}"
-                )
-            judged[docid] = grade
-        except ValueError as e:
-            raise InputError(file, lineno, str(e)) from None
-    return qrels
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-# --------------------------------------------------------------------------------------------
-# Run files
-
-
-def _hit_fields(hit: Any) -> tuple[str, float]:
-    """``(docid, score)`` of a tuple or of an object with ``.docid`` and ``.score``."""
-    if hasattr(hit, "docid") and hasattr(hit, "score"):
-        return hit.docid, float(hit.score)
-    docid, score = hit
-    return docid, float(score)
-
-
-def _check_run_token(value: object, what: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # as read_corpus does for integer ids
-    if not isinstance(value, str) or not value or _BAD_ID_RE.search(value):
-        raise ValueError(f"{what} {value!r} must be a non-empty string without whitespace")
-    return value
-
-
-def write_trec_run(
-    path: PathLike,
-    results: Mapping[str, Iterable[Any]] | Iterable[tuple[str, Iterable[Any]]],
-    tag: str = "splade-lite",
-) -> int:
-    """Write ranked results as a TREC run file, atomically; return the number of lines.
-
-    ``results`` is a run ``{qid: hits}`` (as ``Searcher.batch_search`` returns for queries
-    with ids) or yields ``(qid, hits)``, with hits already ranked best first, each hit a
-    ``(docid, score)`` pair or an object with ``.docid`` and ``.score``. Lines are
-    ``qid Q0 docid rank score tag`` with rank from 1 and the score written exactly (``repr``).
-    Raises ``ValueError`` (and leaves ``path`` untouched) for a repeated query or document,
-    an id with whitespace, a non-finite score, or scores that increase down a ranking.
-    Evaluators rank by score and break ties by doc id, not by the rank written here.
-    """
-    _check_run_token(tag, "tag")
-    seen_queries: set[str] = set()
-    n_lines = 0
-    pairs = results.items() if isinstance(results, Mapping) else results
-    with atomic_write(path, "w") as out:
-        for qid, hits in pairs:
-            qid = _check_run_token(qid, "query id")
-            if qid in seen_queries:
-                raise ValueError(f"query {qid!r} appears twice in the results")
-            seen_queries.add(qid)
-            seen_docs: set[str] = set()
-            previous = math.inf
-            for rank, hit in enumerate(hits, start=1):
-                docid, score = _hit_fields(hit)
-                docid = _check_run_token(docid, "doc id")
-                if not math.isfinite(score):
-                    raise ValueError(f"query {qid!r} doc {docid!r}: score {score} is not finite")
-                if score > previous:
-                    raise ValueError(
-                        f"query {qid!r}: scores are not in descending order at rank {rank} "
-                        f"({score!r} after {previous!r})"
-                    )
-                if docid in seen_docs:
-                    raise ValueError(f"query {qid!r}: doc {docid!r} appears twice")
-                seen_docs.add(docid)
-                previous = score
-                out.write(f"{qid} Q0 {docid} {rank} {score!r} {tag}\n")
-                n_lines += 1
-    return n_lines
-
-
-def read_trec_run(path: PathLike) -> dict[str, dict[str, float]]:
-    """Read a TREC run (``qid Q0 docid rank score tag``) as ``{qid: {docid: score}}``.
-
-    Columns may be separated by tabs or spaces; gzip accepted. The rank column must be an
-    integer but is otherwise ignored (evaluators rank by score). A repeated (qid, docid) pair
-    or a non-finite score is an error.
-    """
-    file = _resolve(path, (), "run")
-    run: dict[str, dict[str, float]] = {}
-    for lineno, line in _lines(file):
-        fields = line.split()
-        try:
-            if len(fields) != 6:
-                raise ValueError(
-                    f"expected 6 columns (qid Q0 docid rank score tag), found {len(fields)}"
-                )
-            qid, _, docid, rank, score_text, _ = fields
-            try:
-                int(rank)
-                score = float(score_text)
-            except ValueError:
-                raise ValueError(
-                    f"rank {rank!r} must be an integer and score {score_text!r} a number"
-                ) from None
-            if not math.isfinite(score):
-                raise ValueError(f"score {score_text!r} is not finite")
-            ranking = run.setdefault(qid, {})
-            if docid in ranking:
-                raise ValueError(f"query {qid!r}: doc {docid!r} appears twice")
-            ranking[docid] = score
-        except ValueError as e:
-            raise InputError(file, lineno, str(e)) from None
-    return run

@@ -1,4 +1,9 @@
-"""The JSON files written beside vectors and indexes, so nothing is ever passed again by hand."""
+"""The index folder's metadata and file names, and the JSON helpers both folders' files use.
+
+``splade_lite.json`` says how an index was built; :class:`IndexMeta` is its typed reading.
+The vectors folder's own files (``vectors.json``, ``df.json``, ...) are those of
+:mod:`splade_lite.vectors_folder`; an index keeps copies of some under the same names.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,33 @@ import importlib.metadata
 import json
 import math
 import platform
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-VECTORS_META = "vectors.json"
+from splade_lite.errors import BadValueError
+
+# the vectors folder's names and readers, here too for the callers that always found them here
+from splade_lite.vectors_folder import DF_FILE as DF_FILE
+from splade_lite.vectors_folder import DOCS_FILE as DOCS_FILE
+from splade_lite.vectors_folder import IDF_FILE as IDF_FILE
+from splade_lite.vectors_folder import TOKENIZER_DIR as TOKENIZER_DIR
+from splade_lite.vectors_folder import VECTORS_META as VECTORS_META
+from splade_lite.vectors_folder import read_df as read_df
+from splade_lite.vectors_folder import read_vectors_meta as read_vectors_meta
+
 INDEX_META = "splade_lite.json"
-IDF_FILE = "idf.json"
-DF_FILE = "df.json"
-DOCS_FILE = "docs.jsonl.gz"
-TOKENIZER_DIR = "tokenizer"
+INDEX_FORMAT = "splade-lite/index"
 BM25_DIR = "bm25"
 FORWARD_FILE = "forward.npz"
-#: The files splade-lite writes at an index's top level, beside Lucene's own.
+#: The files splade-lite writes at an index's top level, beside Lucene's own (and ``tokenizer/``
+#: and ``bm25/``): ``idf.json``, ``docs.jsonl.gz`` and the copy of ``vectors.json`` keep the
+#: vectors folder's names.
 INDEX_FILES = frozenset({INDEX_META, IDF_FILE, DOCS_FILE, FORWARD_FILE, VECTORS_META})
 
 
-class MetadataError(ValueError):
+class MetadataError(BadValueError):
     """A vectors folder or index whose metadata is missing or unreadable."""
 
 
@@ -54,38 +70,65 @@ def read_json(path: Path, what: str) -> dict:
     return data
 
 
-def read_vectors_meta(vectors_dir: Path) -> dict:
-    """``vectors.json``, refused with every problem named when a field is missing or wrong."""
-    path = Path(vectors_dir) / VECTORS_META
-    meta = read_json(path, "vectors folder (made by `encode`)")
-    problems = encoding_problems(meta)
-    if meta.get("format", "splade-lite/vectors") != "splade-lite/vectors":  # may be omitted
-        problems.insert(0, f"format {_short(meta.get('format'))} is not 'splade-lite/vectors'")
-    if problems:
-        raise MetadataError(f"{path}: {'; '.join(problems)}")
-    return meta
-
-
-def read_df(vectors_dir: Path) -> tuple[dict[str, int], int]:
-    """``df.json``: (term -> number of documents holding it, number of documents), checked."""
-    path = Path(vectors_dir) / DF_FILE
-    data = read_json(path, "vectors folder (made by `encode`)")
-    num_docs, df = data.get("num_docs"), data.get("df")
-    if isinstance(num_docs, bool) or not isinstance(num_docs, int) or num_docs < 0:
-        raise MetadataError(f"{path}: num_docs {_short(num_docs)} is not an integer >= 0")
-    if not isinstance(df, dict):
-        raise MetadataError(f"{path}: df {_short(df)} is not an object term -> count")
-    for term, count in df.items():
-        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= num_docs:
-            raise MetadataError(
-                f"{path}: the count of {_short(term)} is {_short(count)}, not a whole number "
-                f"within [0, {num_docs}]"
-            )
-    return df, num_docs
-
-
 def read_index_meta(index_dir: Path) -> dict:
+    """``splade_lite.json`` as it is (a dict; :func:`read_index_info` checks and types it)."""
     return read_json(Path(index_dir) / INDEX_META, "index (made by `index`)")
+
+
+@dataclass(frozen=True)
+class Bm25Meta:
+    """The BM25 index an index may hold in ``bm25/``."""
+
+    k1: float
+    b: float
+    num_docs: int | None = None
+
+
+@dataclass(frozen=True)
+class IndexMeta:
+    """The fields of ``splade_lite.json`` that searches and checks use, typed."""
+
+    model: str
+    model_sha256: str | None
+    mode: str
+    scale: float
+    max_length: int
+    num_docs: int
+    idf_source: str = "corpus"
+    pooling: str = "max"
+    bm25: Bm25Meta | None = None
+
+    @classmethod
+    def from_dict(cls, meta: Mapping[str, Any]) -> IndexMeta:
+        """The typed fields of a ``splade_lite.json`` that :func:`index_meta_problems` passed."""
+        bm25 = meta.get("bm25")
+        count = bm25.get("num_docs") if bm25 else None
+        return cls(
+            model=meta["model"],
+            model_sha256=meta.get("model_sha256"),
+            mode=meta["mode"],
+            scale=float(meta["scale"]),
+            max_length=meta["max_length"],
+            num_docs=meta["num_docs"],
+            idf_source=meta.get("idf_source") or "corpus",
+            pooling=meta.get("pooling") or "max",
+            bm25=None
+            if not bm25
+            else Bm25Meta(
+                k1=float(bm25["k1"]),
+                b=float(bm25["b"]),
+                num_docs=count if isinstance(count, int) and not isinstance(count, bool) else None,
+            ),
+        )
+
+
+def read_index_info(index_dir: Path) -> IndexMeta:
+    """``splade_lite.json`` checked and typed; refused with every problem named."""
+    meta = read_index_meta(index_dir)
+    problems = index_meta_problems(meta)
+    if problems:
+        raise MetadataError(f"{Path(index_dir) / INDEX_META}: {'; '.join(problems)}")
+    return IndexMeta.from_dict(meta)
 
 
 def software_versions() -> dict[str, str]:
@@ -99,28 +142,34 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-#: What an index records about how its documents were encoded; the copy of ``vectors.json``
-#: kept in the index must agree with ``splade_lite.json`` on each (the mode may differ).
-ENCODING_KEYS = ("model", "model_sha256", "scale", "max_length")
+#: How the documents were encoded: written by ``encode`` into ``vectors.json``, copied from
+#: there into an index's ``splade_lite.json`` (with :data:`INDEX_COPIED_FIELDS`) and back into
+#: the ``vectors.json`` of an export.
+ENCODING_FIELDS = ("model", "model_sha256", "mode", "scale", "max_length")
+#: What ``index`` copies from ``vectors.json`` into ``splade_lite.json``.
+INDEX_COPIED_FIELDS = (*ENCODING_FIELDS, "pooling")
+#: Where the copy of ``vectors.json`` kept in an index must agree with ``splade_lite.json``
+#: (the mode may differ: one vectors folder serves an index of each mode).
+ENCODING_KEYS = tuple(key for key in ENCODING_FIELDS if key != "mode")
 
 
 def index_meta_problems(meta: dict) -> list[str]:
     """What is missing or malformed in an index's ``splade_lite.json`` (empty when fine)."""
     problems = []
-    if meta.get("format") != "splade-lite/index":
-        problems.append(f"format {_short(meta.get('format'))} is not 'splade-lite/index'")
+    if meta.get("format") != INDEX_FORMAT:
+        problems.append(f"format {short_repr(meta.get('format'))} is not '{INDEX_FORMAT}'")
     problems += encoding_problems(meta)
     bm25 = meta.get("bm25")
     if bm25 is not None:
         if not isinstance(bm25, dict):
-            problems.append(f"bm25 {_short(bm25)} is not an object")
+            problems.append(f"bm25 {short_repr(bm25)} is not an object")
         else:
             for key in ("k1", "b"):
                 value = bm25.get(key)
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    problems.append(f"bm25 {key} {_short(value)} is not a number")
+                    problems.append(f"bm25 {key} {short_repr(value)} is not a number")
                 elif not (math.isfinite(value) and value >= 0):
-                    problems.append(f"bm25 {key} {_short(value)} is not a finite number >= 0")
+                    problems.append(f"bm25 {key} {short_repr(value)} is not a finite number >= 0")
     return problems
 
 
@@ -133,7 +182,7 @@ def encoding_problems(meta: dict) -> list[str]:
     if not isinstance(meta.get("model"), str) or not meta.get("model"):
         problems.append("no model name")
     if meta.get("mode") not in MODES:
-        problems.append(f"mode {_short(meta.get('mode'))} is not one of {', '.join(MODES)}")
+        problems.append(f"mode {short_repr(meta.get('mode'))} is not one of {', '.join(MODES)}")
     try:
         check_scale(meta.get("scale"))
     except ValueError as err:
@@ -141,14 +190,14 @@ def encoding_problems(meta: dict) -> list[str]:
     for key, least in (("max_length", 1), ("num_docs", 0)):
         value = meta.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            problems.append(f"{key} {_short(value)} is not an integer >= {least}")
+            problems.append(f"{key} {short_repr(value)} is not an integer >= {least}")
     sha = meta.get("model_sha256")
     if sha is not None and not isinstance(sha, str):
-        problems.append(f"model_sha256 {_short(sha)} is not a string")
+        problems.append(f"model_sha256 {short_repr(sha)} is not a string")
     return problems
 
 
-def _short(value: object) -> str:
+def short_repr(value: object) -> str:
     """A value's repr for an error message, cut short (a crafted file may hold megabytes)."""
     text = repr(value)
     return text if len(text) <= 80 else text[:76] + " ..."

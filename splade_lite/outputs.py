@@ -29,10 +29,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from splade_lite import metadata as md
+from splade_lite import vectors_folder as vf
+from splade_lite.errors import BadValueError
 
 INDEX, VECTORS, UNFINISHED = "index", "vectors", "unfinished vectors"
-INDEX_FORMAT, VECTORS_FORMAT = "splade-lite/index", "splade-lite/vectors"
-PROGRESS_FILE, PROGRESS_FORMAT = "encode-progress.json", "splade-lite/encode-progress"
+INDEX_FORMAT, VECTORS_FORMAT = md.INDEX_FORMAT, vf.VECTORS_FORMAT
+PROGRESS_FILE, PROGRESS_FORMAT = vf.PROGRESS_FILE, "splade-lite/encode-progress"
 DEMO_MARKER, DEMO_FORMAT = "splade_lite_demo.json", "splade-lite/demo-workdir"
 
 _KIND_WORDS = {
@@ -42,8 +44,8 @@ _KIND_WORDS = {
 }
 _SHORT = {INDEX: "an index", VECTORS: "a vectors folder"}
 #: encode's files in a vectors folder (an export writes some of them too)
-VECTORS_NAMES = frozenset({md.VECTORS_META, md.DF_FILE, md.DOCS_FILE, md.IDF_FILE, PROGRESS_FILE})
-SHARD_RE = re.compile(r"part-\d+\.jsonl(\.gz)?")
+VECTORS_NAMES = vf.FILE_NAMES
+SHARD_RE = vf.SHARD_RE
 #: temporary files of atomic.atomic_write: ``.NAME.HEX.tmp``
 TMP_RE = re.compile(r"\.(.+)\.[0-9a-f]{8}\.tmp")
 _LUCENE_RE = re.compile(r"_[0-9a-z]+(_\w+)*\.\w+|(pending_)?segments(_[0-9a-z]+|\.gen)|write\.lock")
@@ -57,7 +59,7 @@ _DEMO_HIDDEN = re.compile(
 _LOCK_SUFFIX = ".splade-lite-lock"
 
 
-class OutputError(ValueError):
+class OutputError(BadValueError):
     """An output path no command may write (an input, the current folder, a mount point)."""
 
 
@@ -106,7 +108,8 @@ def foreign_entries(folder: Path, kind: str) -> list[str]:
     """What `folder`, a folder of `kind`, holds that splade-lite did not write there.
 
     An index is checked at its top level and in ``bm25/`` (Lucene's names and ours);
-    ``tokenizer/`` may hold any files (each tokenizer has its own), but no folder.
+    ``tokenizer/`` (of an index or a vectors folder) may hold any files (each tokenizer has
+    its own), but no folder.
     """
     foreign = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
@@ -114,7 +117,7 @@ def foreign_entries(folder: Path, kind: str) -> list[str]:
         if kind == INDEX and name == md.BM25_DIR and is_dir:
             inner = sorted(os.listdir(entry.path))
             foreign += [f"{name}/{e}" for e in inner if not _LUCENE_RE.fullmatch(e)]
-        elif kind == INDEX and name == md.TOKENIZER_DIR and is_dir:
+        elif name == md.TOKENIZER_DIR and is_dir:
             foreign += [f"{name}/{e.name}/" for e in os.scandir(entry.path) if e.is_dir()]
         elif not is_dir and kind == INDEX and _our_name(name, md.INDEX_FILES, _LUCENE_RE):
             continue
@@ -241,20 +244,6 @@ def _check_existing(out: Path, target: Path, kind: str, overwrite: bool, late: b
             "replace it"
         )
     return True
-
-
-def check_in_place_output(out: str | Path, inputs: Iterable[str | Path | None]) -> None:
-    """For ``encode``, which writes into `out` itself: not over an input or a file, never into
-    an index (whose ``vectors.json`` and ``docs.jsonl.gz`` look like encode's own)."""
-    refuse_overlap(out, inputs)
-    target = _real(out)
-    if os.path.lexists(target) and not target.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder; nothing was touched")
-    if target.is_dir() and folder_kind(target) == INDEX:
-        raise FileExistsError(
-            f"{out} is a splade-lite index ({md.INDEX_META}), which encode never writes into; "
-            "nothing was touched; choose another folder"
-        )
 
 
 # --------------------------------------------------------------------------------------------

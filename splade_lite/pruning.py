@@ -11,15 +11,16 @@ scale.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from splade_lite.errors import BadValueError
 from splade_lite.shards import ShardWriter, iter_checked_records
 from splade_lite.vectors import EMPTY_DOC_TOKEN
+from splade_lite.vectors_folder import document_record, record_line
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ class Pruning:
 
     def __post_init__(self) -> None:
         if not (self.min_weight >= 0 and math.isfinite(self.min_weight)):
-            raise ValueError(f"min_weight must be a finite number >= 0, got {self.min_weight}")
+            raise BadValueError(f"min_weight must be a finite number >= 0, got {self.min_weight}")
         if self.max_terms is not None and self.max_terms < 1:
-            raise ValueError(f"max_terms must be at least 1, got {self.max_terms}")
+            raise BadValueError(f"max_terms must be at least 1, got {self.max_terms}")
 
     @property
     def active(self) -> bool:
@@ -59,6 +60,14 @@ class Pruning:
 
     def as_dict(self) -> dict:
         return {"min_weight": self.min_weight, "max_terms": self.max_terms}
+
+    def describe(self) -> str:
+        """Which terms this pruning drops, in words ("weight below 0.5, or beyond the 16
+        heaviest"; "none" when it keeps every term)."""
+        rules = [f"weight below {self.min_weight:g}"] if self.min_weight else []
+        if self.max_terms is not None:
+            rules.append(f"beyond the {self.max_terms} heaviest")
+        return ", or ".join(rules) or "none"
 
 
 @dataclass
@@ -87,11 +96,9 @@ def prune_shards(
             stats.docs += 1
             stats.postings_before += len(real)
             stats.postings_after += len(kept)
-            if not kept:
-                kept = {EMPTY_DOC_TOKEN: 1}
+            if not kept:  # the record gets the placeholder term
                 stats.emptied += bool(real)
-            line = {"id": record["id"], "contents": "", "vector": kept}
-            writer.write(json.dumps(line, ensure_ascii=False) + "\n")
+            writer.write(record_line(document_record(record["id"], kept)))
     return stats
 
 
@@ -110,3 +117,22 @@ def default_pruning(meta: Mapping[str, Any]) -> Pruning | None:
     if meta.get("mode") == "inference-free" and meta.get("idf_source") == "corpus":
         return Pruning(min_weight=IDF_FLOOR)
     return None
+
+
+def query_pruning(
+    index_dir: str | Path, min_weight: float | None = None, max_terms: int | None = None
+) -> Pruning | None:
+    """The query pruning asked for with `min_weight` and/or `max_terms` on the index
+    `index_dir`; what is not given is the index's default (:func:`default_pruning`).
+
+    None when neither is given: ``Searcher(index_dir, pruning=None)`` applies the default.
+    Only `max_terms` reads the index metadata (the default floor of its mode).
+    """
+    if min_weight is None and max_terms is None:
+        return None
+    if min_weight is None:
+        from splade_lite.metadata import read_index_meta
+
+        default = default_pruning(read_index_meta(Path(index_dir)))
+        min_weight = default.min_weight if default is not None else 0.0
+    return Pruning(min_weight=min_weight, max_terms=max_terms)

@@ -22,20 +22,19 @@ stay, and a folder whose encode-like files lack the metadata that says splade-li
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from splade_lite import metadata as md
-from splade_lite.outputs import (
-    PROGRESS_FILE,
-    check_in_place_output,
-    folder_kind,
-    written_by_encode,
-)
+from splade_lite.errors import BadValueError
+from splade_lite.outputs import INDEX, PROGRESS_FILE, folder_kind, refuse_overlap, written_by_encode
 from splade_lite.outputs import PROGRESS_FORMAT as _FORMAT
 from splade_lite.outputs import lock_folder as lock_folder  # its home was here: still importable
-from splade_lite.shards import file_sha256, shard_name
+from splade_lite.shards import file_sha256
+from splade_lite.vectors_folder import shard_name
 
 
 @dataclass
@@ -96,10 +95,25 @@ def is_unfinished(vectors_dir: Path) -> bool:
 
 
 def encoded_files(folder: Path) -> list[Path]:
-    """encode's files in `folder`: shards, metadata, and temporary files of either."""
+    """encode's files in `folder`: shards, metadata, ``tokenizer/``, and temporary files of
+    any of them."""
     if not folder.is_dir():
         return []
     return sorted(path for path in folder.iterdir() if written_by_encode(path.name))
+
+
+def check_in_place_output(out: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """For ``encode``, which writes into `out` itself: not over an input or a file, never into
+    an index (whose ``vectors.json`` and ``docs.jsonl.gz`` look like encode's own)."""
+    refuse_overlap(out, inputs)
+    target = Path(os.path.realpath(out))
+    if os.path.lexists(target) and not target.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder; nothing was touched")
+    if target.is_dir() and folder_kind(target) == INDEX:
+        raise FileExistsError(
+            f"{out} is a splade-lite index ({md.INDEX_META}), which encode never writes into; "
+            "nothing was touched; choose another folder"
+        )
 
 
 def check_output_folder(
@@ -108,7 +122,7 @@ def check_output_folder(
     """Refuse, before any work, a run that would replace or mix with earlier output, write
     over one of its `inputs` (the corpus), or delete files splade-lite did not write."""
     if resume and overwrite:
-        raise ValueError("--resume continues a run and --overwrite starts again: choose one")
+        raise BadValueError("--resume continues a run and --overwrite starts again: choose one")
     check_in_place_output(out, inputs)
     existing = [p for p in encoded_files(out) if not p.name.startswith(".")]
     if existing and folder_kind(out) is None:
@@ -154,7 +168,7 @@ def start_output(
             if previous.settings.get(key) != value
         ]
         if differences:
-            raise ValueError(
+            raise BadValueError(
                 f"{out}: cannot resume, the interrupted run used {'; '.join(differences)}; "
                 "run with the same options, or pass --overwrite to encode again"
             )
@@ -189,7 +203,10 @@ def _remove(out: Path, keep: set[str]) -> None:
     doomed = [p for p in encoded_files(out) if p.name not in keep]
     doomed.sort(key=lambda p: p.name != md.VECTORS_META)
     for path in doomed:
-        path.unlink(missing_ok=True)
+        if path.is_dir() and not path.is_symlink():  # tokenizer/ (or its temporary copy)
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def finish_output(out: Path) -> None:

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from splade_lite.fusion import RRF_K
-from splade_lite.io import InputError, read_queries, write_trec_run
+from splade_lite.io import InputError
 from splade_lite.pruning import Pruning, default_pruning
+from splade_lite.trec import read_queries, write_trec_run
 
 #: Queries handed to one `batch_search` call (progress is shown between calls).
 STEP = 256
+#: Hits per query in a run file unless told (deep enough for R@100 and reranking).
+RUN_K = 1000
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,8 @@ def run_tag(searcher: Any) -> str:
     beta); a hybrid ends with ``+bm25-interpolate-a0.5`` or ``+bm25-rrf`` (and ``-d30`` for a
     depth chosen, ``-k61`` for another RRF constant). A tag never holds whitespace.
     """
-    parts = [str(searcher.mode)]
-    if searcher.mode != "bm25":
+    parts = [str(searcher.ranking)]
+    if searcher.ranking != "bm25":
         doc = searcher.meta.get("doc_pruning")
         doc = doc if isinstance(doc, dict) else {}
         if doc.get("min_weight"):
@@ -102,7 +105,7 @@ def search_queries_file(
     queries_path: str | Path,
     out_file: str | Path,
     *,
-    k: int = 1000,
+    k: int = RUN_K,
     threads: int = 1,
     progress: bool = True,
 ) -> RunSummary:

@@ -7,14 +7,14 @@ max length) is read from the index folder, never passed again by hand.
 from __future__ import annotations
 
 import threading
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, overload
 
 from splade_lite import metadata as md
 from splade_lite.encoders.base import TOKENIZER_LOCK
-from splade_lite.feedback import Feedback, rocchio
+from splade_lite.errors import BadValueError, MissingFileError, UnknownIdError
+from splade_lite.feedback import Feedback
 from splade_lite.fusion import Hybrid
 from splade_lite.index_folder import (
     IndexChangedError,
@@ -25,7 +25,8 @@ from splade_lite.index_folder import (
 )
 from splade_lite.indexer.limits import bm25_query_problem, check_threads
 from splade_lite.pruning import Pruning, default_pruning
-from splade_lite.vectors import SparseVector, quantize_to_terms
+from splade_lite.retrievers import Fused, LearnedSparse, Lexical, QueryTerms, Retriever
+from splade_lite.vectors import SparseVector
 
 
 class Hit(NamedTuple):
@@ -85,45 +86,70 @@ class Searcher:
         feedback: bool | Feedback = False,
         pruning: Pruning | None = None,
         device: str | None = None,
+        java_queries: bool = True,
     ) -> None:
         self.index_dir = Path(index_dir)
         self._identity = identity(self.index_dir)
         self.meta = md.read_index_meta(self.index_dir)
         self._check_meta()
         if bm25 and (hybrid or feedback):
-            raise ValueError(
+            raise BadValueError(
                 "bm25 ranks with BM25 alone; hybrid and feedback need the sparse index"
             )
-        self.mode = "bm25" if bm25 else self.meta["mode"]
+        #: How the index's documents (and so its queries) are encoded.
+        self.mode: str = self.meta["mode"]
+        #: What ranks: ``"bm25"`` or :attr:`mode`.
+        self.ranking: str = "bm25" if bm25 else self.mode
         self.hybrid = Hybrid() if hybrid is True else (hybrid or None)
         self.feedback = Feedback() if feedback is True else (feedback or None)
         if pruning is None and not bm25:
             pruning = default_pruning(self.meta)
-        self.pruning = pruning if pruning is not None and pruning.active else None
         self.scale = float(self.meta["scale"])
-        self._device = device
-        self._lazy_lock = threading.Lock()  # one load of the encoder / forward index
-        self._encoder = None
+        self._lazy_lock = threading.Lock()  # one load of the forward index
         self._forward = None
-        self._bm25 = self._open_bm25() if (bm25 or self.hybrid) else None
-        self._impact = None
-        self._text_queries: Any = False  # IdfQueries, or None where they do not apply
-        if not bm25:
+        #: Query texts -> integer queries (``java_queries=False``: always built in Python).
+        self.queries = QueryTerms(
+            lambda: self._while_unchanged(
+                lambda: load_query_encoder(self.index_dir, self.meta, self.mode, device)
+            ),
+            mode=self.mode,
+            scale=self.scale,
+            pruning=pruning,
+            java=java_queries,
+            where=self.index_dir,
+        )
+        self._retriever: Retriever
+        self._sparse: LearnedSparse | None = None
+        lexical = Lexical(self._open_bm25()) if (bm25 or self.hybrid) else None
+        if bm25:
+            self._retriever = lexical  # type: ignore[assignment]
+        else:
             from splade_lite.indexer import ImpactIndex
 
-            self._impact = ImpactIndex(self.index_dir)
+            self._sparse = LearnedSparse(
+                ImpactIndex(self.index_dir), self.queries, self.feedback, lambda: self.forward
+            )
+            self._retriever = self._sparse
+            if self.hybrid is not None:
+                self._retriever = Fused(self._sparse, lexical, self.hybrid)  # type: ignore[arg-type]
+        self._lexical = lexical
         self._unchanged()  # the metadata read above belong to the Lucene index opened
+
+    @property
+    def pruning(self) -> Pruning | None:
+        """How queries are shortened (None: every term kept)."""
+        return self.queries.pruning
 
     def check_queries(self, texts: Sequence[str], names: Sequence[str] | None = None) -> None:
         """Refuse, before any search, a text this searcher could not take (a BM25 query past
         Lucene's clause limit); `names` (query ids) go into the message."""
-        if self._bm25 is None:
+        if self._lexical is None:
             return  # learned sparse queries of any length are searched
         for i, text in enumerate(texts):
             problem = bm25_query_problem(text)
             if problem:
                 name = repr(names[i]) if names is not None else f"number {i + 1}"
-                raise ValueError(f"query {name}: {problem}")
+                raise BadValueError(f"query {name}: {problem}")
 
     def _unchanged(self) -> None:
         """Refuse to read more files of an index folder replaced since the searcher opened it.
@@ -137,6 +163,13 @@ class Searcher:
                 f"{self.index_dir} was replaced (rebuilt?) after this searcher opened it; "
                 "open it again to search the new index"
             )
+
+    def _while_unchanged(self, read: Callable[[], Any]) -> Any:
+        """`read()` of files of the index folder, refused if the folder was replaced."""
+        self._unchanged()
+        found = read()
+        self._unchanged()
+        return found
 
     def _check_meta(self) -> None:
         """Refuse metadata that is malformed or disagrees with the documents' encoding."""
@@ -159,7 +192,7 @@ class Searcher:
 
         bm25_dir = self.index_dir / md.BM25_DIR
         if not self.meta.get("bm25") or not bm25_dir.is_dir():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{self.index_dir} has no BM25 index; rebuild it with "
                 "`splade-lite index VECTORS --out INDEX --bm25-corpus CORPUS`"
             )
@@ -169,50 +202,27 @@ class Searcher:
     def forward(self):
         """Document id -> impact vector (``forward.npz``), for feedback and explanations."""
         with self._lazy_lock:
-            if self._forward is None:
-                self._unchanged()
-                forward = open_forward(self.index_dir)  # memory-mapped: stays the file opened
-                self._unchanged()
-                self._forward = forward
+            if self._forward is None:  # memory-mapped: stays the file opened
+                self._forward = self._while_unchanged(lambda: open_forward(self.index_dir))
         return self._forward
 
     # -- query encoding -----------------------------------------------------------------------
     @property
     def encoder(self):
         """The query encoder the index asks for (loaded on first use)."""
-        with self._lazy_lock:
-            if self._encoder is None:
-                self._unchanged()
-                encoder = load_query_encoder(self.index_dir, self.meta, self.mode, self._device)
-                self._unchanged()
-                self._encoder = encoder
-        return self._encoder
+        return self.queries.encoder
 
     def query_vectors(self, texts: Sequence[str]) -> list[SparseVector]:
         """Float query vectors, as the encoder gives them."""
-        return self.encoder.encode_queries(list(texts))
+        return self.queries.vectors(texts)
 
     def query_terms(self, texts: Sequence[str]) -> list[dict[str, int]]:
         """Quantised queries ``{index term: integer weight}``, what Lucene is given."""
-        out = self._unpruned_terms(texts)
-        if self.pruning is not None:
-            out = [self.pruning.apply(q, self.scale) for q in out]
-        return out
+        return self.queries.terms(texts)
 
     def pruned_terms(self, text: str) -> dict[str, int]:
         """The terms of `text`'s query that :attr:`pruning` drops (none without pruning)."""
-        if self.pruning is None:
-            return {}
-        (full,) = self._unpruned_terms([text])
-        kept = self.pruning.apply(full, self.scale)
-        return {t: w for t, w in full.items() if t not in kept}
-
-    def _unpruned_terms(self, texts: Sequence[str]) -> list[dict[str, int]]:
-        fast = getattr(self.encoder, "quantized_terms", None)
-        if fast is not None:  # inference-free: a table lookup per token
-            return fast(list(texts), self.scale)
-        terms = self.encoder.terms
-        return [quantize_to_terms(v, terms, self.scale) for v in self.query_vectors(texts)]
+        return self.queries.pruned(text)
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, *, text: bool = False) -> list[Hit] | list[TextHit]:
@@ -220,71 +230,10 @@ class Searcher:
 
         `text`: hits carry the document's title and the start of its text (:class:`TextHit`).
         """
-        hits = self._search(query, k)
-        return self.with_text(hits) if text else hits
-
-    def _search(self, query: str, k: int) -> list[Hit]:
         if not query.strip():
-            raise ValueError("the query is empty")
-        _check_k(k)  # a k beyond the index is cut to it where Java is called (indexer/)
-        self.check_queries([query])
-        # the common cases straight to Lucene: at a tenth of a millisecond a query, each
-        # layer of list wrapping shows
-        if self.mode == "bm25":
-            return list(map(Hit._make, self._bm25.search(query, k)))
-        if self.feedback is None:
-            in_java = self._java_queries()
-            if in_java is not None:  # inference-free: tokenized and weighted in Java
-                if self.hybrid is None:
-                    found = self._impact.search_text(in_java, query, k)
-                else:
-                    found = self._fused_text(in_java, [query], k, threads=1)[0]
-                if found is not None:
-                    return list(map(Hit._make, found))
-            terms = self.query_terms([query])
-            if self.hybrid is None:
-                return list(map(Hit._make, self._impact.search(terms[0], k)))
-            return list(map(Hit._make, self._fused(terms, [query], k, threads=1)[0]))
-        return self._batch_search([query], k, 1)[0]
-
-    def _java_queries(self):
-        """The Java builder of this index's inference-free queries (made on first use), or
-        None: another mode, a tokenizer it cannot copy, or a disagreement with the Python
-        encoder on the probe texts."""
-        if self._text_queries is False:
-            self._text_queries = self._make_java_queries()
-        return self._text_queries
-
-    def _make_java_queries(self):
-        if self.mode != "inference-free":
-            return None
-        encoder = self.encoder
-        wordpiece = getattr(encoder, "wordpiece", None)
-        if wordpiece is None or wordpiece.wordpiece is None:
-            return None
-        from splade_lite.encoders.fast_wordpiece import PROBES
-        from splade_lite.indexer import IdfQueries
-
-        floor = self.pruning.floor(self.scale) if self.pruning else 0
-        weights = [w if w >= floor else 0 for w in encoder.quantized_table(self.scale)]
-        max_terms = self.pruning.max_terms if self.pruning else None
-        if max_terms is not None:  # a Java int; no query has more terms than the vocabulary
-            max_terms = min(max_terms, len(weights))
-        built = IdfQueries(wordpiece, encoder.terms[: len(weights)], weights, max_terms)
-        for probe in PROBES + [p.lower() for p in PROBES]:
-            in_java = built.encode(probe)
-            if in_java is not None and in_java != (
-                self._impact._encode(self.query_terms([probe])[0]) or ""
-            ):
-                warnings.warn(
-                    f"{self.index_dir}: the Java query builder disagrees with the Python "
-                    f"encoder on {probe!r}; queries are encoded in Python (same results, "
-                    "slower). Please report this.",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                return None
-        return built
+            raise BadValueError("the query is empty")
+        hits = self._batch_search([query], k, 1)[0]
+        return self.with_text(hits) if text else hits
 
     @overload
     def batch_search(
@@ -322,7 +271,7 @@ class Searcher:
             return [self.with_text(h) for h in found] if text else found
         ids = [_query_pair(pair)[0] for pair in pairs]
         if len(set(ids)) != len(ids):
-            raise ValueError("a query id appears twice")
+            raise BadValueError("a query id appears twice")
         found = self._batch_search([_query_pair(pair)[1] for pair in pairs], k, threads)
         return {qid: self.with_text(h) if text else h for qid, h in zip(ids, found)}
 
@@ -337,63 +286,20 @@ class Searcher:
         ]
 
     def _batch_search(self, queries: Sequence[str], k: int, threads: int) -> list[list[Hit]]:
+        """The one search path: checks, blank texts answered, the rest to the retriever."""
         _check_k(k)  # a k beyond the index is cut to it where Java is called (indexer/)
         queries = list(queries)
         threads = check_threads(threads, len(queries))
         self.check_queries(queries)
-        if self.mode == "bm25":  # blank texts match nothing in BM25Index
-            return _as_hits(self._bm25.batch_search(queries, k, threads))
-        results: list[list[Hit] | None] = [None if q.strip() else [] for q in queries]
-        todo = [i for i, r in enumerate(results) if r is None]
-        in_java = self._java_queries() if self.feedback is None and todo else None
-        if in_java is not None:  # inference-free: tokenized and weighted in Java
-            texts = [queries[i] for i in todo]
-            if self.hybrid is None:
-                found = self._impact.batch_search_text(in_java, texts, k, threads)
-            else:
-                found = self._fused_text(in_java, texts, k, threads)
-            for i, hits in zip(todo, found):
-                results[i] = None if hits is None else list(map(Hit._make, hits))
-            todo = [i for i in todo if results[i] is None]  # left to Python (non-ASCII...)
+        todo = [i for i, q in enumerate(queries) if q.strip()]
+        if len(todo) == len(queries):
+            return _as_hits(self._retriever.retrieve(queries, k, threads))
+        results: list[list[Hit]] = [[] for _ in queries]
         if todo:
-            texts = [queries[i] for i in todo]
-            terms = self.query_terms(texts)
-            if self.hybrid is None:
-                found = self.batch_search_terms(terms, k, threads)
-            else:
-                if self.feedback is not None:
-                    terms = self.expand(terms, threads)
-                found = _as_hits(self._fused(terms, texts, k, threads))
+            found = self._retriever.retrieve([queries[i] for i in todo], k, threads)
             for i, hits in zip(todo, found):
-                results[i] = hits
-        return results  # type: ignore[return-value]  # every entry is filled
-
-    def _fused(
-        self, terms: Sequence[dict[str, int]], texts: Sequence[str], k: int, threads: int
-    ) -> list[list[tuple[str, float]]]:
-        """The hybrid fusion of each query's sparse search (`terms`) and BM25 search (`texts`)."""
-        from splade_lite.indexer import hybrid_search
-
-        return hybrid_search(
-            self._impact, self._bm25, terms, texts, threads=threads, **self._fusion(k)
-        )
-
-    def _fused_text(
-        self, in_java, texts: Sequence[str], k: int, threads: int
-    ) -> list[list[tuple[str, float]] | None]:
-        """:meth:`_fused` of texts whose sparse queries are built in Java (None: not handled)."""
-        from splade_lite.indexer import hybrid_text_search
-
-        return hybrid_text_search(
-            self._impact, in_java, self._bm25, texts, threads=threads, **self._fusion(k)
-        )
-
-    def _fusion(self, k: int) -> dict[str, Any]:
-        """How the top `k` of a hybrid search are fused (the hybrid settings, depth resolved)."""
-        h = self.hybrid
-        assert h is not None
-        depth = h.depth_for(self.mode, k)
-        return {"depth": depth, "k": k, "fusion": h.fusion, "alpha": h.alpha, "rrf_k": h.rrf_k}
+                results[i] = list(map(Hit._make, hits))
+        return results
 
     def batch_search_terms(
         self, queries: Sequence[dict[str, int]], k: int = 10, threads: int = 1
@@ -404,29 +310,18 @@ class Searcher:
         query is encoded once. An empty query matches nothing. With feedback on, each query
         is expanded from its first-round top documents and searched again.
         """
-        if self._impact is None:
-            raise ValueError("a BM25 searcher takes query texts, not term weights")
         _check_k(k)  # a k beyond the index is cut to it where Java is called (indexer/)
         threads = check_threads(threads, len(queries))
-        return _as_hits(self._sparse_search(queries, k, threads))
-
-    def _sparse_search(
-        self, queries: Sequence[dict[str, int]], k: int, threads: int
-    ) -> list[list[tuple[str, float]]]:
-        """Impact search (after feedback when it is on), as plain ``(docid, score)`` lists."""
-        queries = list(queries)
-        if self.feedback is not None:
-            queries = self.expand(queries, threads)
-        return self._impact.batch_search(queries, k, threads)
+        return _as_hits(self._learned_sparse("term weights").search_terms(queries, k, threads))
 
     def expand(self, queries: Sequence[dict[str, int]], threads: int = 1) -> list[dict[str, int]]:
         """The queries after pseudo-relevance feedback (first round on the impact index)."""
-        settings = self.feedback or Feedback()
-        first = self._impact.batch_search(list(queries), settings.docs, threads)
-        return [
-            rocchio(q, self.forward.vectors([d for d, _ in hits]), settings) if hits else dict(q)
-            for q, hits in zip(queries, first)
-        ]
+        return self._learned_sparse("term weights").expand(queries, threads)
+
+    def _learned_sparse(self, what: str) -> LearnedSparse:
+        if self._sparse is None:
+            raise BadValueError(f"a BM25 searcher takes query texts, not {what}")
+        return self._sparse
 
     # -- explaining --------------------------------------------------------------------------
     def explain(self, query: str, docid: str):
@@ -438,14 +333,14 @@ class Searcher:
         from splade_lite.encode import SNIPPET_CHARS
         from splade_lite.explain import explain
 
-        if self._impact is None:
-            raise ValueError("explain shows learned sparse scores; open the index without bm25")
+        if self._sparse is None:
+            raise BadValueError("explain shows learned sparse scores; open the index without bm25")
         if not query.strip():
-            raise ValueError("the query is empty")
+            raise BadValueError("the query is empty")
         try:  # before the query encoder loads
             doc_terms = self.forward.vector(docid)
         except KeyError:
-            raise KeyError(f"document {docid!r} is not in {self.index_dir}") from None
+            raise UnknownIdError(f"document {docid!r} is not in {self.index_dir}") from None
         terms = self.query_terms([query])[0]
         if self.feedback is not None:
             terms = self.expand([terms])[0]
@@ -467,17 +362,14 @@ class Searcher:
         wanted = set(docids)
         if not wanted:
             return {}
-        self._unchanged()
-        found = read_documents(self.index_dir, wanted)
-        self._unchanged()
-        return found
+        return self._while_unchanged(lambda: read_documents(self.index_dir, wanted))
 
 
 def _check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, int):
-        raise ValueError(f"k must be a whole number, got {k!r}")
+        raise BadValueError(f"k must be a whole number, got {k!r}")
     if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise BadValueError(f"k must be at least 1, got {k}")
 
 
 def _as_hits(results: list[list[tuple[str, float]]]) -> list[list[Hit]]:

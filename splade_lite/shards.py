@@ -1,4 +1,5 @@
-"""Vector shards: the ``part-NNNNN.jsonl[.gz]`` files of a vectors folder, written and checked.
+"""Vector shards: the ``part-NNNNN.jsonl[.gz]`` files of a vectors folder, read, written and
+checked (their names and records are :mod:`splade_lite.vectors_folder`'s).
 
 Each line is one Anserini JsonVectorCollection document,
 ``{"id": str, "contents": str, "vector": {token: int}}``. Anserini indexes what it is given
@@ -22,28 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from splade_lite.atomic import atomic_write
+from splade_lite.errors import BadValueError
 from splade_lite.indexer.limits import record_problem
 from splade_lite.io import InputError, check_id, json_type
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
-SHARD_PATTERN = "part-{:05d}.jsonl"
-#: Shard names of a vectors folder, plain or gzipped.
-SHARD_GLOBS = ("part-*.jsonl", "part-*.jsonl.gz")
+# the shard names are the vectors folder's (here too for the callers that found them here)
+from splade_lite.vectors_folder import SHARD_GLOBS as SHARD_GLOBS
+from splade_lite.vectors_folder import SHARD_PATTERN as SHARD_PATTERN
+from splade_lite.vectors_folder import shard_files as shard_files
+from splade_lite.vectors_folder import shard_name
+
 #: Lucene stores an impact as a Java int.
 MAX_WEIGHT = 2**31 - 1
 
 _BAD_TOKEN = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
-
-
-def shard_name(number: int, suffix: str = "") -> str:
-    """Name of the `number`-th shard (``part-00003.jsonl``)."""
-    return SHARD_PATTERN.format(number) + suffix
-
-
-def shard_files(vectors_dir: str | Path) -> list[Path]:
-    """The shards of a vectors folder, in name order (which is document order)."""
-    folder = Path(vectors_dir)
-    return sorted({p for pattern in SHARD_GLOBS for p in folder.glob(pattern) if p.is_file()})
 
 
 def _open_text(path: Path):
@@ -77,7 +71,7 @@ def file_sha256(path: Path) -> str:
 
 def _refuse_constant(name: str) -> Any:
     # json.loads reads NaN and Infinity as floats unless told otherwise
-    raise ValueError(f"weight {name} is not a finite number")
+    raise BadValueError(f"weight {name} is not a finite number")
 
 
 _FIELDS = frozenset({"id", "contents", "vector"})
@@ -91,30 +85,30 @@ def parse_vector_line(line: str) -> dict:
     try:
         record = json.loads(line, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
-        raise ValueError(f"malformed JSON: {err.msg} (column {err.colno})") from None
+        raise BadValueError(f"malformed JSON: {err.msg} (column {err.colno})") from None
     except RecursionError:
-        raise ValueError("malformed JSON: nested too deeply") from None
+        raise BadValueError("malformed JSON: nested too deeply") from None
     if not isinstance(record, dict):
-        raise ValueError(f"expected a JSON object, got {json_type(record)}")
+        raise BadValueError(f"expected a JSON object, got {json_type(record)}")
     for key, value in record.items():  # Anserini's JSON reader refuses deep nesting
         if key not in _FIELDS and isinstance(value, (dict, list)):
-            raise ValueError(
+            raise BadValueError(
                 f"field {key!r} holds {json_type(value)}: a shard line holds "
                 "only 'id', 'contents', 'vector' and plain values"
             )
     if "id" not in record:
-        raise ValueError("missing 'id'")
+        raise BadValueError("missing 'id'")
     record["id"] = check_id(record["id"], "id")
     contents = record.get("contents", "")
     if not isinstance(contents, str):
-        raise ValueError(f"'contents' must be a string, got {json_type(contents)}")
+        raise BadValueError(f"'contents' must be a string, got {json_type(contents)}")
     if "vector" not in record:
-        raise ValueError("missing 'vector'")
+        raise BadValueError("missing 'vector'")
     vector = record["vector"]
     if not isinstance(vector, dict):
-        raise ValueError(f"'vector' must be an object token -> weight, got {json_type(vector)}")
+        raise BadValueError(f"'vector' must be an object token -> weight, got {json_type(vector)}")
     if not vector:
-        raise ValueError(
+        raise BadValueError(
             f"empty 'vector': Lucene would drop the document; give it {{{EMPTY_DOC_TOKEN!r}: 1}} "
             "to keep it in the index"
         )
@@ -122,16 +116,16 @@ def parse_vector_line(line: str) -> dict:
     _check_weights(vector)
     problem = record_problem(record)  # what Lucene/Anserini cannot hold (indexer/limits.py)
     if problem:
-        raise ValueError(problem)
+        raise BadValueError(problem)
     return record
 
 
 def _check_tokens(vector: dict[str, Any]) -> None:
     if "" in vector:
-        raise ValueError("empty token in 'vector' (Lucene would drop it)")
+        raise BadValueError("empty token in 'vector' (Lucene would drop it)")
     if _BAD_TOKEN.search("".join(vector)):  # one scan of all tokens; find the culprit after
         token = next(t for t in vector if _BAD_TOKEN.search(t))
-        raise ValueError(
+        raise BadValueError(
             f"token {token!r} contains whitespace or a control character (Lucene's "
             "pretokenized analyzer would split it into other terms)"
         )
@@ -143,19 +137,19 @@ def _check_weights(vector: dict[str, Any]) -> None:
         return  # the usual case, checked at C speed
     for token, weight in vector.items():
         if isinstance(weight, float) and not math.isfinite(weight):
-            raise ValueError(f"weight {weight!r} of token {token!r} is not a finite number")
+            raise BadValueError(f"weight {weight!r} of token {token!r} is not a finite number")
         if type(weight) is not int:  # a float, a bool, a string, null...
-            raise ValueError(
+            raise BadValueError(
                 f"weight {weight!r} of token {token!r} is not an integer (impacts are "
                 "round(weight × scale))"
             )
         if weight < 1:
-            raise ValueError(
+            raise BadValueError(
                 f"weight {weight} of token {token!r} is not positive (Lucene drops zero and "
                 "negative impacts)"
             )
         if weight > MAX_WEIGHT:
-            raise ValueError(f"weight {weight} of token {token!r} is above {MAX_WEIGHT}")
+            raise BadValueError(f"weight {weight} of token {token!r} is above {MAX_WEIGHT}")
 
 
 @dataclass
@@ -189,7 +183,7 @@ def iter_checked_records(vectors_dir: str | Path) -> Iterator[dict]:
                     try:
                         record = parse_vector_line(_decode(raw))
                         if record["id"] in seen:
-                            raise ValueError(f"duplicate id {record['id']!r}")
+                            raise BadValueError(f"duplicate id {record['id']!r}")
                     except ValueError as err:
                         raise InputError(shard, lineno, str(err)) from None
                     seen.add(record["id"])
@@ -202,7 +196,7 @@ def _decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"invalid UTF-8 at byte {err.start + 1} of the line") from None
+        raise BadValueError(f"invalid UTF-8 at byte {err.start + 1} of the line") from None
 
 
 def check_vector_shards(vectors_dir: str | Path) -> ShardSummary:

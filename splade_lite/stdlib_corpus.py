@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from splade_lite.errors import BadValueError
+
 #: Bump when the corpus builder changes what it produces, so cached demo indexes are rebuilt.
 CORPUS_VERSION = 1
 MIN_TEXT_CHARS = 40
@@ -112,7 +114,7 @@ def build_stdlib_corpus(
     so that every part of the library is represented, not only the first modules by name.
     """
     if max_docs < 1:
-        raise ValueError(f"max_docs must be at least 1, got {max_docs}")
+        raise BadValueError(f"max_docs must be at least 1, got {max_docs}")
     candidates = _dedupe([*_source_docs(root or stdlib_dir()), *_compiled_docs(compiled_modules)])
     chosen: list[DemoDoc] = []
     for tier in (_MODULE, _TOP_LEVEL, _METHOD):

@@ -134,22 +134,19 @@ def _too_large(weight: float, scale: float) -> ValueError:
     )
 
 
-def quantize_weight(weight: float, scale: float) -> int:
-    """round(weight × scale), half away from zero, as stored in a Lucene impact posting."""
-    if not math.isfinite(weight):
-        raise ValueError(f"weight {weight!r} is not finite")
-    impact = int(math.floor(weight * scale + 0.5))
-    if impact > MAX_IMPACT:
-        raise _too_large(weight, scale)
-    return impact
+def quantize_values(weights: np.ndarray, scale: float) -> np.ndarray:
+    """Integer impacts ``round(w × scale)`` (halves up) of each weight, in place of it, as
+    int64: what a Lucene impact posting stores. Zeros stay; beyond Java's int is refused."""
+    exact = np.floor(np.asarray(weights, dtype=np.float64) * scale + 0.5)
+    if exact.size and not exact.max() <= MAX_IMPACT:  # NaN fails this test too
+        worst = np.argmax(np.nan_to_num(exact, nan=np.inf))
+        raise _too_large(float(np.asarray(weights).reshape(-1)[worst]), scale)
+    return exact.astype(np.int64)
 
 
 def quantize(vector: SparseVector, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Integer impacts ``round(w × scale)`` with the zeros dropped: (token ids, int weights)."""
-    exact = np.floor(vector.values.astype(np.float64) * scale + 0.5)
-    if exact.size and not exact.max() <= MAX_IMPACT:  # NaN fails this test too
-        raise _too_large(float(vector.values[np.argmax(np.nan_to_num(exact, nan=np.inf))]), scale)
-    ints = exact.astype(np.int64)
+    ints = quantize_values(vector.values, scale)
     keep = ints > 0
     return vector.indices[keep], ints[keep]
 
@@ -158,13 +155,3 @@ def quantize_to_terms(vector: SparseVector, terms: Sequence[str], scale: float) 
     """``{term: integer impact}`` of a vector over the vocabulary `terms` (zeros dropped)."""
     ids, weights = quantize(vector, scale)
     return {terms[i]: w for i, w in zip(ids.tolist(), weights.tolist())}
-
-
-def quantize_tokens(weights: Mapping[str, float], scale: float) -> dict[str, int]:
-    """Quantise a ``{token: weight}`` map, dropping the terms that round to zero."""
-    out: dict[str, int] = {}
-    for token, weight in weights.items():
-        q = quantize_weight(weight, scale)
-        if q > 0:
-            out[token] = q
-    return out

@@ -79,20 +79,37 @@ def tiny_corpus(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_built(tmp_path_factory, tiny_corpus, splade_tiny):
-    """`tiny_corpus` encoded once and indexed in both modes, each with BM25 beside it.
-
-    Shared by the whole session: a test that changes a folder copies it first
-    (``shutil.copytree(tiny_built / "index", tmp_path / "index")``). Holds ``vectors/``,
-    ``index/`` (SPLADE queries) and ``index-if/`` (inference-free queries). Needs the JVM.
-    """
+def _tiny_build(tmp_path_factory, tiny_corpus, splade_tiny):
+    """The folder of `tiny_built` and what each ``build_index`` returned, by index name."""
     from splade_lite.encode import encode_corpus
     from splade_lite.index import build_index
 
     root = tmp_path_factory.mktemp("tiny-built")
     encode_corpus(tiny_corpus, root / "vectors", encoder=splade_tiny, progress=False)
-    build_index(root / "vectors", root / "index", bm25_corpus=tiny_corpus)
-    build_index(
-        root / "vectors", root / "index-if", bm25_corpus=tiny_corpus, mode="inference-free"
-    )
-    return root
+    metas = {
+        "index": build_index(root / "vectors", root / "index", bm25_corpus=tiny_corpus),
+        "index-if": build_index(
+            root / "vectors", root / "index-if", bm25_corpus=tiny_corpus, mode="inference-free"
+        ),
+    }
+    return root, metas
+
+
+@pytest.fixture(scope="session")
+def tiny_built(_tiny_build) -> Path:
+    """`tiny_corpus` encoded once (``splade_tiny``, default settings) and indexed in both
+    modes, each with BM25 beside it: THE small index of the test session.
+
+    Test modules that need a small index use this one rather than building their own (an
+    encode and two index builds cost tens of seconds on a 2-core machine). Shared by the
+    whole session, so it is read-only: a test that changes a folder copies it first
+    (``shutil.copytree(tiny_built / "index", tmp_path / "index")``). Holds ``vectors/``,
+    ``index/`` (SPLADE queries) and ``index-if/`` (inference-free queries). Needs the JVM.
+    """
+    return _tiny_build[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_built_meta(_tiny_build) -> dict[str, dict]:
+    """The metadata ``build_index`` returned for ``tiny_built / "index"`` and ``"index-if"``."""
+    return _tiny_build[1]

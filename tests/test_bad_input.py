@@ -161,14 +161,8 @@ def test_bad_vector_shards_are_refused_before_anserini(tmp_path: Path, line: str
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory, tiny_corpus, splade_tiny) -> Path:
-    from splade_lite.encode import encode_corpus
-    from splade_lite.index import build_index
-
-    root = tmp_path_factory.mktemp("queries")
-    encode_corpus(tiny_corpus, root / "vectors", encoder=splade_tiny, progress=False)
-    build_index(root / "vectors", root / "index", bm25_corpus=tiny_corpus)
-    return root / "index"
+def index(tiny_built) -> Path:
+    return tiny_built / "index"  # the session's small index (conftest.py), read only
 
 
 @pytest.mark.jvm

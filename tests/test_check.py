@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from splade_lite.check import FAIL, OK, SKIP, check_folder, format_checks
 from splade_lite.cli import main
-from splade_lite.encode import encode_corpus
 from splade_lite.index import build_index
 from splade_lite.search import Searcher
 
@@ -21,11 +20,9 @@ pytestmark = pytest.mark.jvm
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, tiny_corpus, splade_tiny) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("check")
-    encode_corpus(tiny_corpus, root / "vectors", encoder=splade_tiny, progress=False)
-    build_index(root / "vectors", root / "index", bm25_corpus=tiny_corpus)
-    return root / "vectors", root / "index"
+def built(tiny_built) -> tuple[Path, Path]:
+    """The session's small index (conftest.py): read only, `copy` it to change it."""
+    return tiny_built / "vectors", tiny_built / "index"
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from splade_lite.encode import encode_corpus
-from splade_lite.index import build_index
 from splade_lite.search import Searcher
 
 pytestmark = pytest.mark.jvm
@@ -21,12 +19,9 @@ QUERIES = [f"{a} {b}" for i, a in enumerate(WORDS) for b in WORDS[i + 1 :]] + ["
 
 
 @pytest.fixture(scope="module")
-def indexes(tmp_path_factory, tiny_corpus, splade_tiny) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("concurrency")
-    encode_corpus(tiny_corpus, root / "vectors", encoder=splade_tiny, progress=False)
-    build_index(root / "vectors", root / "splade", bm25_corpus=tiny_corpus)
-    build_index(root / "vectors", root / "free", mode="inference-free")
-    return {"splade": root / "splade", "inference-free": root / "free"}
+def indexes(tiny_built) -> dict[str, Path]:
+    """The session's small indexes (conftest.py), one per mode."""
+    return {"splade": tiny_built / "index", "inference-free": tiny_built / "index-if"}
 
 
 def as_pairs(results) -> list[list[tuple[str, float]]]:
@@ -79,6 +74,7 @@ def _search_in_child(index: str, queries: list[str]) -> list[list[tuple[str, flo
     return as_pairs(Searcher(index).batch_search(queries, k=10))
 
 
+@pytest.mark.slow  # two spawned processes, each starting a JVM and loading the model
 def test_two_processes_search_one_index(indexes):
     expected = as_pairs(Searcher(indexes["splade"]).batch_search(QUERIES, k=10))
     spawn = multiprocessing.get_context("spawn")  # never fork a process that runs a JVM

@@ -12,17 +12,15 @@ from pathlib import Path
 import click
 import pytest
 
+from splade_lite.cli_demo import demo_json, format_matches, render_result, show_demo
 from splade_lite.demo import (
     DEMO_QUERIES,
     DemoHit,
-    MatchedTerm,
     QueryResult,
     default_workdir,
-    format_matches,
-    match_terms,
-    render_result,
     run_demo,
 )
+from splade_lite.explain import explain
 from splade_lite.io import read_corpus
 from splade_lite.stdlib_corpus import COMPILED_MODULES, build_stdlib_corpus, write_corpus
 
@@ -231,29 +229,34 @@ def test_fake_stdlib_selection_prefers_modules(fake_stdlib):
 
 
 # --------------------------------------------------------------------------------------------
-# Explaining a hit (no JVM, no model)
+# Showing why a hit matched (no JVM, no model): explain.py's split, drawn by the CLI
 
 QUERY = {"sleep": 120, "seconds": 80, "pause": 50, "wait": 30, ".": 7}
 DOC = {"sleep": 150, "seconds": 90, "delay": 40, "wait": 10, "time": 99}
 QUERY_TOKENS = ["pause", "for", "seconds"]
 
 
-def test_match_terms_contributions_add_up_to_the_dot_product():
-    matches = match_terms(QUERY, DOC, QUERY_TOKENS)
-    score = sum(QUERY[t] * DOC[t] for t in QUERY.keys() & DOC.keys())
-    assert sum(m.contribution for m in matches) == score == 120 * 150 + 80 * 90 + 30 * 10
-    assert [m.term for m in matches] == ["sleep", "seconds", "wait"]  # largest first
-    assert [m.expansion for m in matches] == [True, False, True]
-    assert matches[0] == MatchedTerm("sleep", 120, 150, True)
+def test_the_demo_explains_with_explain_py():
+    # the demo has no explanation engine of its own: a hit carries explain.py's Explanation
+    import splade_lite.demo as demo
+
+    assert not hasattr(demo, "match_terms") and not hasattr(demo, "MatchedTerm")
+    ex = explain(QUERY, DOC, "time.sleep", QUERY_TOKENS)
+    assert ex.score == 120 * 150 + 80 * 90 + 30 * 10
+    assert [(c.term, c.expansion_in_query) for c in ex.matched] == [
+        ("sleep", True),
+        ("seconds", False),
+        ("wait", True),
+    ]
 
 
-def test_match_terms_nothing_shared():
-    assert match_terms({"a": 1}, {"b": 2}, ["a"]) == []
-    assert format_matches([]) == "(no shared term)"
+def test_nothing_shared():
+    assert format_matches(explain({"a": 1}, {"b": 2}, "d", ["a"])) == "(no shared term)"
+    assert format_matches(None) == "(no shared term)"
 
 
 def test_format_matches_marks_and_styles_expansions():
-    matches = match_terms(QUERY, DOC, QUERY_TOKENS)
+    matches = explain(QUERY, DOC, "time.sleep", QUERY_TOKENS)
     styled = format_matches(matches)
     plain = click.unstyle(styled)
     # +wait adds 300 of 25,500 (1.2%): it does not carry the match, so it is summed
@@ -264,16 +267,15 @@ def test_format_matches_marks_and_styles_expansions():
     # beyond the limit the rest is summed, so the shown numbers still add up to the score
     assert click.unstyle(format_matches(matches, limit=1)) == "+sleep 120x150=18000, 2 more=7500"
     # punctuation is quoted so that it does not read as a separator
-    dot = [MatchedTerm(".", 7, 3, True)]
+    dot = explain({".": 7}, {".": 3}, "d", ["pause"])
     assert click.unstyle(format_matches(dot)) == '+"." 7x3=21'
 
 
 def test_render_result():
-    matches = tuple(match_terms(QUERY, DOC, QUERY_TOKENS))
-    score = sum(m.contribution for m in matches)
+    matches = explain(QUERY, DOC, "time.sleep", QUERY_TOKENS)
     result = QueryResult(
         "pause for seconds",
-        splade=[DemoHit(1, "time.sleep", score, "time.sleep(seconds)", matches)],
+        splade=[DemoHit(1, "time.sleep", matches.score, "time.sleep(seconds)", matches)],
         bm25=[
             DemoHit(1, "sched.scheduler", 3.5, "sched.scheduler"),
             DemoHit(2, "time.sleep", 2.25, "time.sleep(seconds)"),
@@ -290,6 +292,19 @@ def test_render_result():
     assert "+sleep 120x150=18000, seconds 80x90=7200, 1 more=300" in text
     assert "2. time.sleep(seconds)  score 2.25 <- wanted (SPLADE #1)" in text
     assert "SPLADE ranks it #1; BM25 ranks it #2." in text
+    # --json: the same hits as data
+    from splade_lite.demo import DemoResult
+
+    data = demo_json(DemoResult(Path("w"), 2, [result]))
+    (query,) = data["queries"]
+    assert query["splade_rank"] == 1 and query["bm25_rank"] == 2
+    assert [m["term"] for m in query["splade"][0]["matched"]] == ["sleep", "seconds", "wait"]
+    assert query["bm25"][1] == {
+        "rank": 2,
+        "docid": "time.sleep",
+        "score": 2.25,
+        "title": "time.sleep(seconds)",
+    }
 
 
 def test_default_workdir(monkeypatch, tmp_path):
@@ -322,7 +337,10 @@ def test_run_demo_end_to_end(tmp_path):
     _needs_pipeline()
     workdir = tmp_path / "demo"
     lines: list[str] = []
-    result = run_demo(workdir=workdir, max_docs=100, echo=lines.append)
+    result = run_demo(workdir=workdir, max_docs=100, log=lines.append)
+    assert "Building the demo" in lines[0]
+    lines.clear()
+    show_demo(result, lines.append)
     text = click.unstyle("\n".join(lines))
 
     assert result.num_docs == 100 and not result.cached
@@ -333,25 +351,26 @@ def test_run_demo_end_to_end(tmp_path):
         assert 0 < len(query.splade) <= 5 and len(query.bm25) <= 5
         for hit in query.splade:
             # the score Lucene computed is exactly the sum of the shown contributions
-            assert hit.matches
-            assert sum(m.contribution for m in hit.matches) == hit.score
-            assert all(m.query_weight > 0 and m.doc_weight > 0 for m in hit.matches)
+            assert hit.explanation is not None and hit.explanation.matched
+            assert sum(m.contribution for m in hit.explanation.matched) == hit.score
+            assert all(m.query_weight > 0 and m.doc_weight > 0 for m in hit.explanation.matched)
         assert [h.score for h in query.bm25] == sorted((h.score for h in query.bm25), reverse=True)
     for needle in ("SPLADE", "BM25", "Where to go next", "splade-lite encode CORPUS --out VECTORS"):
         assert needle in text
     assert "splade-lite index VECTORS --out INDEX --bm25-corpus CORPUS" in text
     assert 'splade-lite search INDEX "' in text and "splade-lite evaluate" in text
+    assert "search INDEX --queries QUERIES --run run.trec" in text  # the option search has
 
     # a second run reuses the index and only searches; own queries replace the built-in ones
     started = time.perf_counter()
     lines.clear()
-    again = run_demo(workdir=workdir, max_docs=100, queries=["sort a list"], echo=lines.append)
+    again = run_demo(workdir=workdir, max_docs=100, queries=["sort a list"], log=lines.append)
     assert again.cached and time.perf_counter() - started < 60
     assert [q.query for q in again.queries] == ["sort a list"]
     assert "Using the demo index built earlier" in lines[0]
 
     # another corpus size is another corpus: rebuilt, not reused
-    other = run_demo(workdir=workdir, max_docs=60, queries=["sort"], echo=lambda _line: None)
+    other = run_demo(workdir=workdir, max_docs=60, queries=["sort"])
     assert other.num_docs == 60 and not other.cached
 
 
@@ -364,21 +383,24 @@ def test_demo_command_uses_the_cache(tmp_path):
     from splade_lite.cli import main
 
     workdir = tmp_path / "demo"
-    run_demo(workdir=workdir, max_docs=50, queries=["x"], echo=lambda _line: None)
-    out = CliRunner().invoke(
-        main, ["demo", "--workdir", str(workdir), "--max-docs", "50", "--query", "sort a list"]
-    )
+    run_demo(workdir=workdir, max_docs=50, queries=["x"])
+    args = ["demo", "--workdir", str(workdir), "--max-docs", "50", "--query", "sort a list"]
+    out = CliRunner().invoke(main, args)
     assert out.exit_code == 0, out.output
-    assert "Using the demo index built earlier" in out.output
-    assert 'Query: "sort a list"' in out.output
+    assert "Using the demo index built earlier" in out.stderr  # a note, not a result
+    assert 'Query: "sort a list"' in out.stdout
     assert "\x1b[" not in out.output  # no terminal, no colour codes
+    data = json.loads(CliRunner().invoke(main, [*args, "--json", "--quiet"]).stdout)
+    assert data["cached"] and [q["query"] for q in data["queries"]] == ["sort a list"]
+    quiet = CliRunner().invoke(main, [*args, "--quiet"])
+    assert quiet.stderr == "" and quiet.stdout == out.stdout
 
 
 def test_next_steps_name_a_command_that_runs(monkeypatch, tmp_path):
     import shutil
     import sys
 
-    from splade_lite.demo import command_name
+    from splade_lite.cli_demo import command_name
 
     monkeypatch.setattr(shutil, "which", lambda name: None)  # not on PATH
     script = tmp_path / "bin" / "splade-lite"

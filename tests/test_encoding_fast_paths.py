@@ -167,6 +167,7 @@ def _encoded_files(folder):
     return files, meta
 
 
+@pytest.mark.slow  # two spawned worker processes, each loading torch and the model
 def test_workers_write_the_same_files_as_one_process(tmp_path, corpus_600, splade_tiny):
     options = {"batch_size": 4, "shard_size": 250, "progress": False}
     encode_corpus(corpus_600, tmp_path / "one", encoder=splade_tiny, **options)
@@ -183,6 +184,7 @@ def test_workers_write_the_same_files_as_one_process(tmp_path, corpus_600, splad
     assert one_meta == two_meta
 
 
+@pytest.mark.slow  # two spawned worker processes, each loading torch and the model
 def test_parallel_encoder_keeps_chunk_order_and_uses_spawn(splade_tiny):
     from splade_lite.encoders.parallel import ParallelEncoder
 

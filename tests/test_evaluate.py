@@ -25,7 +25,7 @@ from splade_lite.evaluate import (
     format_per_query,
     format_table,
 )
-from splade_lite.io import read_qrels, write_trec_run
+from splade_lite.trec import read_qrels, write_trec_run
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

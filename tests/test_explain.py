@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import click
 import pytest
 
-from splade_lite.explain import (
-    Explanation,
-    TermContribution,
-    _bar,
-    _cells,
-    explain,
-    render,
-)
+from splade_lite.cli_render import bar, cells, explanation_json
+from splade_lite.cli_render import render_explanation as render
+from splade_lite.explain import Explanation, TermContribution, explain
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
 QUERY = {"vitamin": 3, "d": 2, "bone": 5, "health": 1}
@@ -117,7 +113,7 @@ def test_render_fits_width(width):
     ):
         text = render(ex, title=title, width=width, top=12, doc_top=30)
         for line in click.unstyle(text).splitlines():
-            assert _cells(line) <= width, line
+            assert cells(line) <= width, line
 
 
 def test_truncated_rows_add_up():
@@ -147,7 +143,31 @@ def test_doc_block_without_text_and_limits():
 
 
 def test_bar_blocks():
-    assert _bar(0) == ""
-    assert _bar(0.01) == "▏"  # a positive contribution always shows
-    assert _bar(1.5) == "█▌"
-    assert _bar(3) == "███"
+    assert bar(0) == ""
+    assert bar(0.01) == "▏"  # a positive contribution always shows
+    assert bar(1.5) == "█▌"
+    assert bar(3) == "███"
+
+
+def test_the_table_is_drawn_by_the_cli_and_reached_from_the_api():
+    from splade_lite import explain as api
+
+    ex = example()
+    assert api.render(ex, title="t", width=60, color=False) == render(
+        ex, title="t", width=60, color=False
+    )
+    assert str(ex) == render(ex, width=100, color=False)
+    assert not hasattr(api, "_table") and not hasattr(api, "click")  # no drawing left in it
+
+
+def test_explanation_as_json():
+    data = explanation_json(example())
+    assert data["score"] == 62 and data["expansion_score"] == 20
+    assert [(m["term"], m["contribution"]) for m in data["matched"]] == [
+        ("vitamin", 30),
+        ("bone", 20),
+        ("d", 12),
+    ]
+    assert data["matched"][1]["expansion_in_query"] and data["matched"][1]["expansion_in_doc"]
+    assert list(data["query_terms"]) == ["bone", "vitamin", "d", "health"]  # heaviest first
+    assert json.loads(json.dumps(data)) == data  # plain JSON types only

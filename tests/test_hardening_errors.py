@@ -257,16 +257,21 @@ def test_a_full_disk_while_saving_the_tokenizer_is_one_line_and_leaves_nothing(
     tiny_built, tmp_path, monkeypatch
 ):
     import errno
+    from pathlib import Path
 
-    from transformers import PreTrainedTokenizerBase
+    copy = shutil.copyfile
 
-    def full_disk(self, folder, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(folder))
+    def full_disk(source, target, *args, **kwargs):
+        if Path(target).parent.name == "tokenizer":  # the vectors folder's tokenizer, copied
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        return copy(source, target, *args, **kwargs)
 
-    monkeypatch.setattr(PreTrainedTokenizerBase, "save_pretrained", full_disk)
-    result = invoke("index", tiny_built / "vectors", "--out", tmp_path / "index")
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = invoke("index", tiny_built / "vectors", "--out", out / "index")
     _one_line_error(result, "No space left on device")
-    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no index, no staging folder
+    assert sorted(p.name for p in out.iterdir()) == []  # no index, no staging folder
 
 
 @pytest.mark.parametrize(

@@ -16,17 +16,14 @@ from pathlib import Path
 import pytest
 
 from splade_lite.check import FAIL, check_folder
-from splade_lite.encode import encode_corpus
 from splade_lite.index import build_index, export_index
 
 pytestmark = pytest.mark.jvm
 
 
 @pytest.fixture(scope="module")
-def vectors(tmp_path_factory, tiny_corpus, splade_tiny) -> Path:
-    out = tmp_path_factory.mktemp("index") / "vectors"
-    encode_corpus(tiny_corpus, out, encoder=splade_tiny, progress=False)
-    return out
+def vectors(tiny_built) -> Path:
+    return tiny_built / "vectors"  # the session's (conftest.py), read only
 
 
 def _staging(out: Path) -> list[Path]:

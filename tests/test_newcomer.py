@@ -17,9 +17,10 @@ from click.testing import CliRunner
 from splade_lite.cli import main
 from splade_lite.feedback import Feedback
 from splade_lite.fusion import DEFAULT_ALPHA, DEFAULT_DEPTHS, DEFAULT_FUSION, Hybrid
-from splade_lite.io import InputError, write_trec_run
+from splade_lite.io import InputError
 from splade_lite.pruning import IDF_FLOOR, Pruning
 from splade_lite.runs import run_tag
+from splade_lite.trec import write_trec_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,7 +129,9 @@ def test_options_of_an_opt_in_feature_are_refused_in_good_english(tmp_path):
 def _searcher(mode="splade", *, hybrid=None, feedback=None, pruning=None, meta=None):
     """What run_tag reads of a Searcher, without an index."""
     meta = {"mode": "inference-free" if mode == "bm25" else mode, **(meta or {})}
-    return SimpleNamespace(mode=mode, hybrid=hybrid, feedback=feedback, pruning=pruning, meta=meta)
+    return SimpleNamespace(
+        ranking=mode, hybrid=hybrid, feedback=feedback, pruning=pruning, meta=meta
+    )
 
 
 IF_META = {"idf_source": "corpus"}  # inference-free with corpus IDF: default floor IDF_FLOOR

@@ -85,7 +85,9 @@ def encode(corpus: Path, out: Path, encoder=None, **options):
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """Every file under `folder` (``tokenizer/`` too) by its path inside it."""
+    files = (p for p in sorted(folder.rglob("*")) if p.is_file())
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in files}
 
 
 def assert_same_output(got: Path, expected: Path) -> None:
@@ -209,6 +211,27 @@ def test_overwrite_replaces_and_plain_run_refuses(tmp_path: Path, corpus: Path, 
     encode(corpus, out, overwrite=True)
     assert (out / "notes.txt").read_text() == "mine"  # only encode's own files are replaced
     (out / "notes.txt").unlink()
+    assert_same_output(out, reference)
+
+
+def test_overwrite_and_resume_drop_an_earlier_tokenizer(
+    tmp_path: Path, corpus: Path, reference: Path
+):
+    out = tmp_path / "out"
+    encode(corpus, out)
+    (out / "tokenizer").mkdir()  # as an encode with a model on disk leaves it
+    (out / "tokenizer" / "tokenizer.json").write_text("{}")
+    with pytest.raises(FileExistsError, match="already holds encoded vectors"):
+        encode(corpus, out)
+    encode(corpus, out, overwrite=True)
+    assert_same_output(out, reference)  # tokenizer/ went with the rest of encode's files
+
+    with pytest.raises(KeyboardInterrupt):
+        encode(corpus, out, FakeEncoder(stop_at=3), overwrite=True)
+    leftover = out / ".tokenizer.0123abcd.tmp"  # what a kill while saving it leaves
+    leftover.mkdir()
+    (leftover / "vocab.txt").write_text("a\n")
+    encode(corpus, out, resume=True)
     assert_same_output(out, reference)
 
 

@@ -25,12 +25,11 @@ QUERIES = [
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, tiny_corpus, splade_tiny):
-    root = tmp_path_factory.mktemp("e2e")
-    encode_corpus(tiny_corpus, root / "vectors", encoder=splade_tiny, progress=False)
-    meta = build_index(root / "vectors", root / "index", bm25_corpus=tiny_corpus)
-    docs = {r["id"]: r["vector"] for r in read_vector_shards(root / "vectors")}
-    return root, meta, docs
+def built(tiny_built, tiny_built_meta):
+    """The session's small index (conftest.py, read only), what build_index returned for it,
+    and its documents' vectors."""
+    docs = {r["id"]: r["vector"] for r in read_vector_shards(tiny_built / "vectors")}
+    return tiny_built, tiny_built_meta["index"], docs
 
 
 def brute_force(query: dict[str, int], docs: dict[str, dict[str, int]]) -> dict[str, int]:
@@ -158,19 +157,28 @@ def test_empty_vector_document_is_indexed_and_exported(tmp_path):
     assert build_index(tmp_path / "e", tmp_path / "again")["num_docs"] == 2
 
 
-def test_export_round_trip(built, tmp_path):
+def test_export_round_trip(built, tmp_path, monkeypatch):
     root, _, docs = built
     count = export_index(root / "index", tmp_path / "out", compress=True)
     assert count == len(docs)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "idf.json",
         "part-00000.jsonl.gz",
+        "tokenizer",
         "vectors.json",
     ]
     back = {r["id"]: r["vector"] for r in read_vector_shards(tmp_path / "out")}
     assert back == docs
-    # an export is itself a vectors folder: it indexes again to the same search results
+    # an export is itself a vectors folder: it indexes again to the same search results,
+    # with the tokenizer it carries (the model is not looked up)
+    import splade_lite.index
+
+    def no_lookup(*args, **kwargs):
+        raise AssertionError("build_index looked the model up")
+
+    monkeypatch.setattr(splade_lite.index, "resolve_recorded", no_lookup)
     build_index(tmp_path / "out", tmp_path / "again")
+    monkeypatch.undo()
     first, second = Searcher(root / "index"), Searcher(tmp_path / "again")
     assert first.batch_search(QUERIES, k=5) == second.batch_search(QUERIES, k=5)
 
@@ -183,6 +191,12 @@ def test_bm25_beside_the_impact_index(built):
     assert bm25.search("the", k=3) == []  # a stopword alone matches nothing
     docs = bm25.documents(["d2", "nope"])
     assert docs["d2"]["text"].startswith("The aurora") and "nope" not in docs
+    # `mode` is how the index was encoded, whatever ranks: the query encoder still loads
+    assert (bm25.ranking, bm25.mode) == ("bm25", "splade")
+    sparse = Searcher(root / "index")
+    assert bm25.query_terms(["aurora"]) == sparse.query_terms(["aurora"])
+    with pytest.raises(ValueError, match="BM25 searcher"):
+        bm25.batch_search_terms(sparse.query_terms(["aurora"]))
 
 
 def test_refuses_to_overwrite_and_to_search_without_bm25(built, tmp_path):
@@ -246,13 +260,14 @@ def test_hybrid_is_the_fusion_of_both_lists(built):
             assert [(h.docid, h.score) for h in got] == expected, (query, settings)
         batch = hybrid.batch_search(QUERIES + ["  "], k=4, threads=3)
         assert batch == [hybrid.search(q, k=4) for q in QUERIES] + [[]]
-        from splade_lite.indexer import hybrid_search
+        from splade_lite.indexer import BM25Index, ImpactIndex, hybrid_search
 
+        impact, lexical = ImpactIndex(root / "index"), BM25Index(root / "index" / "bm25")
         for query, terms in zip(QUERIES, sparse.query_terms(QUERIES)):
             options = dict(depth=settings.depth_for(hybrid.mode, 4), k=4, fusion=settings.fusion)
             options.update(alpha=settings.alpha, rrf_k=settings.rrf_k)
             two_threads = hybrid_search(
-                hybrid._impact, hybrid._bm25, [terms], [query], concurrent=True, **options
+                impact, lexical, [terms], [query], concurrent=True, **options
             )
             assert [list(map(tuple, hybrid.search(query, k=4)))] == two_threads
     # a document only BM25 finds is still returned
@@ -365,38 +380,40 @@ def test_inference_free_search_in_java_equals_the_python_path(tmp_path, tiny_cor
     for options in settings:
         in_java, in_python = (
             Searcher(tmp_path / "i", **options),
-            Searcher(tmp_path / "i", **options),
+            Searcher(tmp_path / "i", java_queries=False, **options),
         )
-        assert in_java._java_queries() is not None, options
-        in_python._text_queries = None  # never made: every query is encoded in Python
+        assert in_java.queries.java_builder is not None, options
+        assert in_python.queries.java_builder is None  # every query is encoded in Python
         for text in texts:
             assert in_java.search(text, k=4) == in_python.search(text, k=4), (text, options)
         batch = in_java.batch_search(texts + [" "], k=4, threads=2)
         assert batch == [in_python.search(t, k=4) for t in texts] + [[]], options
-    java = Searcher(tmp_path / "i")._java_queries()
+    java = Searcher(tmp_path / "i").queries.java_builder
     assert java.encode("Café") is None and java.encode("[CLS] coffee") is None
     assert Searcher(tmp_path / "i").search("café", k=3)  # answered through Python
 
 
 def test_splade_queries_are_not_built_in_java(built):
     root, _, _ = built
-    assert Searcher(root / "index")._java_queries() is None
+    assert Searcher(root / "index").queries.java_builder is None
 
 
 def test_a_java_query_builder_that_disagrees_is_not_used(tmp_path, tiny_corpus, monkeypatch):
     """Checked on probe texts when made: one that would change a query is refused, loudly."""
-    import splade_lite.indexer
+    import splade_lite.indexer.lucene
 
     encode_corpus(tiny_corpus, tmp_path / "v", mode="inference-free", progress=False)
     build_index(tmp_path / "v", tmp_path / "i")
     expected = [Searcher(tmp_path / "i").search(q, k=3) for q in QUERIES]
 
-    class OffByOne(splade_lite.indexer.IdfQueries):  # Java's weights no longer match Python's
+    class OffByOne(
+        splade_lite.indexer.lucene.IdfQueries
+    ):  # Java's weights no longer match Python's
         def __init__(self, wordpiece, terms, weights, max_terms=None):
             super().__init__(wordpiece, terms, [w + 1 if w else 0 for w in weights], max_terms)
 
-    monkeypatch.setattr(splade_lite.indexer, "IdfQueries", OffByOne)
+    monkeypatch.setattr(splade_lite.indexer.lucene, "IdfQueries", OffByOne)
     searcher = Searcher(tmp_path / "i")
     with pytest.warns(RuntimeWarning, match="disagrees"):
-        assert searcher._java_queries() is None
+        assert searcher.queries.java_builder is None
     assert [searcher.search(q, k=3) for q in QUERIES] == expected  # through Python

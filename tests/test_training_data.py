@@ -1,4 +1,5 @@
-"""Training data: pseudo-queries, qrels pairs, hard negatives, IDF, and the teachers."""
+"""Training data: pseudo-queries, qrels pairs, hard negatives, IDF, and the teachers (the
+product's BM25 through Lucene, the encoder's dot products, fused as hybrid search fuses)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from splade_lite.training.data import (
     without_span,
     write_examples,
 )
+from splade_lite.vectors import SparseVector
 
 
 def test_pseudo_queries_are_titles_and_spans_of_the_document():
@@ -116,49 +118,98 @@ def test_corpus_idf_counts_each_document_once(tmp_path):
     assert set(short) == {"bees", "moon"}
 
 
-def test_bm25_matches_the_formula():
-    texts = ["bees pollinate flowers", "bees bees sting", "moon tides"]
-    bm25 = teachers.BM25(texts, k1=0.9, b=0.4)
-    scores = bm25.scores(["bees"])[0]
-    n, df = 3, 2
+@pytest.mark.jvm
+def test_bm25_teacher_is_lucenes_bm25():
+    from splade_lite.indexer import BM25Index
+
+    docs = [
+        Doc("a", "bees pollinate flowers"),
+        Doc("b", "the bees, bees sting"),
+        Doc("c", "moon tides"),
+        Doc("d", "", ""),  # no word: not indexed, never found
+    ]
+    with teachers.BM25Teacher(docs) as bm25:
+        folder = bm25.folder
+        assert isinstance(bm25.index, BM25Index) and bm25.index.num_docs == 3
+        hits = bm25.search(["Bee", "moon", "the", "nothing here"], 10)
+    assert not folder.exists()  # the temporary index is gone
+    # Lucene's BM25 (k1 0.9, b 0.4; no (k1 + 1) factor) over the English analyzer's terms:
+    # "Bee" and "bees" stem alike, "the" is a stop word; lengths 3, 3 and 2 terms
+    n, df, avg = 3, 2, 8 / 3
     idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-    lengths = [3, 3, 2]
-    avg = sum(lengths) / 3
 
     def term(tf, length):
-        return idf * tf * 1.9 / (tf + 0.9 * (1 - 0.4 + 0.4 * length / avg))
+        return idf * tf / (tf + 0.9 * (1 - 0.4 + 0.4 * length / avg))
 
-    assert scores == pytest.approx([term(1, 3), term(2, 3), 0.0])
-    assert teachers.analyze("The Studies of bees") == ["study", "bee"]
+    assert [d for d, _ in hits[0]] == ["b", "a"]
+    assert [s for _, s in hits[0]] == pytest.approx([term(2, 3), term(1, 3)], rel=1e-6)
+    assert [d for d, _ in hits[1]] == ["c"]
+    assert hits[2] == [] and hits[3] == []
 
 
-def test_normalize_ensemble_and_top_candidates():
-    a = np.array([[0.0, 5.0, 10.0], [3.0, 3.0, 3.0]])
-    assert teachers.normalize(a).tolist() == [[0.0, 0.5, 1.0], [0.0, 0.0, 0.0]]
-    z = teachers.normalize(a, "zscore")
-    assert z[0].mean() == pytest.approx(0.0) and z[0].std() == pytest.approx(1.0)
-    b = np.array([[100.0, 300.0, 200.0], [0.0, 1.0, 2.0]])
-    fused = teachers.ensemble([a, b])
-    assert fused[0].tolist() == pytest.approx([0.0, 0.75, 0.75])
-    assert teachers.top_candidates(fused, 2)[0].tolist() == [1, 2]  # tie: lower index first
+def test_sparse_teacher_search_and_top_candidates():
+    class Encoder:  # query vectors by hand: token 0, or tokens 0 and 2
+        terms = ["x", "y", "z"]
+
+        def encode_queries(self, texts):
+            return [
+                SparseVector.from_dict({0: 1.0, 2: 1.0} if t == "xz" else {0: 1.0}) for t in texts
+            ]
+
+    docs = [{0: 1.0}, {1: 5.0}, {0: 3.0}, {0: 1.0, 2: 2.0}]
+    teacher = teachers.SparseTeacher(
+        Encoder(), ["a", "b", "c", "d"], [SparseVector.from_dict(d) for d in docs]
+    )
+    assert teacher.scores(["x"]).tolist() == [[1.0, 0.0, 3.0, 1.0]]
+    # a document that matches nothing is never listed; ties keep the corpus order
+    assert teacher.search(["x", "xz"], 10) == [
+        [("c", 3.0), ("a", 1.0), ("d", 1.0)],
+        [("c", 3.0), ("d", 3.0), ("a", 1.0)],
+    ]
+    assert teacher.search(["x"], 2) == [[("c", 3.0), ("a", 1.0)]]
+    tied = np.array([[0.0, 0.75, 0.75]])
+    assert teachers.top_candidates(tied, 2)[0].tolist() == [1, 2]  # tie: lower index first
     assert teachers.top_candidates(np.array([[1.0, 3.0, 2.0]]), 5).tolist() == [[1, 2, 0]]
 
 
+@pytest.mark.jvm
 def test_ensemble_teacher_ranks_the_source_document_first(tmp_path):
     from training_helpers import make_tiny_model
 
     from splade_lite.training.recipes import EnsembleTeacher, distillation_examples
 
     docs = load_corpus(make_beir(tmp_path / "beir"))
-    teacher = EnsembleTeacher(docs, str(make_tiny_model(tmp_path / "m")), depth=4, progress=False)
-    rng = np.random.default_rng(0)
-    items = [(DOCS["d7"][1], ["d7"], "span"), (DOCS["d11"][1], ["d11"], "span")]
-    examples = distillation_examples(teacher, items, 3, rng)
+    model = str(make_tiny_model(tmp_path / "m"))
+    with EnsembleTeacher(docs, model, depth=4, progress=False) as teacher:
+        folder = teacher.bm25.folder
+        rng = np.random.default_rng(0)
+        items = [(DOCS["d7"][1], ["d7"], "span"), (DOCS["d11"][1], ["d11"], "span")]
+        examples = distillation_examples(teacher, items, 3, rng)
+        fused = teacher.rankings([DOCS["d7"][1]])[0]
+        lexical = teacher.bm25.search([DOCS["d7"][1]], 4)[0]
+        learned = teacher.sparse.search([DOCS["d7"][1]], 4)[0]
+    assert not folder.exists()
     for ex, (_, positives, _) in zip(examples, items):
         assert ex.docs[0] == positives[0] and positives[0] not in ex.docs[1:]
         assert len(set(ex.docs)) == 4
         # an exact copy of the document: BM25 and the fused score put it on top
         assert ex.scores[0] == max(ex.scores) and 0.0 <= min(ex.scores) <= 1.0
+    # the fused list is the union of the teachers' top 4, each list min-max normalised
+    # within itself (a document missing from one list gets 0 from it), weighed equally
+    assert {d for d, _ in fused} == {d for d, _ in lexical} | {d for d, _ in learned}
+    assert lexical[0][0] == "d7"
+
+    def normalised(hits, doc):
+        scores = dict(hits)
+        low, high = hits[-1][1], hits[0][1]
+        if doc not in scores:
+            return 0.0
+        return 1.0 if high == low else (scores[doc] - low) / (high - low)  # equal scores: 1
+
+    for doc, value in fused:
+        want = 0.5 * normalised(learned, doc) + 0.5 * normalised(lexical, doc)
+        assert value == pytest.approx(want)
+    assert [v for _, v in fused] == sorted((v for _, v in fused), reverse=True)
 
 
 def test_teacher_vectors_from_an_encode_folder(tmp_path):

@@ -1,5 +1,5 @@
-"""Training losses against values computed by hand, and the training forward pass against
-the plain (memory-hungry) computation."""
+"""Training losses against values computed by hand, and the training forward pass (the
+encoder's own pooling, with gradients) against the plain (memory-hungry) computation."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from splade_lite.encoders.splade import splade_pool  # noqa: E402
 from splade_lite.training import losses  # noqa: E402
-from splade_lite.training.model import max_pool_weights  # noqa: E402
 
 
 def test_info_nce_uses_in_batch_and_hard_negatives():
@@ -83,14 +83,14 @@ def test_quadratic_warmup():
     assert losses.quadratic_warmup(3, 2.0, 0) == 2.0
 
 
-def test_max_pool_weights_matches_the_plain_computation_and_its_gradient():
+def test_training_pooling_matches_the_plain_computation_and_its_gradient():
     torch.manual_seed(0)
     hidden = torch.randn(3, 5, 4, requires_grad=True)
     weight = torch.randn(11, 4, requires_grad=True)
     bias = torch.randn(11, requires_grad=True)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0]])
 
-    got = max_pool_weights(hidden, mask, weight, bias, block=3)
+    got = splade_pool(hidden, weight, bias, "max", 3, mask)
     got.sum().backward()
     grads = [t.grad.clone() for t in (hidden, weight, bias)]
     for t in (hidden, weight, bias):
@@ -108,4 +108,38 @@ def test_max_pool_weights_matches_the_plain_computation_and_its_gradient():
     with torch.no_grad():
         moved = hidden.clone()
         moved[1, 2:] = 100.0
-        assert torch.equal(max_pool_weights(moved, mask, weight, bias), got.detach())
+        assert torch.equal(splade_pool(moved, weight, bias, "max", 3, mask), got.detach())
+    # with gradients, the values keep the bits of the gradient-free pooling
+    with torch.inference_mode():
+        assert torch.equal(splade_pool(hidden, weight, bias, "max", 3, mask), got.detach())
+        for row in range(3):  # and a text pooled alone, over its real tokens, gets the same
+            alone = splade_pool(hidden[row][mask[row].bool()], weight, bias, "max", 3)
+            assert torch.allclose(alone, got[row].detach(), rtol=0, atol=1e-6)
+    # sum pooling of a padded batch: each text's own sum over its real tokens
+    summed = splade_pool(hidden.detach(), weight.detach(), bias.detach(), "sum", 3, mask)
+    for row in range(3):
+        logits = hidden[row][mask[row].bool()] @ weight.T + bias
+        plain = torch.log1p(torch.relu(logits)).sum(dim=0)
+        assert torch.allclose(summed[row], plain.detach(), atol=1e-5)
+
+
+def test_trained_model_encodes_as_the_encoder_does(tmp_path):
+    """TrainableSplade's weights for a text are the SpladeEncoder's for it, term for term."""
+    import numpy as np
+    from training_helpers import make_tiny_model
+
+    from splade_lite.encoders import SpladeEncoder
+    from splade_lite.training.model import load_trainable
+
+    folder = make_tiny_model(tmp_path / "m")
+    texts = ["bees pollinate flowers", "the moon and the ocean tides", "insulin"]
+    trainable = load_trainable(folder, "cpu").eval()
+    encoder = SpladeEncoder(folder, device="cpu")
+    for text in texts:  # one at a time: padding moves the transformer's float sums
+        with torch.no_grad():
+            mine = trainable.encode([text], 64)[0].numpy()
+        vector = encoder.encode([text])[0]
+        dense = np.zeros_like(mine)
+        dense[vector.indices] = vector.values
+        assert np.count_nonzero(dense) > 0
+        assert np.allclose(mine, dense, rtol=0, atol=1e-6)

@@ -63,6 +63,7 @@ def _weights(folder) -> dict[str, np.ndarray]:
     return load_file(str(folder / "model.safetensors"))
 
 
+@pytest.mark.slow  # a 30-step training run
 def test_supervised_loss_falls(tiny, tmp_path):
     model, beir = tiny
     result = train_supervised(beir, tmp_path / "out", _config(model), progress=False)
@@ -114,6 +115,7 @@ def test_saved_model_reloads_to_identical_vectors(tiny, tmp_path):
     assert all(np.array_equal(a.values, b.values) for a, b in zip(vectors, again))
 
 
+@pytest.mark.slow  # two 15-step training runs
 def test_flops_makes_vectors_sparser(tiny, tmp_path):
     from splade_lite.encoders import SpladeEncoder
 
@@ -130,6 +132,7 @@ def test_flops_makes_vectors_sparser(tiny, tmp_path):
     assert counts[3.0] < 0.5 * counts[0.0], counts
 
 
+@pytest.mark.slow  # four training runs
 def test_interrupted_run_resumes_to_the_same_weights(tiny, tmp_path):
     model, beir = tiny
     config = _config(model, max_steps=4, checkpoint_every=2)

@@ -7,12 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from splade_lite.vectors import (
-    SparseVector,
-    quantize,
-    quantize_tokens,
-    quantize_weight,
-)
+from splade_lite.vectors import SparseVector, quantize, quantize_values
 
 
 def test_sorts_and_drops_non_positive():
@@ -49,10 +44,17 @@ def test_quantize_by_hand():
     assert ints.tolist() == [1, 123, 250]
     # exact halves round up (0.125 and 4 are exact in binary)
     assert quantize(SparseVector([0], [0.125]), 4)[1].tolist() == [1]
-    assert quantize_weight(0.125, 4) == 1
-    assert quantize_tokens({"x": 0.004, "y": 1.236}, 100) == {"y": 124}
-    with pytest.raises(ValueError):
-        quantize_weight(math.inf, 100)
+    # the per-weight form keeps zeros in place (an IDF table quantised per token id)
+    assert quantize_values(np.array([0.004, 1.236, 0.0, 0.125 * 8]), 100).tolist() == [
+        0,
+        124,
+        0,
+        100,
+    ]
+    with pytest.raises(ValueError, match="largest impact"):
+        quantize_values(np.array([1.0, math.inf]), 100)
+    with pytest.raises(ValueError, match="largest impact"):
+        quantize_values(np.array([3e9]), 1)
 
 
 @given(
@@ -73,6 +75,6 @@ def test_quantize_round_trip(weights, scale):
             assert abs(back[token] - weight) <= 0.5 / scale + 1e-6
         else:  # only weights that round to zero are dropped
             assert weight * scale < 0.5 + 1e-4
-        assert quantize_weight(weight, scale) == (
-            int(ints[ids.tolist().index(token)]) if token in back else 0
-        )
+    # the sparse form is the per-weight form less its zeros
+    every = quantize_values(vec.values, scale)
+    assert ints.tolist() == every[every > 0].tolist()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from splade_lite.encoders.base import Encoder, vocab_terms
 from splade_lite.encoders.inference_free import IdfQueryEncoder, idf_from_df, read_idf_file
 from splade_lite.encoders.models import ModelNotFoundError, ModelSource, resolve_model
+from splade_lite.errors import BadValueError
 
 if TYPE_CHECKING:
     from splade_lite.encoders.inference_free import InferenceFreeEncoder
@@ -58,4 +59,4 @@ def load_encoder(
         return SpladeEncoder(model, **options)
     if mode == "inference-free":
         return InferenceFreeEncoder(model, **options)
-    raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    raise BadValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")

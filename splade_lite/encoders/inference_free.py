@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import ModelSource, load_tokenizer, resolve_model
-from splade_lite.vectors import SparseVector, quantize_to_terms
+from splade_lite.vectors import SparseVector, quantize_to_terms, quantize_values
 
 #: The largest query weight an IDF table may hold: an IDF is at most log(N + 1), about 20
 #: for 10^8 documents; learned weights stay near it. Kept far below what, at the largest
@@ -31,6 +32,27 @@ MAX_QUERY_WEIGHT = 10_000.0
 def idf_from_df(df: Mapping[str, int], num_docs: int) -> dict[str, float]:
     """IDF = log((N + 1) / (df + 1)): positive for any term missing from some document."""
     return {term: math.log((num_docs + 1) / (count + 1)) for term, count in df.items()}
+
+
+def count_document_frequencies(
+    tokenizer, texts: Sequence[str], max_length: int, df: Counter[int]
+) -> int:
+    """Add each text's distinct token ids to `df` and return how many texts were cut.
+
+    Ids are those the encoder reads (special tokens added, cut after `max_length` ids), the
+    special ones left out: the document frequencies an IDF of the corpus is made from, by
+    ``splade-lite encode`` (its ``df.json``) and by training (``corpus_idf``).
+    """
+    if not texts:  # transformers' fast tokenizers fail on an empty batch
+        return 0
+    special = set(tokenizer.all_special_ids)
+    with TOKENIZER_LOCK:
+        token_ids = tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]
+    cut = 0
+    for ids in token_ids:
+        cut += len(ids) > max_length
+        df.update({i for i in ids[:max_length] if i not in special})
+    return cut
 
 
 def read_idf_file(path: Path, terms: Sequence[str] | None = None) -> dict[str, float]:
@@ -121,7 +143,7 @@ class IdfQueryEncoder:
         """The integer query weight of each token id at `scale` (0 for special tokens)."""
         table = self._quantized.get(scale)
         if table is None:
-            ints = np.floor(self.idf.astype(np.float64) * scale + 0.5).astype(np.int64)
+            ints = quantize_values(self.idf, scale)
             ints[list(self._special & set(range(len(ints))))] = 0
             table = ints.tolist()
             self._quantized[scale] = table

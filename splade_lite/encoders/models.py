@@ -15,6 +15,8 @@ import pickle  # for its exception type only: nothing is unpickled here
 from dataclasses import dataclass
 from pathlib import Path
 
+from splade_lite.errors import MissingFileError
+
 #: Built-in names -> (distribution that ships the weights, folder inside it, install hint).
 BUILTIN_MODELS: dict[str, tuple[str, str, str]] = {
     "splade-tiny": (
@@ -27,7 +29,7 @@ BUILTIN_MODELS: dict[str, tuple[str, str, str]] = {
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(MissingFileError):
     """A model name or folder that cannot be used, with the way to fix it in the message."""
 
 
@@ -128,16 +130,48 @@ def resolve_model(name_or_path: str | Path) -> ModelSource:
     return ModelSource(name=name, mlm=name)
 
 
+@dataclass(frozen=True)
+class WeightsCheck:
+    """A model's weights now against the sha256 a folder recorded when it used them.
+
+    `status` is ``"same"``, ``"changed"``, ``"unrecorded"`` (the folder recorded no hash) or
+    ``"absent"`` (no weights file on this machine: a hub id not downloaded yet, sharded
+    weights); `actual` is the hash found now, computed only where one was recorded.
+    """
+
+    recorded: str | None
+    actual: str | None
+    status: str
+
+    @property
+    def changed(self) -> bool:
+        """Whether the weights are known to differ from those the folder was made with."""
+        return self.status == "changed"
+
+
+def check_weights(source: ModelSource, recorded: str | None) -> WeightsCheck:
+    """Compare `source`'s weights with the sha256 `recorded` beside documents encoded with
+    them: the one place where a recorded model is verified (index, search, check, train)."""
+    if not recorded:
+        status = "absent" if source.weights_file() is None else "unrecorded"
+        return WeightsCheck(recorded or None, None, status)
+    actual = source.weights_sha256()
+    if actual is None:
+        return WeightsCheck(recorded, None, "absent")
+    return WeightsCheck(recorded, actual, "same" if actual == recorded else "changed")
+
+
 def resolve_recorded(name: str, sha256: str | None, where: Path | str) -> ModelSource:
     """The model a vectors folder or index names, refused if its weights changed since.
 
     `where` is the folder that recorded it (named in the error).
     """
     source = resolve_model(name)
-    actual = source.weights_sha256() if sha256 else None
-    if sha256 and actual and actual != sha256:
+    found = check_weights(source, sha256)
+    if found.changed:
+        recorded, actual = found.recorded or "", found.actual or ""
         raise ModelNotFoundError(
-            f"{where} was encoded with model {name!r} whose weights had sha256 {sha256[:12]}…, "
+            f"{where} was encoded with model {name!r} whose weights had sha256 {recorded[:12]}…, "
             f"but those found now have {actual[:12]}…; install the model it was encoded with, "
             "or encode again"
         )

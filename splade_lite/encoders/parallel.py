@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
+from splade_lite.errors import BadValueError
 from splade_lite.vectors import SparseVector
 
 _WORKER_ENCODER: Any = None
@@ -60,10 +61,10 @@ class ParallelEncoder:
 
     def __init__(self, encoder: Any, workers: int, threads: int | None = None) -> None:
         if workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
+            raise BadValueError(f"workers must be at least 1, got {workers}")
         documents = getattr(encoder, "documents", encoder)  # the SPLADE side of any mode
         if documents.device.type != "cpu":
-            raise ValueError("workers share out CPU cores; on a GPU encode in one process")
+            raise BadValueError("workers share out CPU cores; on a GPU encode in one process")
         self.encoder = encoder
         self.workers = workers
         self.threads = threads or max(1, available_cores() // workers)

@@ -13,6 +13,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from splade_lite.errors import BadValueError
+
 _SPECIAL_KEYS = (
     "bos_token",
     "eos_token",
@@ -33,7 +35,7 @@ class RustTokenizer:
             self._load(folder)
         except Exception as err:  # tokenizers raises plain Exceptions for a bad file
             first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-            raise ValueError(
+            raise BadValueError(
                 f"{folder}: not a readable tokenizer ({first}); rebuild the index"
             ) from None
 

@@ -194,34 +194,83 @@ class SpladeEncoder:
 
 
 def splade_pool(
-    tokens: torch.Tensor,
+    hidden: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor,
     pooling: str = "max",
     block: int = 4096,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Vocabulary weights of one text from its real tokens' hidden states.
+    """SPLADE's vocabulary weights: pool over real tokens of log(1 + relu(logits)).
 
-    `tokens` [T, H] are the inputs of the vocabulary projection (`weight` [V, H], `bias` [V]);
-    returns pool_t log(1 + relu(tokens @ weight.T + bias)) as a dense [V] tensor, computed
-    `block` vocabulary rows at a time. This is the reference form; for max pooling the encoder
-    gets the same bits from :class:`~splade_lite.encoders.backends.Projection`, which reuses
-    its scratch memory from text to text.
+    `hidden` are the inputs of the vocabulary projection (`weight` [V, H], `bias` [V]): one
+    text's real tokens [T, H], giving [V], or a padded batch [B, T, H] whose `mask` [B, T]
+    marks the real tokens, giving [B, V]. The logits are computed `block` vocabulary rows at
+    a time, [block, T] per text, never all at once. This is the reference form, and the one
+    training differentiates; for max pooling the encoder gets the same bits from
+    :class:`~splade_lite.encoders.backends.Projection` (which reuses its scratch memory).
     """
-    size = weight.shape[0]
-    pooled = torch.empty(size, device=tokens.device, dtype=torch.float32)
-    columns = tokens.T
-    for start in range(0, size, block):
-        stop = min(start + block, size)
-        logits = weight[start:stop] @ columns  # [block, T]: see backends.Projection
-        if pooling == "max":
-            # the bias is the same for every token, so it can be added after the max
-            pooled[start:stop] = logits.amax(dim=1) + bias[start:stop]
+    one = hidden.dim() == 2
+    batch = hidden[None] if one else hidden
+    if pooling == "max":  # the activation is monotone: applied once, after the max
+        pooled = torch.log1p(torch.relu(_max_logits(batch, weight, bias, mask, block)))
+    else:
+        pooled = _sum_pooled(batch, weight, bias, mask, block)
+    return pooled[0] if one else pooled
+
+
+def _logit_blocks(hidden: torch.Tensor, weight: torch.Tensor, mask, block: int):
+    """(start, stop, logits [B, stop - start, T]) for each block of vocabulary rows, and
+    the padding mask [B, 1, T] (None without padding)."""
+    columns = hidden.transpose(1, 2)  # [B, H, T]
+    pad = None if mask is None else ~mask.bool()[:, None, :]
+    for start in range(0, weight.shape[0], block):
+        stop = min(start + block, weight.shape[0])
+        rows = weight[start:stop]
+        if len(columns) == 1:  # one text: a plain matrix product, as the encoder computes it
+            yield start, stop, (rows @ columns[0])[None], pad
         else:
-            logits += bias[start:stop, None]
-            pooled[start:stop] = torch.log1p(torch.relu(logits)).sum(dim=1)
-    if pooling == "max":
-        pooled = torch.log1p(torch.relu(pooled))
+            yield start, stop, torch.bmm(rows.expand(len(columns), *rows.shape), columns), pad
+
+
+def _max_logits(hidden, weight, bias, mask, block: int) -> torch.Tensor:
+    """[B, V] max over each text's real tokens of its logits (bias included).
+
+    The max is found without gradients, so no tokens × vocabulary tensor is kept for a
+    backward pass. When gradients are wanted, the winning token's logit is recomputed with
+    them and added as ``logit - logit.detach()``, exactly 0: the value keeps the bits of the
+    gradient-free max, and the gradient (that of a max: its argmax alone) flows through it.
+    """
+    batch, _, size = hidden.shape
+    vocab = weight.shape[0]
+    track = torch.is_grad_enabled() and any(t.requires_grad for t in (hidden, weight, bias))
+    pooled = torch.empty(batch, vocab, device=hidden.device, dtype=torch.float32)
+    best = torch.empty(batch, vocab, device=hidden.device, dtype=torch.long) if track else None
+    with torch.no_grad():
+        for start, stop, logits, pad in _logit_blocks(hidden, weight, mask, block):
+            if pad is not None:
+                logits.masked_fill_(pad, float("-inf"))
+            if best is None:
+                pooled[:, start:stop] = logits.amax(dim=2)
+            else:
+                pooled[:, start:stop], best[:, start:stop] = logits.max(dim=2)
+        pooled += bias  # the same for every token, so added after the max
+    if best is None:
+        return pooled
+    chosen = torch.gather(hidden, 1, best.unsqueeze(-1).expand(batch, vocab, size))  # [B, V, H]
+    logits = torch.einsum("bvh,vh->bv", chosen, weight) + bias
+    return pooled + (logits - logits.detach())
+
+
+def _sum_pooled(hidden, weight, bias, mask, block: int) -> torch.Tensor:
+    """[B, V] sum over each text's real tokens of log(1 + relu(logits))."""
+    pooled = torch.empty(len(hidden), weight.shape[0], device=hidden.device)
+    for start, stop, logits, pad in _logit_blocks(hidden, weight, mask, block):
+        logits += bias[start:stop, None]
+        activated = torch.log1p(torch.relu(logits))
+        if pad is not None:
+            activated.masked_fill_(pad, 0.0)
+        pooled[:, start:stop] = activated.sum(dim=2)
     return pooled
 
 

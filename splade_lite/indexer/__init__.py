@@ -28,8 +28,10 @@ from splade_lite.indexer.lucene import (
     BM25Index,
     IdfQueries,
     ImpactIndex,
+    checked_idf_queries,
     hybrid_search,
     hybrid_text_search,
+    impact_query,
 )
 from splade_lite.indexer.reader import (
     count_documents,
@@ -50,9 +52,11 @@ __all__ = [
     "autoclass",
     "build_bm25_index",
     "build_impact_index",
+    "checked_idf_queries",
     "count_documents",
     "hybrid_search",
     "hybrid_text_search",
+    "impact_query",
     "index_terms_df",
     "java_executable",
     "java_home",

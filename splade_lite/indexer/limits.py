@@ -30,6 +30,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from splade_lite.errors import BadValueError
+
 #: Longest token Lucene's whitespace tokenizer keeps whole, in UTF-16 code units.
 MAX_TOKEN_UTF16 = 255
 #: Longest term Lucene indexes (a document id is one), in UTF-8 bytes.
@@ -177,7 +179,7 @@ MAX_THREADS = 256
 def check_threads(threads: int, work: int | None = None) -> int:
     """`threads` checked against :data:`MAX_THREADS`, and never more than `work` items."""
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
+        raise BadValueError(f"threads must be a whole number >= 1, got {threads!r}")
     if threads > MAX_THREADS:
-        raise ValueError(f"threads must be at most {MAX_THREADS}, got {threads}")
+        raise BadValueError(f"threads must be at most {MAX_THREADS}, got {threads}")
     return max(1, min(threads, work)) if work is not None else threads

@@ -18,11 +18,13 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from splade_lite.errors import BadValueError
 from splade_lite.indexer.errors import (
     LuceneError,
     check_index_dir,
@@ -77,11 +79,14 @@ def _parse_hits(rendered: str, integer: bool, index_dir: Path | str = "the index
     An exact score is a float while floats hold it exactly (below 2**53), else an int.
     """
     hits: Hits = []
+    line = rendered
     try:
+        if rendered and not rendered.endswith("\n"):  # cut short, or decoded wrongly
+            raise BadValueError(rendered)
         for line in rendered.split("\n")[:-1]:  # ids never hold a newline; a damaged one might
             docid, tab, score = line.rpartition("\t")
             if not tab:
-                raise ValueError(line)
+                raise BadValueError(line)
             if integer:
                 exact = int(score)
                 hits.append((docid, float(exact) if abs(exact) <= _EXACT_FLOAT else exact))
@@ -95,7 +100,7 @@ def _parse_hits(rendered: str, integer: bool, index_dir: Path | str = "the index
     return hits
 
 
-def _java_int(value: int, cap: int = _INT_MAX) -> int:
+def java_int(value: int, cap: int = _INT_MAX) -> int:
     """`value` capped to what a Java int (and the caller's cap) holds."""
     return max(0, min(operator.index(value), cap, _INT_MAX))
 
@@ -124,7 +129,7 @@ class _TopHitsIndex:
 
     def _k(self, k: int) -> int:
         """k capped at the number of documents (0: nothing to search for)."""
-        return _java_int(k, self._num_docs)
+        return java_int(k, self._num_docs)
 
     def _parse(self, rendered: str) -> Hits:
         return _parse_hits(rendered, self._integer, self.index_dir)
@@ -153,7 +158,7 @@ class _TopHitsIndex:
         if len(todo) == 1:  # a Java String[] costs more to build than one search
             found = [self._searcher.search(encoded[todo[0]], k)]
         else:
-            workers = max(1, _java_int(threads, len(todo)))
+            workers = max(1, java_int(threads, len(todo)))
             found = self._searcher.searchAll([encoded[i] for i in todo], k, workers)
         for i, rendered in zip(todo, found):
             results[i] = self._parse(rendered)
@@ -209,28 +214,33 @@ class ImpactIndex(_TopHitsIndex):
             return [[] for _ in texts]
         if len(texts) == 1:
             return [self.search_text(queries, texts[0], k)]
-        workers = max(1, _java_int(threads, len(texts)))
+        workers = max(1, java_int(threads, len(texts)))
         found = self._searcher.searchAllText(queries._java, list(texts), k, workers)
         return [None if r is None else self._parse(r) for r in found]
 
     def _encode(self, query: Mapping[str, int]) -> str | None:
-        """``"term weight ..."`` of the positive weights (None if none)."""
-        parts = []
-        for token, weight in query.items():
-            w = operator.index(weight)  # refuse floats: impacts are integers
-            if w <= 0:
-                continue
-            if w > _INT_MAX:
-                raise ValueError(f"query weight {w} of {token!r} does not fit a Java int")
-            parts.append(token)
-            parts.append(str(w))
-        if not parts:
-            return None
-        encoded = " ".join(parts)
-        if len(encoded.split()) != len(parts):  # one check for all: a bad term splits apart
-            bad = next(t for t in parts[::2] if not t or len(t.split()) != 1)
-            raise ValueError(f"query term {bad!r} is empty or contains whitespace")
-        return encoded
+        return impact_query(query)
+
+
+def impact_query(query: Mapping[str, int]) -> str | None:
+    """The ``"term weight ..."`` string that TopHits searches for `query`'s positive integer
+    weights (None if none): what :meth:`ImpactIndex.search` sends to Java."""
+    parts = []
+    for token, weight in query.items():
+        w = operator.index(weight)  # refuse floats: impacts are integers
+        if w <= 0:
+            continue
+        if w > _INT_MAX:
+            raise BadValueError(f"query weight {w} of {token!r} does not fit a Java int")
+        parts.append(token)
+        parts.append(str(w))
+    if not parts:
+        return None
+    encoded = " ".join(parts)
+    if len(encoded.split()) != len(parts):  # one check for all: a bad term splits apart
+        bad = next(t for t in parts[::2] if not t or len(t.split()) != 1)
+        raise BadValueError(f"query term {bad!r} is empty or contains whitespace")
+    return encoded
 
 
 class IdfQueries:
@@ -254,12 +264,12 @@ class IdfQueries:
     ) -> None:
         settings = wordpiece.wordpiece
         if settings is None:
-            raise ValueError("the word splitter has no WordPiece settings")
+            raise BadValueError("the word splitter has no WordPiece settings")
         if len(terms) != len(weights):
-            raise ValueError(f"{len(terms)} terms but {len(weights)} weights")
+            raise BadValueError(f"{len(terms)} terms but {len(weights)} weights")
         bad = next((t for t, w in zip(terms, weights) if w > 0 and len(t.split()) != 1), None)
         if bad is not None:
-            raise ValueError(f"query term {bad!r} is empty or contains whitespace")
+            raise BadValueError(f"query term {bad!r} is empty or contains whitespace")
         java = java_classes()
         with java_errors(None, "building the Java query encoder"):
             self._java = java.IdfQueries(
@@ -272,14 +282,50 @@ class IdfQueries:
                 [min(max(0, int(w)), _INT_MAX) for w in weights],
                 settings.unk_token,
                 settings.prefix,
-                _java_int(settings.max_chars),
-                _java_int(max_terms or 0),
+                java_int(settings.max_chars),
+                java_int(max_terms or 0),
             )
 
     def encode(self, text: str) -> str | None:
         """The query of `text` as ``"term weight ..."`` (ascending token id), or None."""
         with java_errors(None, "encoding a query"):
             return self._java.encode(text)
+
+    def disagreement(
+        self, probes: Sequence[str], reference: Callable[[str], Mapping[str, int]]
+    ) -> str | None:
+        """The first probe text whose Java query differs from `reference`'s (the Python
+        encoder's integer terms of the same text), or None: every probe agrees."""
+        for probe in probes:
+            in_java = self.encode(probe)
+            if in_java is not None and in_java != (impact_query(reference(probe)) or ""):
+                return probe
+        return None
+
+
+def checked_idf_queries(
+    wordpiece: Any,
+    terms: Sequence[str],
+    weights: Sequence[int],
+    max_terms: int | None,
+    probes: Sequence[str],
+    reference: Callable[[str], Mapping[str, int]],
+    where: object,
+) -> IdfQueries | None:
+    """:class:`IdfQueries` made from these tables, or None if its queries differ from the
+    Python encoder's (`reference`: text -> integer terms) on any probe text: a RuntimeWarning
+    names `where` (the index) and the probe, and the caller encodes queries in Python."""
+    built = IdfQueries(wordpiece, terms, weights, max_terms)
+    probe = built.disagreement(probes, reference)
+    if probe is None:
+        return built
+    warnings.warn(
+        f"{where}: the Java query builder disagrees with the Python encoder on {probe!r}; "
+        "queries are encoded in Python (same results, slower). Please report this.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return None
 
 
 def _fusion_args(
@@ -291,14 +337,14 @@ def _fusion_args(
     return at most), each within a Java int.
     """
     if fusion not in ("interpolate", "rrf"):
-        raise ValueError(f"unknown fusion {fusion!r}; choose interpolate or rrf")
+        raise BadValueError(f"unknown fusion {fusion!r}; choose interpolate or rrf")
     if not math.isfinite(alpha):
-        raise ValueError(f"alpha must be a finite number, got {alpha}")
+        raise BadValueError(f"alpha must be a finite number, got {alpha}")
     if fusion == "rrf" and not 0 <= rrf_k <= _INT_MAX:
-        raise ValueError(f"rrf_k must be in 0 .. {_INT_MAX}, got {rrf_k}")
+        raise BadValueError(f"rrf_k must be in 0 .. {_INT_MAX}, got {rrf_k}")
     sizes = [index.num_docs for index in indexes]
-    depth = _java_int(depth, max(sizes, default=0))
-    k = _java_int(k, sum(sizes))
+    depth = java_int(depth, max(sizes, default=0))
+    k = java_int(k, sum(sizes))
     return (depth, k, float(alpha), int(rrf_k) if fusion == "rrf" else -1)
 
 
@@ -327,11 +373,11 @@ def hybrid_search(
     over `threads` threads instead, one query per thread.
     """
     if len(queries) != len(texts):
-        raise ValueError(f"{len(queries)} sparse queries for {len(texts)} texts")
+        raise BadValueError(f"{len(queries)} sparse queries for {len(texts)} texts")
     args = _fusion_args(depth, k, fusion, alpha, rrf_k, (sparse, lexical))
     if args[1] <= 0 or not texts:
         return [[] for _ in texts]
-    encoded = [sparse._encode(q) or "" for q in queries]
+    encoded = [impact_query(q) or "" for q in queries]
     tophits = java_classes().TopHits
     with java_errors(f"{sparse.index_dir} or {lexical.index_dir}", "searching"):
         if len(texts) == 1:
@@ -342,7 +388,7 @@ def hybrid_search(
                 )
             ]
         else:
-            workers = max(1, _java_int(threads, len(texts)))
+            workers = max(1, java_int(threads, len(texts)))
             found = tophits.hybridAll(
                 sparse._searcher, encoded, lexical._searcher, list(texts), *args, workers
             )
@@ -372,7 +418,7 @@ def hybrid_text_search(
         if len(texts) == 1:  # a Java String[] costs more to build than one search
             found = [tophits.hybridText(sparse._searcher, java, lexical._searcher, texts[0], *args)]
         else:
-            workers = max(1, _java_int(threads, len(texts)))
+            workers = max(1, java_int(threads, len(texts)))
             found = tophits.hybridAllText(
                 sparse._searcher, java, lexical._searcher, list(texts), *args, workers
             )

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from splade_lite.errors import SpladeLiteError
+
 if TYPE_CHECKING:
     from splade_lite.training.trainer import Trainer
 
@@ -36,7 +38,7 @@ _START_AGAIN = "pass --overwrite to start the run again"
 _OPTIMIZER_TENSORS = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(SpladeLiteError, ValueError):
     """A checkpoint that cannot be resumed from: unreadable, not ours, or of another run."""
 
 

@@ -9,6 +9,8 @@ import click
 
 from splade_lite.cli_errors import friendly as _friendly
 from splade_lite.cli_errors import log as _log
+from splade_lite.cli_options import json_option, notes, print_json, quiet_option, renamed
+from splade_lite.encoders import MODES
 
 if TYPE_CHECKING:  # torch is imported only when a command runs
     from splade_lite.training.trainer import TrainConfig
@@ -37,12 +39,17 @@ def _common(default_loss: str, losses: tuple[str, ...], max_steps: int):
             help="Folder for the trained model (usable as --model afterwards).",
         ),
         click.option(
-            "--base", default="splade-tiny", show_default=True, help="Model to start from."
+            "--model",
+            default="splade-tiny",
+            show_default=True,
+            help="Model to start from: built-in name, local folder or Hugging Face id of a "
+            "SPLADE masked-LM (as encode takes it).",
         ),
+        renamed("--base", "--model", "model"),
         click.option(
             "--mode",
-            type=click.Choice(["splade", "inference-free"]),
-            default="splade",
+            type=click.Choice(MODES),
+            default=MODES[0],
             show_default=True,
             help="splade: queries through the model; inference-free: queries are IDF-weighted "
             "tokens and only the document encoder is trained (idf.json is saved with it).",
@@ -57,7 +64,7 @@ def _common(default_loss: str, losses: tuple[str, ...], max_steps: int):
         click.option(
             "--teacher",
             default=None,
-            help="Sparse encoder fused with BM25 as teacher [default: --base].",
+            help="Sparse encoder fused with BM25 as teacher [default: --model].",
         ),
         click.option(
             "--max-steps",
@@ -153,12 +160,14 @@ def _common(default_loss: str, losses: tuple[str, ...], max_steps: int):
             "need no model.",
         ),
         click.option(
-            "--depth",
+            "--negatives-depth",
             default=50,
             show_default=True,
             type=click.IntRange(1),
-            help="Ranks searched for hard negatives.",
+            help="Ranks searched for hard negatives (and, for adapt, for the teachers' "
+            "candidates).",
         ),
+        renamed("--depth", "--negatives-depth", "negatives_depth", type=click.IntRange(1)),
         click.option(
             "--seed",
             default=42,
@@ -180,7 +189,8 @@ def _common(default_loss: str, losses: tuple[str, ...], max_steps: int):
         click.option(
             "--overwrite", is_flag=True, help="Replace the model or run already in --out."
         ),
-        click.option("--quiet", is_flag=True, help="No progress bars."),
+        quiet_option,
+        json_option,
     ]
 
     def decorate(func):
@@ -191,7 +201,7 @@ def _common(default_loss: str, losses: tuple[str, ...], max_steps: int):
     return decorate
 
 
-_RUN_KEYS = ("out_dir", "teacher", "depth", "device", "resume", "overwrite", "quiet")
+_RUN_KEYS = ("out_dir", "teacher", "negatives_depth", "device", "resume", "overwrite", "quiet")
 
 
 def _split(options: dict) -> tuple[Path, TrainConfig, dict]:
@@ -200,11 +210,11 @@ def _split(options: dict) -> tuple[Path, TrainConfig, dict]:
     run = {k: options.pop(k) for k in _RUN_KEYS}
     settings = {
         "teacher_model": run["teacher"],
-        "depth": run["depth"],
+        "depth": run["negatives_depth"],
         "resume": run["resume"],
         "overwrite": run["overwrite"],
         "progress": not run["quiet"],
-        "log": _log,
+        "log": notes(run["quiet"]),
         "device": run["device"],
     }
     return run["out_dir"], _config(options), settings
@@ -217,7 +227,7 @@ def _config(options: dict) -> TrainConfig:
         "idf-flops" if options["mode"] == "inference-free" else "flops"
     )
     return TrainConfig(
-        base=options.pop("base"),
+        base=options.pop("model"),
         mode=options.pop("mode"),
         loss=options.pop("loss"),
         max_steps=options.pop("max_steps"),
@@ -238,11 +248,19 @@ def _config(options: dict) -> TrainConfig:
     )
 
 
-def _report(result) -> None:
+def _report(result, quiet: bool, as_json: bool) -> None:
     last = result.losses[-10:]
-    loss = f", last loss {sum(last) / len(last):.4f}" if last else ""
+    mean = sum(last) / len(last) if last else None
+    if as_json:
+        print_json(
+            {"out": str(result.out_dir), "steps": result.steps, "seconds": result.seconds,
+             "last_loss": mean}
+        )  # fmt: skip
+        return
+    loss = f", last loss {mean:.4f}" if mean is not None else ""
     _log(f"trained {result.steps} steps in {result.seconds:.0f} s{loss} -> {result.out_dir}")
-    _log(f"use it with: splade-lite encode CORPUS --out VECTORS --model {result.out_dir}")
+    if not quiet:
+        _log(f"use it with: splade-lite encode CORPUS --out VECTORS --model {result.out_dir}")
 
 
 @click.command()
@@ -273,6 +291,7 @@ def train(data_dir, corpus, queries, qrels, negatives_index, **options):
     """Train a sparse encoder on DATA_DIR's labelled queries (BEIR layout, qrels/train.tsv)."""
     from splade_lite.training.recipes import train_supervised
 
+    as_json = options.pop("as_json")
     out_dir, config, settings = _split(options)
     result = train_supervised(
         data_dir,
@@ -284,7 +303,7 @@ def train(data_dir, corpus, queries, qrels, negatives_index, **options):
         negatives_index=negatives_index,
         **settings,
     )
-    _report(result)
+    _report(result, not settings["progress"], as_json)
 
 
 @click.command()
@@ -310,6 +329,7 @@ def adapt(corpus, max_queries, cloze, teacher_vectors, **options):
     """Adapt a sparse encoder to CORPUS without labels (pseudo-queries, BM25 + encoder teachers)."""
     from splade_lite.training.recipes import adapt_corpus
 
+    as_json = options.pop("as_json")
     out_dir, config, settings = _split(options)
     result = adapt_corpus(
         corpus,
@@ -320,4 +340,4 @@ def adapt(corpus, max_queries, cloze, teacher_vectors, **options):
         cloze=cloze,
         **settings,
     )
-    _report(result)
+    _report(result, not settings["progress"], as_json)

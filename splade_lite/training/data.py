@@ -3,7 +3,7 @@
 Examples come from a BEIR folder's train qrels (:func:`qrels_pairs`) or, without any labels,
 from pseudo-queries cut out of the corpus itself (:func:`pseudo_queries`). Hard negatives are
 drawn from a ranking of the corpus for the query (:func:`sample_negatives`), made by the
-project's own search (:func:`searcher_rankings`) or by the in-memory teachers.
+project's own search (:func:`searcher_rankings`) or by the teachers (:mod:`.teacher`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from splade_lite.atomic import atomic_write
-from splade_lite.encoders.base import TOKENIZER_LOCK
-from splade_lite.io import Doc, InputError, read_corpus, read_qrels, read_queries
+from splade_lite.io import Doc, InputError, read_corpus
+from splade_lite.trec import read_qrels, read_queries
 
 
 @dataclass
@@ -262,27 +262,18 @@ def corpus_idf(
     """IDF of each token over the (truncated) texts, as ``splade-lite encode`` counts it:
     log((N + 1) / (df + 1)), special tokens left out."""
     from splade_lite.encoders.base import vocab_terms
-    from splade_lite.encoders.inference_free import idf_from_df
+    from splade_lite.encoders.inference_free import count_document_frequencies, idf_from_df
 
-    special = set(tokenizer.all_special_ids)
     df: Counter[int] = Counter()
     num_docs = 0
     chunk: list[str] = []
-
-    def count(texts: list[str]) -> None:
-        with TOKENIZER_LOCK:
-            ids = tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]
-        for row in ids:
-            df.update({i for i in row[:max_length] if i not in special})
-
     for text in texts:
         chunk.append(text)
         num_docs += 1
         if len(chunk) == batch:
-            count(chunk)
+            count_document_frequencies(tokenizer, chunk, max_length, df)
             chunk = []
-    if chunk:
-        count(chunk)
+    count_document_frequencies(tokenizer, chunk, max_length, df)
     terms = vocab_terms(tokenizer)
     return idf_from_df({terms[i]: n for i, n in df.items() if i < len(terms)}, num_docs)
 

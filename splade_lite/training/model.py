@@ -1,16 +1,15 @@
 """A SPLADE masked-LM whose vocabulary weights can be back-propagated through.
 
-weight(term) = log(1 + relu(max over the text's real tokens of logit(token, term))): the same
-function as :class:`~splade_lite.encoders.splade.SpladeEncoder`, so a saved model encodes
-exactly as it was trained. The max is found without gradients, block by block over the
-vocabulary, and only the winning token's logit is recomputed with gradients: the gradient of
-a max flows to its argmax alone, so this is exact and never holds a tokens × vocabulary
-tensor for the backward pass.
+weight(term) = log(1 + relu(max over the text's real tokens of logit(token, term))), computed
+by the encoder's own pooling (:func:`~splade_lite.encoders.splade.splade_pool`, which finds the
+max without gradients and lets the gradient through the winning token alone), so a saved
+model encodes exactly as it was trained. Inference-free queries are those of
+:class:`~splade_lite.encoders.inference_free.IdfQueryEncoder`, made dense (:func:`dense_rows`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -25,7 +24,8 @@ from splade_lite.encoders.models import (
     load_tokenizer,
     resolve_model,
 )
-from splade_lite.encoders.splade import PassThrough, replace_module
+from splade_lite.encoders.splade import PassThrough, replace_module, splade_pool
+from splade_lite.vectors import SparseVector
 
 
 class TrainableSplade(nn.Module):
@@ -45,7 +45,6 @@ class TrainableSplade(nn.Module):
         self.source = source
         self.vocab_block = vocab_block
         self.vocab_size = int(projection.weight.shape[0])
-        self.special_ids = sorted(set(tokenizer.all_special_ids))
 
     @property
     def terms(self) -> list[str]:
@@ -70,9 +69,8 @@ class TrainableSplade(nn.Module):
     ) -> torch.Tensor:
         """Vocabulary weights [B, V] of a tokenized batch, differentiable."""
         hidden = self.mlm(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
-        return max_pool_weights(
-            hidden, attention_mask, self.projection.weight, self._bias(), self.vocab_block
-        )
+        weight, block = self.projection.weight, self.vocab_block
+        return splade_pool(hidden, weight, self._bias(), "max", block, attention_mask)
 
     def encode(self, texts: Sequence[str], max_length: int) -> torch.Tensor:
         """Vocabulary weights [B, V] of texts, differentiable."""
@@ -105,34 +103,6 @@ class _Restored:
         return False
 
 
-def max_pool_weights(
-    hidden: torch.Tensor,
-    attention_mask: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor,
-    block: int = 4096,
-) -> torch.Tensor:
-    """log(1 + relu(max_t hidden[t] · weight[v] + bias[v])) over real tokens, as [B, V].
-
-    `hidden` [B, T, H] are the inputs of the vocabulary projection (`weight` [V, H]).
-    """
-    batch, _, size = hidden.shape
-    vocab = weight.shape[0]
-    mask = attention_mask.bool().unsqueeze(-1)  # [B, T, 1]
-    best = torch.empty(batch, vocab, dtype=torch.long, device=hidden.device)
-    with torch.no_grad():
-        for start in range(0, vocab, block):
-            stop = min(start + block, vocab)
-            logits = hidden @ weight[start:stop].T  # [B, T, block]
-            logits.masked_fill_(~mask, float("-inf"))
-            best[:, start:stop] = logits.argmax(dim=1)
-    chosen = torch.gather(hidden, 1, best.unsqueeze(-1).expand(batch, vocab, size))  # [B, V, H]
-    logits = torch.einsum("bvh,vh->bv", chosen, weight) + bias
-    return torch.log1p(torch.relu(logits))
-
-
-#: What transformers raises for a model it cannot use (a missing or corrupt file, a pickle
-#: torch refuses, a configuration asking for custom code).
 def load_trainable(name_or_path: str | Path, device: str | None = None) -> TrainableSplade:
     """A trainable SPLADE model from a built-in name, local folder or hub id."""
     from transformers import AutoModelForMaskedLM
@@ -148,31 +118,9 @@ def load_trainable(name_or_path: str | Path, device: str | None = None) -> Train
     return TrainableSplade(mlm.float(), tokenizer, source).to(pick_device(device))
 
 
-def idf_vector(idf: Mapping[str, float], terms: Sequence[str]) -> torch.Tensor:
-    """IDF table (term -> weight) as a dense [V] tensor over `terms`; unknown terms get 0."""
-    position = {term: i for i, term in enumerate(terms)}
-    out = torch.zeros(len(terms))
-    for term, value in idf.items():
-        i = position.get(term)
-        if i is not None and value > 0:
-            out[i] = float(value)
-    return out
-
-
-def idf_query_weights(
-    tokenizer, texts: Sequence[str], idf: torch.Tensor, special_ids: Sequence[int]
-) -> torch.Tensor:
-    """Inference-free query vectors [B, V]: each distinct non-special token weighted by IDF.
-
-    The same vectors as :class:`~splade_lite.encoders.inference_free.IdfQueryEncoder`.
-    """
-    with TOKENIZER_LOCK:
-        ids_per_text = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-    special = set(special_ids)
-    out = torch.zeros(len(ids_per_text), idf.shape[0])
-    for row, ids in enumerate(ids_per_text):
-        unique = sorted({i for i in ids if i not in special and i < idf.shape[0]})
-        if unique:
-            index = torch.tensor(unique)
-            out[row, index] = idf[index]
+def dense_rows(vectors: Sequence[SparseVector], size: int) -> torch.Tensor:
+    """Sparse vectors as the rows of a dense float32 [len, size] tensor."""
+    out = torch.zeros(len(vectors), size)
+    for row, vector in enumerate(vectors):
+        out[row, torch.from_numpy(vector.indices)] = torch.from_numpy(vector.values)
     return out

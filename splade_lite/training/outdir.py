@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from splade_lite.errors import SpladeLiteError
 from splade_lite.resume import lock_folder
 from splade_lite.training.save import (
     MODEL_META,
@@ -47,7 +48,7 @@ _HARMLESS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _held = threading.local()
 
 
-class RunFileError(ValueError):
+class RunFileError(SpladeLiteError, ValueError):
     """A file of the run folder that is unreadable or not what splade-lite wrote."""
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from splade_lite import fusion
 from splade_lite.io import Doc
 from splade_lite.training import teacher as teachers
 from splade_lite.training.data import (
@@ -37,6 +38,7 @@ from splade_lite.training.trainer import (
 
 Log = Callable[[str], None]
 CHUNK = 256  # queries scored at once against the whole corpus
+TEACHER_ALPHA = 0.5  # weight of the encoder's list against BM25's: the two count the same
 
 
 def _quiet(_: str) -> None:
@@ -44,11 +46,15 @@ def _quiet(_: str) -> None:
 
 
 class EnsembleTeacher:
-    """BM25 and a sparse encoder over an in-memory corpus, fused per query.
+    """BM25 and a sparse encoder over the training corpus, fused per query as a hybrid search
+    fuses them.
 
-    For each query the candidates are the union of both teachers' top `depth` documents;
-    each teacher's scores are min-max normalised over those candidates (any other document
-    is scored with the same bounds, clipped to [0, 1]) and the two are averaged.
+    Each teacher ranks its top `depth` documents (BM25 through Lucene, see
+    :class:`~splade_lite.training.teacher.BM25Teacher`; the encoder by brute force), and the
+    two lists are fused by :func:`splade_lite.fusion.interpolate` with equal weights: each
+    list min-max normalised, a document missing from one list at that list's 0. A document
+    in neither list scores 0. Close it (or use it as a ``with`` block) to remove the BM25
+    index.
     """
 
     def __init__(
@@ -67,37 +73,38 @@ class EnsembleTeacher:
 
         self.ids = list(docs)
         self.position = {d: i for i, d in enumerate(self.ids)}
-        texts = [docs[d].full_text for d in self.ids]
         self.depth = depth
-        log(f"teacher: BM25 over {len(texts)} documents")
-        self.bm25 = teachers.BM25(texts)
-        self.encoder = SpladeEncoder(encoder_name, max_length=max_length, device=device)
-        if vectors_dir is not None:
-            log(f"teacher: document vectors of {encoder_name} from {vectors_dir}")
-            self.doc_vectors = load_teacher_vectors(vectors_dir, self.ids, self.encoder)
-        else:
-            log(f"teacher: encoding {len(texts)} documents with {encoder_name}")
-            self.doc_vectors = _encode_with_progress(self.encoder, texts, progress)
-        self.sparse = teachers.SparseTeacher(self.encoder, texts, self.doc_vectors)
+        log(f"teacher: BM25 index of {len(self.ids)} documents")
+        self.bm25 = teachers.BM25Teacher(docs.values())
+        try:
+            self.encoder = SpladeEncoder(encoder_name, max_length=max_length, device=device)
+            if vectors_dir is not None:
+                log(f"teacher: document vectors of {encoder_name} from {vectors_dir}")
+                self.doc_vectors = load_teacher_vectors(vectors_dir, self.ids, self.encoder)
+            else:
+                log(f"teacher: encoding {len(self.ids)} documents with {encoder_name}")
+                texts = [docs[d].full_text for d in self.ids]
+                self.doc_vectors = _encode_with_progress(self.encoder, texts, progress)
+        except BaseException:
+            self.bm25.close()
+            raise
+        self.sparse = teachers.SparseTeacher(self.encoder, self.ids, self.doc_vectors)
 
-    def score_rows(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Raw [queries, docs] scores of BM25 and of the encoder."""
-        return self.bm25.scores(queries), self.sparse.scores(queries)
+    def rankings(self, queries: Sequence[str]) -> list[list[tuple[str, float]]]:
+        """Each query's fused ``(doc id, score)`` list, best first (scores within [0, 1])."""
+        lexical = self.bm25.search(queries, self.depth)
+        learned = self.sparse.search(queries, self.depth)
+        return [fusion.interpolate(s, b, TEACHER_ALPHA) for s, b in zip(learned, lexical)]
 
-    def fused(self, bm: np.ndarray, sp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For one query's raw rows: (candidate columns best first, fused scores of all docs)."""
-        cand = np.union1d(
-            teachers.top_candidates(bm[None], self.depth)[0],
-            teachers.top_candidates(sp[None], self.depth)[0],
-        )
-        fused = np.zeros(len(bm))
-        for row in (bm, sp):
-            low, high = row[cand].min(), row[cand].max()
-            if high > low:
-                fused += np.clip((row - low) / (high - low), 0.0, 1.0)
-        fused /= 2
-        order = cand[np.lexsort((cand, -fused[cand]))]
-        return order, fused
+    def close(self) -> None:
+        """Remove the BM25 index."""
+        self.bm25.close()
+
+    def __enter__(self) -> EnsembleTeacher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def load_teacher_vectors(vectors_dir: str | Path, ids: Sequence[str], encoder) -> list:
@@ -106,12 +113,12 @@ def load_teacher_vectors(vectors_dir: str | Path, ids: Sequence[str], encoder) -
     import math
 
     from splade_lite import metadata as md
+    from splade_lite.encoders.models import check_weights
     from splade_lite.shards import iter_checked_records
     from splade_lite.vectors import SparseVector
 
     meta = md.read_vectors_meta(Path(vectors_dir))
-    wanted = encoder.source.weights_sha256()
-    if meta.get("model_sha256") and wanted and meta["model_sha256"] != wanted:
+    if check_weights(encoder.source, meta.get("model_sha256")).changed:
         raise ValueError(
             f"{vectors_dir} was encoded with {meta.get('model')!r}, not the teacher "
             f"{encoder.name!r} (weights differ)"
@@ -155,15 +162,13 @@ def distillation_examples(
     out = []
     for start in range(0, len(queries), CHUNK):
         chunk = queries[start : start + CHUNK]
-        bm, sp = teacher.score_rows([q for q, _, _ in chunk])
-        for row, (text, positives, source) in enumerate(chunk):
-            order, fused = teacher.fused(bm[row], sp[row])
-            ranking = [teacher.ids[c] for c in order]
+        fused = teacher.rankings([q for q, _, _ in chunk])
+        for (text, positives, source), hits in zip(chunk, fused):
+            ranking, score = [d for d, _ in hits], dict(hits)
             for positive in positives:
                 negs = sample_negatives(ranking, positives, negatives, rng, teacher.ids, skip)
                 docs = [positive, *negs]
-                scores = [float(fused[teacher.position[d]]) for d in docs]
-                out.append(TrainExample(text, docs, scores, source))
+                out.append(TrainExample(text, docs, [score.get(d, 0.0) for d in docs], source))
     return out
 
 
@@ -302,7 +307,8 @@ def adapt_corpus(
                 made = [made[i] for i in keep]
             log(f"{len(made)} pseudo-queries from {len(docs)} documents")
             idf = _idf_for(config, docs, log)
-            teacher = EnsembleTeacher(
+            queries = [(text, [doc_id], f"{kind}:{doc_id}") for text, doc_id, kind in made]
+            with EnsembleTeacher(
                 docs,
                 teacher_model,
                 max_length=config.max_length,
@@ -311,9 +317,8 @@ def adapt_corpus(
                 log=log,
                 device=device,
                 vectors_dir=teacher_vectors,
-            )
-            queries = [(text, [doc_id], f"{kind}:{doc_id}") for text, doc_id, kind in made]
-            examples, scale = _distilled(teacher, queries, config, idf, rng, skip, log)
+            ) as teacher:
+                examples, scale = _distilled(teacher, queries, config, idf, rng, skip, log)
             del teacher  # its model and document vectors are not needed while training
             if cloze > 0:
                 examples = cloze_positives(examples, docs, cloze, rng)
@@ -391,13 +396,13 @@ def train_supervised(
                 )
             else:
                 if negatives_index is not None:
-                    log("teacher scores for distillation come from the in-memory teachers")
-                teacher = EnsembleTeacher(
+                    log("teacher scores for distillation come from the BM25 + encoder teachers")
+                items = [(text, positives, qid) for qid, text, positives in pairs]
+                with EnsembleTeacher(
                     docs, teacher_model, max_length=config.max_length, depth=depth,
                     progress=progress, log=log, device=device,
-                )  # fmt: skip
-                items = [(text, positives, qid) for qid, text, positives in pairs]
-                examples, scale = _distilled(teacher, items, config, idf, rng, skip, log)
+                ) as teacher:  # fmt: skip
+                    examples, scale = _distilled(teacher, items, config, idf, rng, skip, log)
                 del teacher
             extra = {"teacher_scale": scale, "num_docs": len(docs)}
             examples, idf, extra = _saved(out_dir, examples, idf, extra)

@@ -166,17 +166,3 @@ def save_model(
         raise
     remove_staging(staging)
     return out
-
-
-def read_model_meta(folder: str | Path) -> dict:
-    """The splade-lite metadata of a saved model folder ({} when it has none)."""
-    path = Path(folder) / MODEL_META
-    if not path.is_file():
-        return {}
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise md.MetadataError(f"{path}: not a readable JSON file ({err})") from None
-    if not isinstance(meta, dict):
-        raise md.MetadataError(f"{path}: expected a JSON object")
-    return meta

@@ -23,15 +23,12 @@ import numpy as np
 import torch
 
 from splade_lite import metadata as md
+from splade_lite.encoders.inference_free import IdfQueryEncoder
+from splade_lite.errors import SpladeLiteError
 from splade_lite.training import losses
 from splade_lite.training.checkpoint import legacy_error, load_state, read_header, save_state
 from splade_lite.training.data import TrainExample, check_examples, read_examples, write_examples
-from splade_lite.training.model import (
-    TrainableSplade,
-    idf_query_weights,
-    idf_vector,
-    load_trainable,
-)
+from splade_lite.training.model import TrainableSplade, dense_rows, load_trainable
 from splade_lite.training.outdir import (
     CHECKPOINT_FILE,
     DATA_FILE,
@@ -112,7 +109,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)  # total loss of each step
 
 
-class RunExistsError(FileExistsError):
+class RunExistsError(SpladeLiteError, FileExistsError):
     """OUT already holds a model or an interrupted run."""
 
 
@@ -226,12 +223,15 @@ class Trainer:
         self.model: TrainableSplade = load_trainable(config.base, device)
         self.model.train()
         self.idf = None
+        self.idf_queries: IdfQueryEncoder | None = None
         self.query_log_weight: torch.nn.Parameter | None = None
         groups: list[dict] = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
         if config.mode == "inference-free":
             if idf is None:
                 raise ValueError("inference-free training needs an IDF table")
-            self.idf = idf_vector(idf, self.model.terms)
+            self.idf_queries = IdfQueryEncoder(self.model.tokenizer, idf, self.model.terms)
+            # a weight <= 0 never weights a query token (a sparse vector drops it)
+            self.idf = torch.from_numpy(self.idf_queries.idf).clamp_min(0.0)
             if config.query_weight_lr > 0:  # log-weights: they stay positive
                 self.query_log_weight = torch.nn.Parameter(
                     torch.log(self.idf.clamp_min(1e-6)).to(self.model.projection.weight.device)
@@ -262,9 +262,8 @@ class Trainer:
         if cfg.mode == "splade":
             queries = model.encode(queries_text, cfg.query_max_length)
         else:
-            queries = idf_query_weights(
-                model.tokenizer, queries_text, self.idf, model.special_ids
-            ).to(docs.device)
+            vectors = self.idf_queries.encode_queries(queries_text)
+            queries = dense_rows(vectors, self.idf.shape[0]).to(docs.device)
             if self.query_log_weight is not None:  # the same tokens, learned weights
                 queries = (queries > 0).to(docs.dtype) * self.query_log_weight.exp()
         grouped = docs.view(len(batch), group, -1)

@@ -1,0 +1,251 @@
+"""The parts a :class:`~splade_lite.search.Searcher` is composed of.
+
+- :class:`QueryTerms`: query texts -> integer ``{index term: weight}`` queries, weighted as the
+  index's documents were (its query encoder, scale and query pruning).
+- :class:`LearnedSparse`: those queries on the impact index, after a round of pseudo-relevance
+  feedback when asked; inference-free texts are tokenized and weighted in Java where the
+  Java builder handles them.
+- :class:`Lexical`: the BM25 index built beside the impact index.
+- :class:`Fused`: a learned sparse and a BM25 ranking fused (in Java, one call per query).
+
+Every retriever answers one call, ``retrieve(texts, k, threads)``, for one text or many (the
+texts are non-blank; the Searcher answers blank ones). Results are plain ``(docid, score)``
+lists; the Searcher makes them hits.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from splade_lite.feedback import Feedback, rocchio
+from splade_lite.fusion import Hybrid
+from splade_lite.pruning import Pruning
+from splade_lite.vectors import SparseVector, quantize_to_terms
+
+Ranked = list[tuple[str, float]]
+
+
+class Retriever(Protocol):
+    """Ranks non-blank query texts: the top `k` of each, searched by `threads` Java threads."""
+
+    def retrieve(self, texts: Sequence[str], k: int, threads: int) -> list[Ranked]: ...
+
+
+class QueryTerms:
+    """Query texts -> the integer queries Lucene is given, as the index says.
+
+    The encoder is loaded on first use through `load` (which checks that the index is still
+    the one opened). With `java` on, an inference-free index's queries are also built in Java
+    (:func:`~splade_lite.indexer.checked_idf_queries`, probed against this Python encoding
+    when made); :attr:`java_builder` is None where that does not apply.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], Any],
+        *,
+        mode: str,
+        scale: float,
+        pruning: Pruning | None,
+        java: bool = True,
+        where: object = "the index",
+    ) -> None:
+        self._load = load
+        self.mode = mode
+        self.scale = scale
+        self.pruning = pruning if pruning is not None and pruning.active else None
+        self.java = java
+        self._where = where
+        self._lock = threading.RLock()  # one load of the encoder and of the Java builder
+        self._encoder: Any = None
+        self._builder: Any = False  # False: not made yet
+
+    @property
+    def encoder(self):
+        """The query encoder the index asks for (loaded on first use)."""
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._load()
+        return self._encoder
+
+    def vectors(self, texts: Sequence[str]) -> list[SparseVector]:
+        """Float query vectors, as the encoder gives them."""
+        return self.encoder.encode_queries(list(texts))
+
+    def terms(self, texts: Sequence[str]) -> list[dict[str, int]]:
+        """Quantised queries ``{index term: integer weight}``, after pruning."""
+        out = self.unpruned(texts)
+        if self.pruning is not None:
+            out = [self.pruning.apply(q, self.scale) for q in out]
+        return out
+
+    def pruned(self, text: str) -> dict[str, int]:
+        """The terms of `text`'s query that pruning drops (none without pruning)."""
+        if self.pruning is None:
+            return {}
+        (full,) = self.unpruned([text])
+        kept = self.pruning.apply(full, self.scale)
+        return {t: w for t, w in full.items() if t not in kept}
+
+    def unpruned(self, texts: Sequence[str]) -> list[dict[str, int]]:
+        """Quantised queries before pruning."""
+        fast = getattr(self.encoder, "quantized_terms", None)
+        if fast is not None:  # inference-free: a table lookup per token
+            return fast(list(texts), self.scale)
+        terms = self.encoder.terms
+        return [quantize_to_terms(v, terms, self.scale) for v in self.vectors(texts)]
+
+    @property
+    def java_builder(self):
+        """The Java builder of these queries (made on first use), or None: switched off,
+        another mode, a tokenizer it cannot copy, or a disagreement on the probe texts."""
+        with self._lock:
+            if self._builder is False:
+                self._builder = self._make_builder()
+        return self._builder
+
+    def _make_builder(self):
+        if not self.java or self.mode != "inference-free":
+            return None
+        encoder = self.encoder
+        wordpiece = getattr(encoder, "wordpiece", None)
+        if wordpiece is None or wordpiece.wordpiece is None:
+            return None
+        from splade_lite.encoders.fast_wordpiece import PROBES
+        from splade_lite.indexer import checked_idf_queries
+
+        floor = self.pruning.floor(self.scale) if self.pruning else 0
+        weights = [w if w >= floor else 0 for w in encoder.quantized_table(self.scale)]
+        max_terms = self.pruning.max_terms if self.pruning else None
+        if max_terms is not None:  # a Java int; no query has more terms than the vocabulary
+            max_terms = min(max_terms, len(weights))
+        return checked_idf_queries(
+            wordpiece,
+            encoder.terms[: len(weights)],
+            weights,
+            max_terms,
+            PROBES + [p.lower() for p in PROBES],
+            lambda probe: self.terms([probe])[0],
+            self._where,
+        )
+
+
+class LearnedSparse:
+    """Learned sparse search: `queries` on the impact index, with `feedback` when given.
+
+    `forward` gives the forward index (document vectors) that feedback expands queries from.
+    """
+
+    def __init__(
+        self,
+        impact: Any,
+        queries: QueryTerms,
+        feedback: Feedback | None = None,
+        forward: Callable[[], Any] | None = None,
+    ) -> None:
+        self.impact = impact
+        self.queries = queries
+        self.feedback = feedback
+        self._forward = forward
+
+    @property
+    def java_builder(self):
+        """Where texts may go to Java whole (no feedback: its first round needs the terms)."""
+        return self.queries.java_builder if self.feedback is None else None
+
+    def expand(self, terms: Sequence[dict[str, int]], threads: int = 1) -> list[dict[str, int]]:
+        """The queries after pseudo-relevance feedback (first round on the impact index)."""
+        settings = self.feedback or Feedback()
+        first = self.impact.batch_search(list(terms), settings.docs, threads)
+        forward = self._forward() if any(first) and self._forward is not None else None
+        return [
+            rocchio(q, forward.vectors([d for d, _ in hits]), settings) if hits else dict(q)
+            for q, hits in zip(terms, first)
+        ]
+
+    def final_terms(self, texts: Sequence[str], threads: int = 1) -> list[dict[str, int]]:
+        """The queries searched for `texts`: encoded, pruned, then expanded with feedback."""
+        terms = self.queries.terms(texts)
+        return self.expand(terms, threads) if self.feedback is not None else terms
+
+    def search_terms(self, terms: Sequence[dict[str, int]], k: int, threads: int) -> list[Ranked]:
+        """Search integer queries (expanded first when feedback is on)."""
+        terms = list(terms)
+        if self.feedback is not None:
+            terms = self.expand(terms, threads)
+        return self.impact.batch_search(terms, k, threads)
+
+    def retrieve(self, texts: Sequence[str], k: int, threads: int) -> list[Ranked]:
+        builder = self.java_builder
+
+        def in_java(some: list[str]) -> list[Ranked | None]:
+            return self.impact.batch_search_text(builder, some, k, threads)
+
+        def in_python(some: list[str]) -> list[Ranked]:
+            return self.search_terms(self.queries.terms(some), k, threads)
+
+        return _java_first(texts, None if builder is None else in_java, in_python)
+
+
+class Lexical:
+    """BM25 search on the index built beside the impact index."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def retrieve(self, texts: Sequence[str], k: int, threads: int) -> list[Ranked]:
+        return self.index.batch_search(list(texts), k, threads)
+
+
+class Fused:
+    """The fusion of a learned sparse and a BM25 ranking (settings: a :class:`Hybrid`).
+
+    Both searches and the fusion are one call into Java per query; the depth fused is the
+    hybrid's, for the index's mode and k.
+    """
+
+    def __init__(self, sparse: LearnedSparse, lexical: Lexical, hybrid: Hybrid) -> None:
+        self.sparse = sparse
+        self.lexical = lexical
+        self.hybrid = hybrid
+
+    def settings(self, k: int) -> dict[str, Any]:
+        """How the top `k` are fused (the hybrid settings, depth resolved)."""
+        h = self.hybrid
+        depth = h.depth_for(self.sparse.queries.mode, k)
+        return {"depth": depth, "k": k, "fusion": h.fusion, "alpha": h.alpha, "rrf_k": h.rrf_k}
+
+    def retrieve(self, texts: Sequence[str], k: int, threads: int) -> list[Ranked]:
+        from splade_lite.indexer import hybrid_search, hybrid_text_search
+
+        impact, bm25, settings = self.sparse.impact, self.lexical.index, self.settings(k)
+        builder = self.sparse.java_builder
+
+        def in_java(some: list[str]) -> list[Ranked | None]:
+            return hybrid_text_search(impact, builder, bm25, some, threads=threads, **settings)
+
+        def in_python(some: list[str]) -> list[Ranked]:
+            terms = self.sparse.final_terms(some, threads)
+            return hybrid_search(impact, bm25, terms, some, threads=threads, **settings)
+
+        return _java_first(texts, None if builder is None else in_java, in_python)
+
+
+def _java_first(
+    texts: Sequence[str],
+    in_java: Callable[[list[str]], list[Ranked | None]] | None,
+    in_python: Callable[[list[str]], list[Ranked]],
+) -> list[Ranked]:
+    """Rankings of `texts`: from `in_java` where it answers (None: a text it does not take,
+    such as non-ASCII), the rest from `in_python`."""
+    texts = list(texts)
+    if in_java is None:
+        return in_python(texts)
+    found = in_java(texts)
+    left = [i for i, hits in enumerate(found) if hits is None]
+    if left:
+        for i, hits in zip(left, in_python([texts[i] for i in left])):
+            found[i] = hits
+    return found  # type: ignore[return-value]  # every entry is filled
