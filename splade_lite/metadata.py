@@ -27,6 +27,10 @@ from splade_lite.vectors_folder import VECTORS_META as VECTORS_META
 from splade_lite.vectors_folder import read_df as read_df
 from splade_lite.vectors_folder import read_vectors_meta as read_vectors_meta
 
+#: How documents may be encoded (the ``mode`` of vectors.json and splade_lite.json): SPLADE
+#: queries through the model, or inference-free queries weighted by IDF.
+MODES = ("splade", "inference-free")
+
 INDEX_META = "splade_lite.json"
 INDEX_FORMAT = "splade-lite/index"
 BM25_DIR = "bm25"
@@ -175,7 +179,6 @@ def index_meta_problems(meta: dict) -> list[str]:
 
 def encoding_problems(meta: dict) -> list[str]:
     """What is missing or malformed among the fields that say how documents were encoded."""
-    from splade_lite.encoders import MODES
     from splade_lite.vectors import check_scale
 
     problems = []

@@ -27,6 +27,7 @@ from splade_lite.indexer.limits import bm25_query_problem, check_threads
 from splade_lite.pruning import Pruning, default_pruning
 from splade_lite.retrievers import Fused, LearnedSparse, Lexical, QueryTerms, Retriever
 from splade_lite.vectors import SparseVector
+from splade_lite.vectors_folder import SNIPPET_CHARS
 
 
 class Hit(NamedTuple):
@@ -330,7 +331,6 @@ class Searcher:
         Each matched term's contribution is query weight × document weight; they add up to
         the score of :meth:`search` (after feedback, when it is on).
         """
-        from splade_lite.encode import SNIPPET_CHARS
         from splade_lite.explain import explain
 
         if self._sparse is None:

@@ -14,12 +14,12 @@ from splade_lite.encoders.base import Encoder, vocab_terms
 from splade_lite.encoders.inference_free import IdfQueryEncoder, idf_from_df, read_idf_file
 from splade_lite.encoders.models import ModelNotFoundError, ModelSource, resolve_model
 from splade_lite.errors import BadValueError
+from splade_lite.metadata import MODES
 
 if TYPE_CHECKING:
     from splade_lite.encoders.inference_free import InferenceFreeEncoder
     from splade_lite.encoders.splade import SpladeEncoder
 
-MODES = ("splade", "inference-free")
 
 __all__ = [
     "MODES",

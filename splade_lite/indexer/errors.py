@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from splade_lite.errors import SpladeLiteError
+from splade_lite.errors import BadValueError, MissingFileError, SpladeLiteError
 
 T = TypeVar("T")
 
@@ -46,9 +46,9 @@ def check_index_dir(index_dir: str | Path) -> Path:
     """Fail early, in Python terms, when a folder holds no Lucene index."""
     path = Path(index_dir)
     if not path.is_dir():
-        raise FileNotFoundError(f"index folder {path} does not exist")
+        raise MissingFileError(f"index folder {path} does not exist")
     if not any(path.glob("segments_*")):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path} holds no Lucene index (no segments_N file); if it was an index, it is "
             f"damaged: {remedy(path)}"
         )
@@ -83,7 +83,7 @@ def from_java(err: BaseException, path: Path | str | None, doing: str = "reading
     classname = getattr(err, "classname", "")
     if classname in REQUEST_ERRORS:
         message = (getattr(err, "innermessage", None) or describe(err)).strip()
-        return ValueError(message.splitlines()[0] if message else describe(err))
+        return BadValueError(message.splitlines()[0] if message else describe(err))
     if path is None:
         return LuceneError(f"Java failed {doing} ({describe(err)})")
     return LuceneError(
