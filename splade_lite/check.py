@@ -117,7 +117,7 @@ def check_index(index_dir: str | Path) -> list[Check]:
 def _encoding(index: Path, meta: dict) -> str:
     path = index / md.VECTORS_META
     if not path.is_file():
-        raise _Skipped(f"no {md.VECTORS_META} (index built before splade-lite kept it)")
+        raise _Failed(f"no {md.VECTORS_META}: the index is incomplete; rebuild it")
     mismatches = md.encoding_mismatches(meta, md.read_json(path, "index"))
     if mismatches:
         raise _Failed("; ".join(mismatches))

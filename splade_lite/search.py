@@ -179,14 +179,18 @@ class Searcher:
         if problems:
             raise md.MetadataError(f"{where}: {'; '.join(problems)}")
         encoded = self.index_dir / md.VECTORS_META
-        if encoded.is_file():  # absent in indexes built before it was kept
-            mismatches = md.encoding_mismatches(self.meta, md.read_json(encoded, "index"))
-            if mismatches:
-                raise md.MetadataError(
-                    f"{self.index_dir}: {'; '.join(mismatches)}. Queries would not be weighted "
-                    "like the documents; rebuild the index with `splade-lite index VECTORS "
-                    f"--out {self.index_dir} --overwrite`"
-                )
+        if not encoded.is_file():
+            raise md.MetadataError(
+                f"{self.index_dir} has no {md.VECTORS_META}: the index is incomplete; rebuild "
+                f"it with `splade-lite index VECTORS --out {self.index_dir} --overwrite`"
+            )
+        mismatches = md.encoding_mismatches(self.meta, md.read_json(encoded, "index"))
+        if mismatches:
+            raise md.MetadataError(
+                f"{self.index_dir}: {'; '.join(mismatches)}. Queries would not be weighted "
+                "like the documents; rebuild the index with `splade-lite index VECTORS "
+                f"--out {self.index_dir} --overwrite`"
+            )
 
     def _open_bm25(self):
         from splade_lite.indexer import BM25Index

@@ -137,8 +137,10 @@ def test_skips_what_does_not_apply(built, tmp_path):
     checks = {c.name: c for c in check_folder(tmp_path / "plain")}
     assert checks["bm25 index"].status == SKIP
     assert checks["query model"].status == OK and "no model" in checks["query model"].detail
-    (tmp_path / "plain" / "vectors.json").unlink()
-    assert statuses(tmp_path / "plain")["encoding"] == SKIP
+    (tmp_path / "plain" / "vectors.json").unlink()  # an incomplete index, refused by search
+    assert statuses(tmp_path / "plain")["encoding"] == FAIL
+    with pytest.raises(ValueError, match="no vectors.json: the index is incomplete"):
+        Searcher(tmp_path / "plain")
 
 
 def test_unfinished_vectors_and_other_folders(built, tmp_path):
