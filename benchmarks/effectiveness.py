@@ -119,7 +119,7 @@ def bench_collection(name: str, data: Path, work: Path) -> dict:
                 str(index),
                 "--queries",
                 str(queries),
-                "--out",
+                "--run",
                 str(run_file),
                 "--k",
                 "1000",

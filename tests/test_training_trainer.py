@@ -17,6 +17,9 @@ from training_helpers import DOCS, make_beir, make_tiny_model  # noqa: E402
 from splade_lite.training.recipes import adapt_corpus, train_supervised  # noqa: E402
 from splade_lite.training.trainer import RunExistsError, TrainConfig  # noqa: E402
 
+#: Every run here builds its teacher's BM25 index with Lucene.
+pytestmark = pytest.mark.jvm
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
@@ -208,7 +211,6 @@ def test_cli_train_and_adapt(tiny, tmp_path):
     assert result.exit_code != 0 and "--overwrite" in result.output
 
 
-@pytest.mark.jvm
 def test_hard_negatives_from_the_projects_search(tiny, tmp_path):
     """--negatives-index: negatives are mined by searching a splade-lite index."""
     from splade_lite.encode import encode_corpus
