@@ -34,7 +34,7 @@ from typing import IO, Any
 from splade_lite import metadata as md
 from splade_lite import vectors_folder as vf
 from splade_lite.atomic import atomic_write
-from splade_lite.encoders.base import TOKENIZER_LOCK
+from splade_lite.encoders.inference_free import count_document_frequencies
 from splade_lite.errors import BadValueError
 from splade_lite.indexer.limits import vector_problem
 from splade_lite.io import Doc, InputError, read_corpus
@@ -237,7 +237,6 @@ class _Run:
         self.corpus, self.out, self.encoder = corpus, out, encoder
         self.scale, self.chunk_size, self.log = scale, chunk_size, log
         self.terms = list(encoder.terms)
-        self.special = set(encoder.tokenizer.all_special_ids)
         self.df: Counter[int] = Counter()
         self.input_digest = hashlib.sha256()  # of every document encoded, in order
         self.summary = EncodeSummary()
@@ -278,13 +277,9 @@ class _Run:
 
     def _count_tokens(self, texts: list[str]) -> None:
         """Document frequencies and truncations, from the tokenizer alone."""
-        with TOKENIZER_LOCK:
-            token_ids = self.encoder.tokenizer(texts, add_special_tokens=True, verbose=False)
-        limit = self.encoder.max_length
-        for ids in token_ids["input_ids"]:
-            if len(ids) > limit:
-                self.summary.num_truncated += 1
-            self.df.update({i for i in ids[:limit] if i not in self.special})
+        self.summary.num_truncated += count_document_frequencies(
+            self.encoder.tokenizer, texts, self.encoder.max_length, self.df
+        )
 
     def _replay(self, docs: Iterator[Doc], shard: ShardRecord, snippets: IO[str], bar) -> None:
         """A shard already encoded: count its documents again and check they are the same."""

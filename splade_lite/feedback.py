@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from splade_lite.errors import BadValueError
 from splade_lite.vectors import MAX_IMPACT
 
 #: Beyond this the query is all feedback (and weights would leave the range of a Java int).
@@ -34,11 +35,11 @@ class Feedback:
         for name, least in (("docs", 1), ("terms", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(
+                raise BadValueError(
                     f"feedback {name} must be a whole number >= {least}, got {value!r}"
                 )
         if not (isinstance(self.beta, (int, float)) and 0 <= self.beta <= MAX_BETA):
-            raise ValueError(
+            raise BadValueError(
                 f"feedback beta must be a number in [0, {MAX_BETA:g}], got {self.beta!r}"
             )
 

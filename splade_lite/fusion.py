@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from splade_lite.errors import BadValueError
+
 Ranked = Sequence[tuple[str, float]]
 
 FUSIONS = ("interpolate", "rrf")
@@ -37,16 +39,18 @@ class Hybrid:
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
+            raise BadValueError(
+                f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}"
+            )
         if not 0 <= self.alpha <= 1:
-            raise ValueError(f"alpha must be within [0, 1], got {self.alpha}")
+            raise BadValueError(f"alpha must be within [0, 1], got {self.alpha}")
         depth = self.depth
         if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)):
-            raise ValueError(f"depth must be a whole number, got {depth!r}")
+            raise BadValueError(f"depth must be a whole number, got {depth!r}")
         if depth is not None and depth < 1:
-            raise ValueError(f"depth must be at least 1, got {depth}")
+            raise BadValueError(f"depth must be at least 1, got {depth}")
         if isinstance(self.rrf_k, bool) or not isinstance(self.rrf_k, int) or self.rrf_k < 1:
-            raise ValueError(f"rrf_k must be a whole number >= 1, got {self.rrf_k!r}")
+            raise BadValueError(f"rrf_k must be a whole number >= 1, got {self.rrf_k!r}")
 
     def depth_for(self, mode: str, k: int) -> int:
         """Hits of each list fused for the top `k` of an index of `mode` (never fewer than k)."""
@@ -72,7 +76,7 @@ def interpolate(first: Ranked, second: Ranked, alpha: float = 0.5) -> list[tuple
     Ties are broken by docid so the output is deterministic.
     """
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be within [0, 1], got {alpha}")
+        raise BadValueError(f"alpha must be within [0, 1], got {alpha}")
     a, b = min_max(first), min_max(second)
     fused = {d: alpha * a.get(d, 0.0) + (1 - alpha) * b.get(d, 0.0) for d in a.keys() | b.keys()}
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
@@ -81,7 +85,7 @@ def interpolate(first: Ranked, second: Ranked, alpha: float = 0.5) -> list[tuple
 def rrf(*lists: Ranked, k: int = RRF_K) -> list[tuple[str, float]]:
     """Reciprocal rank fusion: Σ over lists of 1 / (k + rank), ranks from 1, best first."""
     if k < 0:
-        raise ValueError(f"k must not be negative, got {k}")
+        raise BadValueError(f"k must not be negative, got {k}")
     fused: dict[str, float] = {}
     for ranked in lists:
         for rank, (docid, _) in enumerate(ranked, start=1):
@@ -102,4 +106,4 @@ def fuse(
         return interpolate(first, second, alpha)
     if method == "rrf":
         return rrf(first, second, k=rrf_k)
-    raise ValueError(f"unknown fusion {method!r}; choose one of {', '.join(FUSIONS)}")
+    raise BadValueError(f"unknown fusion {method!r}; choose one of {', '.join(FUSIONS)}")

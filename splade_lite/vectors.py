@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from splade_lite.errors import BadValueError, UnknownIdError
+
 #: Written for a document whose vector is empty after quantisation. Lucene (through Anserini)
 #: skips a document with no term at all, which would lose it silently; this token keeps the
 #: document in the index. No tokenizer produces it, so it never matches a query; the forward
@@ -35,16 +37,16 @@ class SparseVector(Mapping[int, float]):
         indices = np.asarray(self.indices, dtype=np.int64).reshape(-1)
         values = np.asarray(self.values, dtype=np.float32).reshape(-1)
         if indices.shape != values.shape:
-            raise ValueError(
+            raise BadValueError(
                 f"indices ({indices.size}) and values ({values.size}) differ in length"
             )
         if indices.size and np.any(np.diff(indices) <= 0):
             order = np.argsort(indices, kind="stable")
             indices, values = indices[order], values[order]
             if np.any(np.diff(indices) == 0):
-                raise ValueError("duplicate token ids in a sparse vector")
+                raise BadValueError("duplicate token ids in a sparse vector")
         if values.size and not np.all(np.isfinite(values)):
-            raise ValueError("a sparse vector weight is NaN or infinite")
+            raise BadValueError("a sparse vector weight is NaN or infinite")
         keep = values > 0
         if not keep.all():
             indices, values = indices[keep], values[keep]
@@ -70,7 +72,7 @@ class SparseVector(Mapping[int, float]):
         pos = int(np.searchsorted(self.indices, token_id))
         if pos < self.indices.size and self.indices[pos] == token_id:
             return float(self.values[pos])
-        raise KeyError(token_id)
+        raise UnknownIdError(token_id)
 
     def __iter__(self) -> Iterator[int]:
         return (int(i) for i in self.indices)
@@ -121,9 +123,9 @@ MAX_SCALE = 100_000
 def check_scale(scale: Any) -> Any:
     """`scale` as given when allowed, else a ValueError naming the range (NaN, inf, 0 fail)."""
     if isinstance(scale, bool) or not isinstance(scale, (int, float)):
-        raise ValueError(f"scale {scale!r} is not a number")
+        raise BadValueError(f"scale {scale!r} is not a number")
     if not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
-        raise ValueError(f"scale must be a number in (0, {MAX_SCALE:,}], got {scale!r}")
+        raise BadValueError(f"scale must be a number in (0, {MAX_SCALE:,}], got {scale!r}")
     return scale
 
 

@@ -47,9 +47,7 @@ def test_bad_batches_are_refused_clearly(tiny_built):
 def test_hits_carry_title_and_text_when_asked(tiny_built, tiny_corpus):
     import json
 
-    corpus = {
-        d["_id"]: d for d in map(json.loads, tiny_corpus.read_text().splitlines())
-    }
+    corpus = {d["_id"]: d for d in map(json.loads, tiny_corpus.read_text().splitlines())}
     searcher = splade_lite.Searcher(tiny_built / "index")
     hits = searcher.search("coffee café", k=3)
     shown = searcher.search("coffee café", k=3, text=True)

@@ -85,6 +85,7 @@ def test_missing_java_home_in_a_subprocess(tmp_path: Path, vectors: Path):
     index.mkdir()
     meta = {"format": "splade-lite/index", "model": "m", "mode": "splade", "scale": 100}
     (index / "splade_lite.json").write_text(json.dumps({**meta, "max_length": 8, "num_docs": 1}))
+    (index / "vectors.json").write_text(json.dumps({**meta, "max_length": 8}))
     (index / "segments_1").write_bytes(b"")
     searched = cli_subprocess(["search", index, "coffee"], **{ENV_JAVA_HOME: "/nonexistent/java"})
     assert searched.returncode == 1

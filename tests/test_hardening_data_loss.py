@@ -544,7 +544,9 @@ def test_encode_on_a_full_disk_names_the_shard(tmp_path, full_disk, splade_tiny,
     corpus = tmp_path / "c.jsonl"
     corpus.write_text("".join(f'{{"_id": "{i}", "text": "text {i}"}}\n' for i in range(40)))
     monkeypatch.setattr(  # only the shards meet the full disk
-        atomic_module, "_open_temp", lambda p: (full_disk if "part-" in p.name else io.FileIO)(p, "xb")
+        atomic_module,
+        "_open_temp",
+        lambda p: (full_disk if "part-" in p.name else io.FileIO)(p, "xb"),
     )
     monkeypatch.chdir(tmp_path)
     with pytest.raises(OSError, match="cannot write vectors/part-00000.jsonl: No space left"):

@@ -165,9 +165,7 @@ def test_a_deeply_nested_record_is_named_and_can_be_skipped(tmp_path):
     assert [d.id for d in docs] == ["a"] and len(skipped) == 1
 
 
-def test_a_line_beyond_the_record_limit_is_refused_without_reading_it_whole(
-    tmp_path, monkeypatch
-):
+def test_a_line_beyond_the_record_limit_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
     import splade_lite.io as io_module
 
     monkeypatch.setattr(io_module, "MAX_LINE_BYTES", 1000)

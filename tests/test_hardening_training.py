@@ -485,6 +485,10 @@ def test_crafted_teacher_vectors_give_one_line_naming_the_file(tmp_path):
             def weights_sha256() -> None:
                 return None
 
+            @staticmethod
+            def weights_file() -> None:
+                return None
+
     vectors = tmp_path / "vectors"
     vectors.mkdir()
     good = json.dumps({"id": "d1", "contents": "", "vector": {"a": 3}})

@@ -93,9 +93,7 @@ def test_a_bm25_corpus_with_other_ids_is_refused_before_java(
 
 @pytest.mark.jvm
 @pytest.mark.slow
-def test_a_bm25_corpus_with_other_texts_is_built_with_a_warning(
-    tiny_built, tiny_corpus, tmp_path
-):
+def test_a_bm25_corpus_with_other_texts_is_built_with_a_warning(tiny_built, tiny_corpus, tmp_path):
     from splade_lite.index import build_index
 
     records = _corpus_lines(tiny_corpus)
@@ -203,9 +201,7 @@ def test_depths_and_feedback_sizes_beyond_the_index_are_cut_to_it(tiny_built):
     feedback = Searcher(tiny_built / "index", feedback=Feedback(docs=huge, terms=huge))
     assert len(feedback.search("vitamin d", k=6)) <= 6
     pruned = Searcher(tiny_built / "index-if", pruning=Pruning(max_terms=huge))
-    assert [h.docid for h in pruned.search("vitamin d and coffee", k=6)] == [
-        h.docid for h in plain
-    ]
+    assert [h.docid for h in pruned.search("vitamin d and coffee", k=6)] == [h.docid for h in plain]
 
 
 @pytest.mark.parametrize("beta", [math.inf, math.nan, 1e300, -1.0])

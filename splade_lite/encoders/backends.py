@@ -23,6 +23,8 @@ import threading
 
 import torch
 
+from splade_lite.errors import BadValueError
+
 BACKENDS = ("torch", "bf16", "int8")
 #: Back ends whose vectors equal the reference computation (within float32 rounding).
 EXACT_BACKENDS = ("torch",)
@@ -150,10 +152,10 @@ def make_projection(
 ) -> Projection:
     """The projection of `backend` over `weight` [V, H]; a clear error for what cannot run."""
     if backend not in _PROJECTIONS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise BadValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "torch":
         if pooling != "max":
-            raise ValueError(f"backend {backend!r} supports max pooling only (the model sums)")
+            raise BadValueError(f"backend {backend!r} supports max pooling only (the model sums)")
         if weight.device.type != "cpu":
-            raise ValueError(f"backend {backend!r} runs on the CPU only; use 'torch' on a GPU")
+            raise BadValueError(f"backend {backend!r} runs on the CPU only; use 'torch' on a GPU")
     return _PROJECTIONS[backend](weight, block)

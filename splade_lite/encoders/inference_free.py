@@ -21,6 +21,7 @@ import numpy as np
 
 from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import ModelSource, load_tokenizer, resolve_model
+from splade_lite.errors import BadValueError, StateError
 from splade_lite.vectors import SparseVector, quantize_to_terms, quantize_values
 
 #: The largest query weight an IDF table may hold: an IDF is at most log(N + 1), about 20
@@ -67,25 +68,25 @@ def read_idf_file(path: Path, terms: Sequence[str] | None = None) -> dict[str, f
         try:
             weights = load_file(str(path))["weight"].astype(np.float64).reshape(-1)
         except Exception as err:  # safetensors raises its own error types for a bad file
-            raise ValueError(f"{path}: not a readable IDF weight file ({err})") from None
+            raise BadValueError(f"{path}: not a readable IDF weight file ({err})") from None
         if terms is None:
-            raise ValueError(f"{path}: reading per-id weights needs the vocabulary")
+            raise BadValueError(f"{path}: reading per-id weights needs the vocabulary")
         if weights.size and not (np.isfinite(weights).all() and weights.max() <= MAX_QUERY_WEIGHT):
-            raise ValueError(f"{path}: a weight is not finite or beyond {MAX_QUERY_WEIGHT:g}")
+            raise BadValueError(f"{path}: a weight is not finite or beyond {MAX_QUERY_WEIGHT:g}")
         return {terms[i]: float(w) for i, w in enumerate(weights) if w > 0 and i < len(terms)}
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as err:  # JSON and UTF-8 errors included
-        raise ValueError(f"{path}: not a readable IDF table ({err})") from None
+        raise BadValueError(f"{path}: not a readable IDF table ({err})") from None
     if not isinstance(table, dict):
-        raise ValueError(f"{path}: an IDF table must be a JSON object token -> weight")
+        raise BadValueError(f"{path}: an IDF table must be a JSON object token -> weight")
     out: dict[str, float] = {}
     for token, weight in table.items():
         bad = isinstance(weight, bool) or not isinstance(weight, (int, float))
         if bad or not math.isfinite(weight):
-            raise ValueError(f"{path}: weight of {token!r} is not a finite number")
+            raise BadValueError(f"{path}: weight of {token!r} is not a finite number")
         if weight > MAX_QUERY_WEIGHT:
-            raise ValueError(
+            raise BadValueError(
                 f"{path}: weight {weight:g} of {token!r} is beyond {MAX_QUERY_WEIGHT:g}, far "
                 "above any IDF (a crafted or broken table?)"
             )
@@ -239,7 +240,7 @@ class InferenceFreeEncoder:
 
     def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]:
         if self.queries is None:
-            raise RuntimeError(
+            raise StateError(
                 f"model {self.name!r} ships no idf.json: query weights come from an index "
                 "(splade_lite.Searcher(INDEX_DIR)) or from set_idf()"
             )

@@ -28,6 +28,7 @@ from splade_lite.encoders.models import (
     load_tokenizer,
     resolve_model,
 )
+from splade_lite.errors import BadValueError
 from splade_lite.vectors import SparseVector
 
 DEFAULT_MODEL = "splade-tiny"
@@ -49,7 +50,7 @@ def pick_device(device: str | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but torch sees no CUDA GPU")
+        raise BadValueError(f"device {device!r} was asked for but torch sees no CUDA GPU")
     return dev
 
 
@@ -83,15 +84,15 @@ class SpladeEncoder:
         self.batch_size = batch_size
         self.vocab_block = vocab_block
         if not (isinstance(batch_size, int) and 1 <= batch_size <= MAX_BATCH_SIZE):
-            raise ValueError(f"batch_size must be a whole number in [1, {MAX_BATCH_SIZE}]")
+            raise BadValueError(f"batch_size must be a whole number in [1, {MAX_BATCH_SIZE}]")
         if isinstance(self.max_length, bool) or not isinstance(self.max_length, int):
-            raise ValueError(f"max_length must be a whole number, got {self.max_length!r}")
+            raise BadValueError(f"max_length must be a whole number, got {self.max_length!r}")
         if self.max_length < 1:
-            raise ValueError(f"max_length must be at least 1, got {self.max_length}")
+            raise BadValueError(f"max_length must be at least 1, got {self.max_length}")
         self.tokenizer = load_tokenizer(self.source)
         positions = model_positions(self.tokenizer, self.source)
         if positions is not None and self.max_length > positions:
-            raise ValueError(
+            raise BadValueError(
                 f"max_length {self.max_length} is beyond the {positions} token positions of "
                 f"model {self.name!r}; use at most {positions}"
             )
@@ -117,7 +118,7 @@ class SpladeEncoder:
         terms = vocab_terms(self.tokenizer)
         self.terms = terms + [f"[id:{i}]" for i in range(len(terms), self.vocab_size)]
         if self.source.pooling not in ("max", "sum"):
-            raise ValueError(f"pooling {self.source.pooling!r} is not supported (max or sum)")
+            raise BadValueError(f"pooling {self.source.pooling!r} is not supported (max or sum)")
         self.pooling = self.source.pooling
         self.backend = backend
         self.exact = backend in EXACT_BACKENDS

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from splade_lite.errors import SpladeLiteError
+from splade_lite.errors import BadValueError, SpladeLiteError
 
 if TYPE_CHECKING:
     from splade_lite.training.trainer import Trainer
@@ -143,7 +143,7 @@ def _fsync(path: Path) -> None:
 
 # -- reading ------------------------------------------------------------------------------------
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a finite number")
+    raise BadValueError(f"{name} is not a finite number")
 
 
 def _need(ok: bool, path: Path, what: str) -> None:

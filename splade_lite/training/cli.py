@@ -283,7 +283,7 @@ def _report(result, quiet: bool, as_json: bool) -> None:
 @click.option(
     "--negatives-index", type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Mine hard negatives by searching this splade-lite index of the corpus "
-    "[default: fused BM25 + teacher ranking in memory].",
+    "[default: the fused ranking of Lucene BM25 and the teacher].",
 )  # fmt: skip
 @_common("info-nce", ("info-nce", "margin-mse", "kl"), TRAIN_STEPS)
 @_friendly

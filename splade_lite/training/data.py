@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from splade_lite.atomic import atomic_write
+from splade_lite.errors import BadValueError, MissingFileError
 from splade_lite.io import Doc, InputError, read_corpus
 from splade_lite.trec import read_qrels, read_queries
 
@@ -71,29 +72,29 @@ def _parse_example(raw: bytes) -> TrainExample:
     try:
         r = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError as err:
-        raise ValueError(f"invalid UTF-8 at byte {err.start + 1} of the line") from None
+        raise BadValueError(f"invalid UTF-8 at byte {err.start + 1} of the line") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"malformed JSON: {err.msg} (column {err.colno})") from None
+        raise BadValueError(f"malformed JSON: {err.msg} (column {err.colno})") from None
     except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+        raise BadValueError("JSON nested too deeply") from None
     if not isinstance(r, dict):
-        raise ValueError("expected a JSON object (a training example)")
+        raise BadValueError("expected a JSON object (a training example)")
     query, docs, scores, source = r.get("query"), r.get("docs"), r.get("scores"), r.get("source")
     if not isinstance(query, str):
-        raise ValueError("'query' must be a string")
+        raise BadValueError("'query' must be a string")
     if not isinstance(docs, list) or not docs or not all(isinstance(d, str) for d in docs):
-        raise ValueError("'docs' must be a non-empty list of document ids (strings)")
+        raise BadValueError("'docs' must be a non-empty list of document ids (strings)")
     if scores is not None and (
         not isinstance(scores, list) or len(scores) != len(docs) or not all(map(_finite, scores))
     ):
-        raise ValueError("'scores' must be one finite number per document")
+        raise BadValueError("'scores' must be one finite number per document")
     if source is not None and not isinstance(source, str):
-        raise ValueError("'source' must be a string")
+        raise BadValueError("'source' must be a string")
     return TrainExample(query, docs, scores, source or "")
 
 
 def _no_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a finite number")
+    raise BadValueError(f"{name} is not a finite number")
 
 
 def load_corpus(path: str | Path) -> dict[str, Doc]:
@@ -109,7 +110,7 @@ def find_train_qrels(beir_dir: str | Path) -> Path:
         path = folder / "qrels" / name
         if path.is_file():
             return path
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{folder} has no qrels/train.tsv; give --qrels, or adapt without labels with "
         f"`splade-lite adapt {folder / 'corpus.jsonl'} --out MODEL_DIR`"
     )
@@ -150,7 +151,7 @@ def pseudo_queries(
     """
     low, high = span_words
     if not 1 <= low <= high:
-        raise ValueError(f"span_words must be 1 <= low <= high, got {span_words}")
+        raise BadValueError(f"span_words must be 1 <= low <= high, got {span_words}")
     out = []
     for doc in docs:
         words = doc.text.split()
@@ -214,10 +215,10 @@ def cloze_texts(examples: Iterable[TrainExample], docs: Mapping[str, Doc]) -> di
             if doc_id.endswith(CLOZE_MARK):
                 base = doc_id[: -len(CLOZE_MARK)]
                 if base not in docs:
-                    raise ValueError(f"an example names document {base!r}, not in the corpus")
+                    raise BadValueError(f"an example names document {base!r}, not in the corpus")
                 text = without_span(docs[base], ex.query)
                 if text is None:
-                    raise ValueError(f"{doc_id!r}: its query is not in the document any more")
+                    raise BadValueError(f"{doc_id!r}: its query is not in the document any more")
                 out[doc_id] = text
     return out
 
@@ -243,7 +244,7 @@ def sample_negatives(
     taken = banned | set(picked)
     others = [d for d in all_ids if d not in taken]
     if len(others) < count - len(picked):
-        raise ValueError(f"the corpus has too few documents for {count} negatives per query")
+        raise BadValueError(f"the corpus has too few documents for {count} negatives per query")
     extra = rng.choice(len(others), size=count - len(picked), replace=False)
     return picked + [others[i] for i in sorted(extra)]
 
@@ -282,11 +283,11 @@ def check_examples(examples: Sequence[TrainExample], docs: Mapping[str, Doc], gr
     """Every example names `group` known documents (and teacher scores for them, if any)."""
     for n, ex in enumerate(examples):
         if len(ex.docs) < group:
-            raise ValueError(f"example {n} has {len(ex.docs)} documents, {group} are needed")
+            raise BadValueError(f"example {n} has {len(ex.docs)} documents, {group} are needed")
         missing = [d for d in ex.docs[:group] if d not in docs]
         if missing:
-            raise ValueError(f"example {n}: document {missing[0]!r} is not in the corpus")
+            raise BadValueError(f"example {n}: document {missing[0]!r} is not in the corpus")
         if ex.scores is not None and (
             len(ex.scores) < group or not all(math.isfinite(s) for s in ex.scores)
         ):
-            raise ValueError(f"example {n}: needs {group} finite teacher scores")
+            raise BadValueError(f"example {n}: needs {group} finite teacher scores")

@@ -25,6 +25,7 @@ from splade_lite.encoders.models import (
     resolve_model,
 )
 from splade_lite.encoders.splade import PassThrough, replace_module, splade_pool
+from splade_lite.errors import BadValueError
 from splade_lite.vectors import SparseVector
 
 
@@ -37,7 +38,7 @@ class TrainableSplade(nn.Module):
         if not isinstance(projection, nn.Linear):
             raise TypeError(f"{source.mlm}: the masked-LM head is not a linear projection")
         if source.pooling != "max":
-            raise ValueError(f"{source.mlm}: training supports max pooling only")
+            raise BadValueError(f"{source.mlm}: training supports max pooling only")
         self.mlm = mlm
         self.projection = projection  # kept: its weight may be tied to the input embeddings
         replace_module(mlm, projection, PassThrough())

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from splade_lite.errors import SpladeLiteError
+from splade_lite.errors import BadValueError, SpladeLiteError
 from splade_lite.resume import lock_folder
 from splade_lite.training.save import (
     MODEL_META,
@@ -157,7 +157,7 @@ def clear_output(out: Path) -> None:
 
 # -- reading the run's own files ------------------------------------------------------------
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
+    raise BadValueError(f"{name} is not a number JSON allows")
 
 
 def read_object(path: Path) -> dict:

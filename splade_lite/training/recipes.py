@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from splade_lite import fusion
+from splade_lite.errors import BadValueError
 from splade_lite.io import Doc
 from splade_lite.training import teacher as teachers
 from splade_lite.training.data import (
@@ -119,23 +120,27 @@ def load_teacher_vectors(vectors_dir: str | Path, ids: Sequence[str], encoder) -
 
     meta = md.read_vectors_meta(Path(vectors_dir))
     if check_weights(encoder.source, meta.get("model_sha256")).changed:
-        raise ValueError(
+        raise BadValueError(
             f"{vectors_dir} was encoded with {meta.get('model')!r}, not the teacher "
             f"{encoder.name!r} (weights differ)"
         )
     if meta.get("mode") != "splade":
-        raise ValueError(f"{vectors_dir}: teacher vectors must be encoded in splade mode")
+        raise BadValueError(f"{vectors_dir}: teacher vectors must be encoded in splade mode")
     position = {term: i for i, term in enumerate(encoder.terms)}
     scale = meta.get("scale")
     if type(scale) not in (int, float) or not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"{Path(vectors_dir) / md.VECTORS_META}: scale {scale!r} is not positive")
+        raise BadValueError(
+            f"{Path(vectors_dir) / md.VECTORS_META}: scale {scale!r} is not positive"
+        )
     found: dict[str, SparseVector] = {}
     for record in iter_checked_records(vectors_dir):  # each line checked: file:line errors
         pairs = [(position[t], w / scale) for t, w in record["vector"].items() if t in position]
         found[record["id"]] = SparseVector.from_dict(dict(pairs))
     missing = [d for d in ids if d not in found]
     if missing:
-        raise ValueError(f"{vectors_dir} has no vector for document {missing[0]!r} of the corpus")
+        raise BadValueError(
+            f"{vectors_dir} has no vector for document {missing[0]!r} of the corpus"
+        )
     return [found[d] for d in ids]
 
 
@@ -279,9 +284,9 @@ def adapt_corpus(
     (:func:`~splade_lite.training.data.cloze_positives`).
     """
     if not 0.0 <= cloze <= 1.0:
-        raise ValueError(f"cloze must be within [0, 1], got {cloze}")
+        raise BadValueError(f"cloze must be within [0, 1], got {cloze}")
     if config.loss == "info-nce":
-        raise ValueError("adapt distils teacher scores: use loss margin-mse or kl")
+        raise BadValueError("adapt distils teacher scores: use loss margin-mse or kl")
     teacher_model = teacher_model or config.base
     options = {
         "command": "adapt",

@@ -24,7 +24,7 @@ import torch
 
 from splade_lite import metadata as md
 from splade_lite.encoders.inference_free import IdfQueryEncoder
-from splade_lite.errors import SpladeLiteError
+from splade_lite.errors import BadValueError, MissingFileError, SpladeLiteError
 from splade_lite.training import losses
 from splade_lite.training.checkpoint import legacy_error, load_state, read_header, save_state
 from splade_lite.training.data import TrainExample, check_examples, read_examples, write_examples
@@ -81,20 +81,20 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in ("splade", "inference-free"):
-            raise ValueError(f"unknown mode {self.mode!r} (splade or inference-free)")
+            raise BadValueError(f"unknown mode {self.mode!r} (splade or inference-free)")
         if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+            raise BadValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         if self.doc_regularizer not in DOC_REGULARIZERS:
-            raise ValueError(f"unknown doc regularizer {self.doc_regularizer!r}")
+            raise BadValueError(f"unknown doc regularizer {self.doc_regularizer!r}")
         if self.doc_regularizer == "idf-flops" and self.mode != "inference-free":
-            raise ValueError("idf-flops needs IDF: it is for inference-free training")
+            raise BadValueError("idf-flops needs IDF: it is for inference-free training")
         for name in ("max_steps", "batch_size", "max_length", "query_max_length"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+                raise BadValueError(f"{name} must be at least 1")
         if self.query_weight_lr < 0 or (self.query_weight_lr > 0 and self.mode != "inference-free"):
-            raise ValueError("query_weight_lr is for inference-free training, and not negative")
+            raise BadValueError("query_weight_lr is for inference-free training, and not negative")
         if self.negatives < 0 or (self.negatives == 0 and self.loss != "info-nce"):
-            raise ValueError("distillation needs at least one negative per query")
+            raise BadValueError("distillation needs at least one negative per query")
 
     @property
     def group(self) -> int:
@@ -123,18 +123,20 @@ def open_run(out_dir: str | Path, options: Mapping, *, resume: bool, overwrite: 
     (:func:`~splade_lite.training.outdir.hold_output`).
     """
     if resume and overwrite:
-        raise ValueError("resume continues a run, overwrite starts again: choose one")
+        raise BadValueError("resume continues a run, overwrite starts again: choose one")
     out = Path(out_dir)
     run = out / RUN_DIR
     if resume:
         if not (run / RUN_FILE).is_file():
-            raise FileNotFoundError(f"{out}: no interrupted training run to resume")
+            raise MissingFileError(f"{out}: no interrupted training run to resume")
         saved = read_run_options(run / RUN_FILE)
         wanted = json.loads(json.dumps(dict(options)))
         differ = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
         if differ:
             shown = ", ".join(f"{k}: {saved.get(k)!r} then, {wanted.get(k)!r} now" for k in differ)
-            raise ValueError(f"{out}: --resume needs the options of the interrupted run ({shown})")
+            raise BadValueError(
+                f"{out}: --resume needs the options of the interrupted run ({shown})"
+            )
         check_checkpoint(run)
         return True
     refuse_foreign(out)
@@ -215,10 +217,10 @@ class Trainer:
         self.texts = texts
         if check:
             if not self.examples:
-                raise ValueError("no training examples")
+                raise BadValueError("no training examples")
             check_examples(self.examples, texts, config.group)
             if config.loss != "info-nce" and any(ex.scores is None for ex in self.examples):
-                raise ValueError(f"loss {config.loss} needs teacher scores in every example")
+                raise BadValueError(f"loss {config.loss} needs teacher scores in every example")
         torch.manual_seed(config.seed)
         self.model: TrainableSplade = load_trainable(config.base, device)
         self.model.train()
@@ -228,7 +230,7 @@ class Trainer:
         groups: list[dict] = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
         if config.mode == "inference-free":
             if idf is None:
-                raise ValueError("inference-free training needs an IDF table")
+                raise BadValueError("inference-free training needs an IDF table")
             self.idf_queries = IdfQueryEncoder(self.model.tokenizer, idf, self.model.terms)
             # a weight <= 0 never weights a query token (a sparse vector drops it)
             self.idf = torch.from_numpy(self.idf_queries.idf).clamp_min(0.0)
