@@ -31,8 +31,8 @@ from splade_lite.vectors import EMPTY_DOC_TOKEN
 # the shard names are the vectors folder's (here too for the callers that found them here)
 from splade_lite.vectors_folder import SHARD_GLOBS as SHARD_GLOBS
 from splade_lite.vectors_folder import SHARD_PATTERN as SHARD_PATTERN
+from splade_lite.vectors_folder import open_as_anserini, shard_name
 from splade_lite.vectors_folder import shard_files as shard_files
-from splade_lite.vectors_folder import shard_name
 
 #: Lucene stores an impact as a Java int.
 MAX_WEIGHT = 2**31 - 1
@@ -58,8 +58,7 @@ def read_vector_shards(vectors_dir: str | Path) -> Iterator[dict]:
 def file_sha256(path: Path) -> str:
     """sha256 of a shard's content (of the uncompressed text for a ``.gz`` shard)."""
     digest = hashlib.sha256()
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    with open_as_anserini(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -174,9 +173,8 @@ def iter_checked_records(vectors_dir: str | Path) -> Iterator[dict]:
     seen: set[str] = set()
     for shard in shards:
         lineno = 0
-        opener = gzip.open if shard.name.endswith(".gz") else open
         try:
-            with opener(shard, "rb") as handle:
+            with open_as_anserini(shard) as handle:
                 for lineno, raw in enumerate(handle, start=1):
                     if not raw.strip():
                         continue

@@ -22,13 +22,14 @@ since it takes the file names from here.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
@@ -60,6 +61,14 @@ SHARD_RE = re.compile(
 def shard_name(number: int, suffix: str = "") -> str:
     """Name of the `number`-th shard (``part-00003.jsonl``; `suffix` ``.gz`` for gzip)."""
     return SHARD_PATTERN.format(number) + suffix
+
+
+def open_as_anserini(path: str | Path) -> IO[bytes]:
+    """A shard or corpus file opened for reading bytes as Anserini's collections open it:
+    gzip by the ``.gz`` name, not by content (io.open_binary's magic bytes), so that what
+    splade-lite checks or hashes is what Java reads."""
+    path = Path(path)
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # type: ignore[return-value]
 
 
 def shard_files(vectors_dir: str | Path) -> list[Path]:

@@ -18,7 +18,6 @@ The Java process never outlives the build: on Linux the kernel kills it when its
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import re
 import shutil
@@ -42,7 +41,7 @@ from splade_lite.indexer.jvm import (
     search_jar,
 )
 from splade_lite.indexer.limits import MAX_DOCS, json_line_problem
-from splade_lite.vectors_folder import SHARD_GLOBS
+from splade_lite.vectors_folder import SHARD_GLOBS, open_as_anserini
 
 #: Shard names of a vectors folder (Anserini JsonVectorCollection files).
 VECTOR_SHARD_PATTERNS = SHARD_GLOBS
@@ -140,24 +139,11 @@ def _find_files(folder: Path, patterns: Iterable[str]) -> list[Path]:
     return sorted(found)
 
 
-def count_json_lines(path: Path) -> int:
-    """Non-blank lines of a (possibly gzipped) JSONL file: the documents Anserini should see."""
-    # by name, not io.open_binary's magic bytes: Anserini's JsonCollection decides by ".gz"
-    opener = gzip.open if path.name.endswith(".gz") else open
-    count = 0
-    with opener(path, "rb") as f:
-        for line in f:
-            if line.strip():
-                count += 1
-    return count
-
-
 def _count_checked(path: Path) -> int:
-    """:func:`count_json_lines`, refusing a line Anserini's reader could not take (as
-    ``file:line: reason``) before Java runs."""
-    opener = gzip.open if path.name.endswith(".gz") else open  # as Anserini opens it
+    """Non-blank lines of a JSONL file (the documents Anserini should see), refusing a line
+    Anserini's reader could not take (as ``file:line: reason``) before Java runs."""
     count = 0
-    with opener(path, "rb") as f:
+    with open_as_anserini(path) as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
