@@ -271,7 +271,15 @@ def test_killing_index_stops_java_and_cleans_up(slow_vectors, tiny_built, tmp_pa
     out = tmp_path / "out"
     env = dict(os.environ, OPENAI_API_KEY="unused")
     command = [str(CLI), "index", str(slow_vectors), "--out", str(out)]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # a shell that starts pytest in the background ignores SIGINT, and so would the child
+    # (Python then never turns it into KeyboardInterrupt): give the child the default back
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline, java = time.monotonic() + 90, None
         while java is None and time.monotonic() < deadline and proc.poll() is None:
