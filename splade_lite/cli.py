@@ -17,6 +17,7 @@ from splade_lite.demo import DEFAULT_MAX_DOCS
 from splade_lite.encode import DEFAULT_SCALE, DEFAULT_SHARD_SIZE
 from splade_lite.encoders import MODES
 from splade_lite.encoders.base import MAX_BATCH_SIZE
+from splade_lite.encoders.models import DEFAULT_MODEL
 from splade_lite.indexer.limits import MAX_THREADS
 from splade_lite.vectors import MAX_SCALE
 
@@ -47,7 +48,7 @@ def main() -> None:
     help="Folder for the vector shards and vectors.json.",
 )  # fmt: skip
 @click.option(
-    "--model", default="splade-tiny", show_default=True,
+    "--model", default=DEFAULT_MODEL, show_default=True,
     help="Built-in name, local folder or Hugging Face id of a SPLADE masked-LM.",
 )  # fmt: skip
 @click.option(

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from splade_lite.encoders.models import DEFAULT_MODEL
 from splade_lite.explain import Explanation
 from splade_lite.outputs import claim_demo_workdir, lock_folder, read_demo_state
 from splade_lite.stdlib_corpus import (
@@ -42,7 +43,7 @@ __all__ = [
 
 Log = Callable[[str], object]
 
-MODEL = "splade-tiny"
+MODEL = DEFAULT_MODEL
 MAX_LENGTH = 128
 DEFAULT_MAX_DOCS = 2000
 TOP_K = 5

@@ -35,6 +35,7 @@ from splade_lite import metadata as md
 from splade_lite import vectors_folder as vf
 from splade_lite.atomic import atomic_write
 from splade_lite.encoders.inference_free import count_document_frequencies
+from splade_lite.encoders.models import DEFAULT_MODEL
 from splade_lite.errors import BadValueError
 from splade_lite.indexer.limits import vector_problem
 from splade_lite.io import Doc, InputError, read_corpus
@@ -116,7 +117,7 @@ def encode_corpus(
     corpus: str | Path,
     out_dir: str | Path,
     *,
-    model: str | Path = "splade-tiny",
+    model: str | Path = DEFAULT_MODEL,
     mode: str = "splade",
     batch_size: int = 32,
     max_length: int | None = None,

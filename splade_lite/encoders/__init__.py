@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 
 from splade_lite.encoders.base import Encoder, vocab_terms
 from splade_lite.encoders.inference_free import IdfQueryEncoder, idf_from_df, read_idf_file
-from splade_lite.encoders.models import ModelNotFoundError, ModelSource, resolve_model
+from splade_lite.encoders.models import (
+    DEFAULT_MODEL,
+    ModelNotFoundError,
+    ModelSource,
+    resolve_model,
+)
 from splade_lite.errors import BadValueError
 from splade_lite.metadata import MODES
 
@@ -49,7 +54,7 @@ def __getattr__(name: str):
 
 
 def load_encoder(
-    model: str | Path = "splade-tiny", mode: str = "splade", **options
+    model: str | Path = DEFAULT_MODEL, mode: str = "splade", **options
 ) -> SpladeEncoder | InferenceFreeEncoder:
     """The encoder for `mode` (``splade`` or ``inference-free``) over `model`."""
     from splade_lite.encoders.inference_free import InferenceFreeEncoder

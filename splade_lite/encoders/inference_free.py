@@ -20,7 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from splade_lite.encoders.base import TOKENIZER_LOCK, vocab_terms
-from splade_lite.encoders.models import ModelSource, load_tokenizer, resolve_model
+from splade_lite.encoders.models import (
+    DEFAULT_MODEL,
+    ModelSource,
+    load_tokenizer,
+    resolve_model,
+)
 from splade_lite.errors import BadValueError, StateError
 from splade_lite.vectors import SparseVector, quantize_to_terms, quantize_values
 
@@ -197,7 +202,7 @@ class InferenceFreeEncoder:
 
     def __init__(
         self,
-        name_or_path: str | Path = "splade-tiny",
+        name_or_path: str | Path = DEFAULT_MODEL,
         *,
         idf: Mapping[str, float] | None = None,
         max_length: int | None = None,

