@@ -13,6 +13,8 @@ import platform
 import time
 from pathlib import Path
 
+from splade_lite.cpu import cpu_info
+
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTIONS = ["scifact", "nfcorpus", "cranfield", "medline"]
 
@@ -30,10 +32,12 @@ def collection_parser(doc: str, out_name: str) -> argparse.ArgumentParser:
 
 
 def write_report(out: Path, results: list, **extra: object) -> None:
-    """``{"machine", "date", **extra, "results"}`` as JSON into `out`."""
+    """``{"machine", "cpu", "date", **extra, "results"}`` as JSON into `out`; ``cpu`` names the
+    model and its vector instruction sets, which decide how fast the back ends are."""
+    info = cpu_info()
     report = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+        "machine": f"{info.describe()}, Python {platform.python_version()}",
+        "cpu": info.as_dict(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "load_average": os.getloadavg(),
         **extra,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
+import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -158,14 +159,21 @@ def encode_corpus(
     check_output_folder(out, resume=resume, overwrite=overwrite, inputs=(corpus,))
     total = check_corpus(corpus, skip_invalid)
     if encoder is None:
-        encoder = load_encoder(
-            model,
-            mode,
-            max_length=max_length,
-            batch_size=batch_size,
-            device=device,
-            backend=backend,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            encoder = load_encoder(
+                model,
+                mode,
+                max_length=max_length,
+                batch_size=batch_size,
+                device=device,
+                backend=backend,
+            )
+        for warning in caught:  # a back end this CPU would run slowly, and the like
+            if log is None:
+                warnings.warn(warning.message, warning.category, stacklevel=2)
+            else:
+                log(f"warning: {warning.message}")
     chunk_size = max(batch_size * 16, 256)
     settings = {
         "model": encoder.name,

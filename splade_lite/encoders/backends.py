@@ -12,6 +12,8 @@ where a back end differs; the transformer body is run by torch in every back end
   taken on the integers and rescaled once per vocabulary entry.
 
 Only max pooling has the fast back ends; a sum-pooling model must use ``torch``.
+An approximate back end asked for on a CPU without its instructions (:data:`FAST_WITH`) is
+slower than the exact one there, so :func:`choose_backend` says so and the exact one runs.
 ``docs/benchmarks.md`` ("Encoding speed") has their speed and their fidelity on SciFact.
 """
 
@@ -23,11 +25,37 @@ import threading
 
 import torch
 
+from splade_lite.cpu import CpuInfo, cpu_info
 from splade_lite.errors import BadValueError
 
 BACKENDS = ("torch", "bf16", "int8")
 #: Back ends whose vectors equal the reference computation (within float32 rounding).
 EXACT_BACKENDS = ("torch",)
+#: CPU flags (any one) without which an approximate back end is emulated, and slower than
+#: ``torch``: int8 dot-product and bfloat16 instructions, x86 and ARM.
+FAST_WITH: dict[str, tuple[str, ...]] = {
+    "bf16": ("avx512_bf16", "amx_bf16", "bf16"),
+    "int8": ("avx512_vnni", "avx_vnni", "amx_int8", "i8mm"),
+}
+
+
+def choose_backend(requested: str, cpu: CpuInfo | None = None) -> tuple[str, str | None]:
+    """The back end to run for `requested` on `cpu` (this one by default), and why it differs.
+
+    An approximate back end whose instructions the CPU lacks falls back to the exact
+    ``torch`` one, with a note saying so; where the CPU's flags are unknown the request
+    stands. An unknown name is a :class:`BadValueError`.
+    """
+    if requested not in BACKENDS:
+        raise BadValueError(f"unknown backend {requested!r}; choose one of {', '.join(BACKENDS)}")
+    cpu = cpu or cpu_info()
+    needed = FAST_WITH.get(requested)
+    if not needed or not cpu.flags or cpu.has_any(*needed):
+        return requested, None
+    return "torch", (
+        f"backend {requested!r} would be slower than the exact 'torch' back end on this CPU "
+        f"({cpu.model}: none of {', '.join(needed)}), so 'torch' is used"
+    )
 
 
 class _Scratch(threading.local):

@@ -12,6 +12,7 @@ opt-in back ends (:mod:`splade_lite.encoders.backends`); the default is exact.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from splade_lite.encoders.backends import EXACT_BACKENDS, make_projection
+from splade_lite.encoders.backends import EXACT_BACKENDS, choose_backend, make_projection
 from splade_lite.encoders.base import MAX_BATCH_SIZE, TOKENIZER_LOCK, vocab_terms
 from splade_lite.encoders.models import (
     DEFAULT_MODEL,
@@ -60,7 +61,10 @@ class SpladeEncoder:
     `name_or_path`: ``splade-tiny``, a local folder (Hugging Face masked-LM or a
     sentence-transformers SparseEncoder) or a Hugging Face hub id. `backend` chooses how the
     vocabulary projection is computed: ``torch`` (exact, the default), or the faster,
-    approximate ``bf16`` or ``int8`` (see :mod:`splade_lite.encoders.backends`).
+    approximate ``bf16`` or ``int8`` (see :mod:`splade_lite.encoders.backends`); with
+    `check_cpu` (the default) an approximate one that this CPU would run slower than
+    ``torch`` is replaced by ``torch`` with a RuntimeWarning (:attr:`backend` is what runs,
+    :attr:`backend_note` says why it differs from the request).
     """
 
     mode = "splade"
@@ -74,8 +78,15 @@ class SpladeEncoder:
         device: str | None = None,
         vocab_block: int = 4096,
         backend: str = "torch",
+        check_cpu: bool = True,
     ) -> None:
         from transformers import AutoModelForMaskedLM
+
+        self.backend_note: str | None = None
+        if check_cpu:
+            backend, self.backend_note = choose_backend(backend)
+            if self.backend_note:
+                warnings.warn(self.backend_note, RuntimeWarning, stacklevel=2)
 
         self.source = resolve_model(name_or_path)
         self.name = self.source.name  # a local folder as an absolute path
