@@ -67,7 +67,8 @@ def main() -> None:
 @click.option(
     "--backend", type=click.Choice(BACKENDS), default=BACKENDS[0], show_default=True,
     help="Vocabulary projection: torch is exact; bf16 and int8 are faster on a CPU with "
-    "those instructions and approximate (recorded in vectors.json).",
+    "those instructions and approximate (elsewhere torch runs, with a warning; recorded in "
+    "vectors.json).",
 )  # fmt: skip
 @click.option(
     "--scale", default=float(DEFAULT_SCALE), show_default=True,
