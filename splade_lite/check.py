@@ -211,7 +211,18 @@ def _snippet_count(folder: Path, expected: int) -> str:
         found = sum(1 for line in handle if line.strip())
     if found != expected:
         raise _Failed(f"{md.DOCS_FILE} holds {found} documents, expected {expected}")
-    return f"{md.DOCS_FILE}: {found} documents"
+    packed = folder / md.SNIPPETS_FILE
+    if not packed.is_file():
+        return f"{md.DOCS_FILE}: {found} documents"
+    from splade_lite.snippets import Snippets, SnippetsError
+
+    try:
+        in_packed = len(Snippets(packed))
+    except SnippetsError as err:
+        raise _Failed(str(err)) from None
+    if in_packed != expected:
+        raise _Failed(f"{md.SNIPPETS_FILE} holds {in_packed} documents, expected {expected}")
+    return f"{md.DOCS_FILE} and {md.SNIPPETS_FILE}: {found} documents"
 
 
 def _bm25(index: Path, info: md.IndexMeta) -> str:

@@ -9,16 +9,18 @@ CSR matrix of documents × terms:
 - ``indptr`` (int64, documents + 1): row ``i`` is ``indptr[i]:indptr[i + 1]``;
 - ``term_ids`` (int32): columns, indices into the term table, sorted within each row;
 - ``weights`` (int32): the impacts, as in the vectors shards;
-- ``docids`` / ``terms``: the row and column names, each as one UTF-8 blob of the strings
-  joined by ``\\n`` (uint8) plus the byte offsets of each string (int64, count + 1). The term
-  table is sorted, so equal vectors give equal files.
+- ``docids`` / ``terms``: the row and column names, each a packed string table
+  (:mod:`splade_lite.packed`: one UTF-8 blob, uint8, plus the byte offsets of each string,
+  int64, count + 1). The term table is sorted, so equal vectors give equal files;
+- ``docid_order`` (format 2): the rows sorted by document id, so an id is found by binary
+  search in the mapped file and no id map is built in memory (format 1 files, without it,
+  get their order computed when opened).
 
 Nothing is pickled: ``np.load(path, allow_pickle=False)`` reads every array.
 """
 
 from __future__ import annotations
 
-import mmap
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -27,11 +29,13 @@ import numpy as np
 
 from splade_lite.atomic import atomic_write
 from splade_lite.errors import BadValueError, UnknownIdError
+from splade_lite.packed import StringTable, mmap_npz, pack_strings, sort_order
 from splade_lite.shards import iter_checked_records
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
-FORMAT_VERSION = 1
-_SEP = "\n"
+FORMAT_VERSION = 2
+#: Formats this module reads (1: no ``docid_order``).
+READ_VERSIONS = (1, 2)
 _INT32_MAX = np.iinfo(np.int32).max
 # Postings are gathered in Python lists and moved into numpy arrays in blocks of this size,
 # so that the lists never hold more than a few million Python ints at once.
@@ -100,8 +104,9 @@ def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
     term_ids, weights = term_ids[perm], weights[perm]
     sorted_terms = [terms[i] for i in order]
 
-    docid_blob, docid_offsets = _pack_strings(docids)
-    term_blob, term_offsets = _pack_strings(sorted_terms)
+    docid_blob, docid_offsets = pack_strings(docids)
+    docids.clear()  # the packed blob holds them from here on
+    term_blob, term_offsets = pack_strings(sorted_terms)
     with atomic_write(out_path, "wb") as handle:
         np.savez(
             handle,
@@ -111,10 +116,11 @@ def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
             weights=weights,
             docids=docid_blob,
             docid_offsets=docid_offsets,
+            docid_order=sort_order(docid_blob, docid_offsets),
             terms=term_blob,
             term_offsets=term_offsets,
         )
-    return len(docids)
+    return len(docid_offsets) - 1
 
 
 def _check_weights(weights: list, first: int, docids: list[str], lengths: list[int]) -> np.ndarray:
@@ -147,37 +153,12 @@ def _check_unique(docids: list[str]) -> None:
             seen.add(docid)
 
 
-def _pack_strings(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Strings as one UTF-8 blob joined by newlines, and where each starts.
-
-    ``offsets[i]`` is the first byte of string ``i``; string ``i`` ends one byte (its
-    separator) before ``offsets[i + 1]``, the last one too, as if the blob ended with one.
-    """
-    encoded = [s.encode("utf-8") for s in strings]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.array([len(b) + 1 for b in encoded], dtype=np.int64), out=offsets[1:])
-    blob = _SEP.encode().join(encoded)
-    return np.frombuffer(blob, dtype=np.uint8).copy(), offsets
-
-
-def _unpack_strings(blob: np.ndarray, offsets: np.ndarray) -> list[str]:
-    """Inverse of `_pack_strings`; splitting on the separator is fast, slicing is the fallback."""
-    count = len(offsets) - 1
-    if count <= 0:
-        return []
-    raw = blob.tobytes()
-    parts = raw.decode("utf-8").split(_SEP)
-    if len(parts) == count:
-        return parts
-    # some string holds a newline itself: cut at the stored offsets instead
-    bounds = offsets.tolist()
-    return [raw[bounds[i] : bounds[i + 1] - 1].decode("utf-8") for i in range(count)]
-
-
 class ForwardIndex:
     """Read side of a forward index file: ``docid -> {term: weight}``.
 
-    Open with :meth:`load`. Vectors come back with their terms in sorted order.
+    Open with :meth:`load`. Vectors come back with their terms in sorted order. Document ids
+    stay in the mapped file (:class:`~splade_lite.packed.StringTable`): opening costs the
+    term table, not the number of documents.
     """
 
     def __init__(
@@ -185,7 +166,7 @@ class ForwardIndex:
         indptr: np.ndarray,
         term_ids: np.ndarray,
         weights: np.ndarray,
-        docids: list[str],
+        docids: StringTable,
         terms: list[str],
         path: Path | None = None,
     ) -> None:
@@ -194,8 +175,7 @@ class ForwardIndex:
         self.indptr, self.term_ids, self.weights = indptr, term_ids, weights
         self.terms = terms
         self.path = path
-        self._docids = tuple(docids)
-        self._rows = dict(zip(docids, range(len(docids))))
+        self._docids = docids
 
     @classmethod
     def load(cls, path: str | Path, *, mmap_arrays: bool = True) -> ForwardIndex:
@@ -206,7 +186,7 @@ class ForwardIndex:
         """
         path = Path(path)
         try:
-            arrays = _mmap_npz(path) if mmap_arrays else None
+            arrays = mmap_npz(path) if mmap_arrays else None
             if arrays is None:
                 with np.load(path, allow_pickle=False) as npz:
                     arrays = {name: npz[name] for name in npz.files}
@@ -221,15 +201,17 @@ class ForwardIndex:
         if missing:
             raise BadValueError(f"{path} is not a forward index (no {', '.join(sorted(missing))})")
         version = int(arrays["format_version"])
-        if version != FORMAT_VERSION:
+        if version not in READ_VERSIONS:
             raise BadValueError(
                 f"{path}: forward index format {version}, this splade-lite reads "
-                f"{FORMAT_VERSION}; rebuild it"
+                f"{', '.join(map(str, READ_VERSIONS))}; rebuild it"
             )
         try:
-            docids = _unpack_strings(arrays["docids"], arrays["docid_offsets"])
-            terms = _unpack_strings(arrays["terms"], arrays["term_offsets"])
-            problem = _shape_problem(arrays, len(docids), len(terms))
+            blob, offsets = arrays["docids"], arrays["docid_offsets"]
+            order = arrays["docid_order"] if version >= 2 else sort_order(blob, offsets)
+            docids = StringTable(blob, offsets, order)
+            terms = list(StringTable(arrays["terms"], arrays["term_offsets"]))
+            problem = _shape_problem(arrays, len(docids), len(terms)) or _order_problem(order)
         except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as err:
             problem = f"its arrays are inconsistent ({err or type(err).__name__})"
         if problem:
@@ -240,7 +222,7 @@ class ForwardIndex:
         return len(self._docids)
 
     def __contains__(self, docid: object) -> bool:
-        return docid in self._rows
+        return docid in self._docids
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._docids)
@@ -252,8 +234,8 @@ class ForwardIndex:
         )
 
     @property
-    def docids(self) -> tuple[str, ...]:
-        """Document ids in index (shard) order."""
+    def docids(self) -> StringTable:
+        """Document ids in index (shard) order (a sequence read from the file on demand)."""
         return self._docids
 
     @property
@@ -262,13 +244,13 @@ class ForwardIndex:
 
     def row_of(self, docid: str) -> int:
         """The row number of `docid`; ``KeyError`` saying so when it is not indexed."""
-        try:
-            return self._rows[docid]
-        except KeyError:
+        row = self._docids.find(docid) if isinstance(docid, str) else None
+        if row is None:
             where = f" {self.path}" if self.path else ""
             raise UnknownIdError(
                 f"document {docid!r} is not in the forward index{where} ({len(self)} documents)"
-            ) from None
+            )
+        return row
 
     def row(self, docid: str) -> tuple[np.ndarray, np.ndarray]:
         """``(term ids, weights)`` of one document as array views, for vectorised callers."""
@@ -287,6 +269,13 @@ class ForwardIndex:
         return [self.vector(docid) for docid in docids]
 
 
+def _order_problem(order: np.ndarray) -> str | None:
+    """What is wrong with the sorted rows of the ids (None: a permutation of the rows)."""
+    if len(order) and (order.min() < 0 or order.max() >= len(order)):
+        return "its id order points outside the documents"
+    return None
+
+
 def _shape_problem(arrays: dict[str, np.ndarray], num_docs: int, num_terms: int) -> str | None:
     """What makes the arrays of a forward index unusable (None when they are consistent):
     every row must lie inside the postings, and every term id inside the vocabulary."""
@@ -300,46 +289,3 @@ def _shape_problem(arrays: dict[str, np.ndarray], num_docs: int, num_terms: int)
     if len(term_ids) and (term_ids.min() < 0 or term_ids.max() >= num_terms):
         return "a term id lies outside its vocabulary"
     return None
-
-
-def _mmap_npz(path: Path) -> dict[str, np.ndarray] | None:
-    """Arrays of a stored (uncompressed) ``.npz`` as read-only views into a memory map.
-
-    ``np.load`` cannot map an ``.npz``, but a stored zip member is the ``.npy`` file verbatim,
-    so its header can be read and the data viewed in place. None when a member is compressed.
-    """
-    with zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-        if any(m.compress_type != zipfile.ZIP_STORED for m in members):
-            return None
-        with open(path, "rb") as handle:
-            size = handle.seek(0, 2)
-            if size == 0:
-                return None
-            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    arrays: dict[str, np.ndarray] = {}
-    for member in members:
-        # local header: 30 fixed bytes, then name and extra field of their own lengths
-        local = mapped[member.header_offset : member.header_offset + 30]
-        name_len = int.from_bytes(local[26:28], "little")
-        extra_len = int.from_bytes(local[28:30], "little")
-        start = member.header_offset + 30 + name_len + extra_len
-        arrays[member.filename.removesuffix(".npy")] = _npy_view(mapped, start)
-    return arrays
-
-
-def _npy_view(mapped: mmap.mmap, start: int) -> np.ndarray:
-    """A read-only array over the ``.npy`` image that begins at `start` in `mapped`."""
-    import io
-
-    header = io.BytesIO(mapped[start : start + 65536 + 16])
-    version = np.lib.format.read_magic(header)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(header)
-    else:
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(header)
-    if dtype.hasobject:
-        raise BadValueError("object arrays are not allowed in a forward index")
-    count = int(np.prod(shape, dtype=np.int64))
-    flat = np.frombuffer(mapped, dtype=dtype, count=count, offset=start + header.tell())
-    return flat.reshape(shape, order="F" if fortran else "C")

@@ -7,7 +7,8 @@ An index folder holds the Lucene impact index files at its top level (so Pyserin
 - ``idf.json``: token -> IDF, the query weights of inference-free search;
 - ``tokenizer/``: the model's tokenizer, so inference-free queries need no model at all
   (copied from the vectors folder, which ``encode`` gave it: no model is looked up by name);
-- ``docs.jsonl.gz``: titles and text starts, to show hits;
+- ``docs.jsonl.gz``: titles and text starts, to show hits, and ``snippets.npz``, the same
+  packed for lookups by id (:mod:`splade_lite.snippets`);
 - ``forward.npz``: each document's impact vector by id, for feedback and explanations;
 - ``bm25/`` (optional): a Lucene BM25 index of the same corpus, for baselines and fusion;
 - ``vectors.json``: a copy of the vectors folder's metadata, which says how the documents
@@ -43,6 +44,7 @@ from splade_lite.io import InputError, read_corpus
 from splade_lite.outputs import INDEX, VECTORS, claim_output
 from splade_lite.pruning import Pruning, prune_shards
 from splade_lite.resume import PROGRESS_FILE, is_unfinished
+from splade_lite.snippets import build_snippets
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
 BM25_K1 = 0.9
@@ -154,6 +156,7 @@ def build_index(
         _write_tokenizer(vectors_dir, source, tmp)
         if (vectors_dir / vf.DOCS_FILE).is_file():
             shutil.copyfile(vectors_dir / vf.DOCS_FILE, tmp / md.DOCS_FILE)
+            build_snippets(tmp / md.DOCS_FILE, tmp / md.SNIPPETS_FILE)
         shutil.copyfile(vectors_dir / vf.VECTORS_META, tmp / md.VECTORS_META)
 
         bm25_meta = None

@@ -37,12 +37,18 @@ def identity(index_dir: Path) -> tuple[int, int] | None:
 
 
 def read_documents(index_dir: Path, wanted: Set[str]) -> dict[str, dict]:
-    """Title and start of text of the `wanted` documents, from ``docs.jsonl.gz`` (one scan).
+    """Title and start of text of the `wanted` documents: looked up in ``snippets.npz``, or
+    for an index built before it existed, from ``docs.jsonl.gz`` (one scan).
 
     Ids not in the file are left out; an index without the file gives ``{}``. A damaged
     file is a one-line error naming it (and its line where a record is malformed).
     """
     found: dict[str, dict] = {}
+    packed = Path(index_dir) / md.SNIPPETS_FILE
+    if wanted and packed.is_file():  # indexes built since it exists: a lookup, not a scan
+        from splade_lite.snippets import Snippets
+
+        return Snippets(packed).get(wanted)
     path = Path(index_dir) / md.DOCS_FILE
     if not wanted or not path.is_file():
         return found

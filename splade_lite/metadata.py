@@ -35,10 +35,14 @@ INDEX_META = "splade_lite.json"
 INDEX_FORMAT = "splade-lite/index"
 BM25_DIR = "bm25"
 FORWARD_FILE = "forward.npz"
+#: ``docs.jsonl.gz`` packed for lookups by id (:mod:`splade_lite.snippets`).
+SNIPPETS_FILE = "snippets.npz"
 #: The files splade-lite writes at an index's top level, beside Lucene's own (and ``tokenizer/``
 #: and ``bm25/``): ``idf.json``, ``docs.jsonl.gz`` and the copy of ``vectors.json`` keep the
 #: vectors folder's names.
-INDEX_FILES = frozenset({INDEX_META, IDF_FILE, DOCS_FILE, FORWARD_FILE, VECTORS_META})
+INDEX_FILES = frozenset(
+    {INDEX_META, IDF_FILE, DOCS_FILE, FORWARD_FILE, VECTORS_META, SNIPPETS_FILE}
+)
 
 
 class MetadataError(BadValueError):
