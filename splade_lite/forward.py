@@ -21,6 +21,7 @@ Nothing is pickled: ``np.load(path, allow_pickle=False)`` reads every array.
 
 from __future__ import annotations
 
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -40,6 +41,8 @@ _INT32_MAX = np.iinfo(np.int32).max
 # Postings are gathered in Python lists and moved into numpy arrays in blocks of this size,
 # so that the lists never hold more than a few million Python ints at once.
 _BLOCK = 1 << 21
+# Postings sorted into place per step (a chunk of whole rows; a longer row is one chunk).
+_SORT_CHUNK = 1 << 23
 
 
 def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
@@ -50,77 +53,105 @@ def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
     :func:`splade_lite.shards.parse_vector_line`): a bad one, a repeated document id or a
     folder without shards raises :class:`~splade_lite.io.InputError` (``file:line: reason``)
     and leaves `out_path` untouched.
+
+    Postings go to temporary files beside `out_path` as they are read and are sorted into
+    place a chunk of rows at a time, so memory holds the ids and the term table, not the
+    postings (which grow with the corpus eight bytes at a time).
     """
+    out_path = Path(out_path)
     table: dict[str, int] = {}  # term -> id, in order of first sight (sorted at the end)
     lookup = table.__getitem__
     docids: list[str] = []
     lengths: list[int] = []
     ids_block: list[int] = []
     weights_block: list[int] = []
-    id_parts: list[np.ndarray] = []
-    weight_parts: list[np.ndarray] = []
+    with tempfile.TemporaryDirectory(prefix="forward-", dir=out_path.parent) as tmp:
+        spill = Path(tmp)
+        written = [0]
+        with open(spill / "ids", "wb") as ids_out, open(spill / "weights", "wb") as weights_out:
 
-    def flush() -> None:
-        first = sum(part.size for part in weight_parts)
-        weight_parts.append(_check_weights(weights_block, first, docids, lengths))
-        id_parts.append(np.array(ids_block, dtype=np.int32))
-        ids_block.clear()
-        weights_block.clear()
+            def flush() -> None:
+                checked = _check_weights(weights_block, written[0], docids, lengths)
+                checked.tofile(weights_out)
+                np.array(ids_block, dtype=np.int32).tofile(ids_out)
+                written[0] += checked.size
+                ids_block.clear()
+                weights_block.clear()
 
-    for record in iter_checked_records(vectors_dir):
-        docids.append(record["id"])
-        vector = record["vector"]
-        if EMPTY_DOC_TOKEN in vector:
-            vector = {t: w for t, w in vector.items() if t != EMPTY_DOC_TOKEN}
-        try:
-            row = list(map(lookup, vector))
-        except KeyError:  # a term not seen before: rare once the vocabulary is covered
-            for term in vector:
-                table.setdefault(term, len(table))
-            row = list(map(lookup, vector))
-        ids_block.extend(row)
-        weights_block.extend(vector.values())
-        lengths.append(len(row))
-        if len(ids_block) >= _BLOCK:
+            for record in iter_checked_records(vectors_dir):
+                docids.append(record["id"])
+                vector = record["vector"]
+                if EMPTY_DOC_TOKEN in vector:
+                    vector = {t: w for t, w in vector.items() if t != EMPTY_DOC_TOKEN}
+                try:
+                    row = list(map(lookup, vector))
+                except KeyError:  # a term not seen before: rare once the vocabulary is covered
+                    for term in vector:
+                        table.setdefault(term, len(table))
+                    row = list(map(lookup, vector))
+                ids_block.extend(row)
+                weights_block.extend(vector.values())
+                lengths.append(len(row))
+                if len(ids_block) >= _BLOCK:
+                    flush()
             flush()
-    flush()
 
-    _check_unique(docids)
-    indptr = np.zeros(len(docids) + 1, dtype=np.int64)
-    np.cumsum(np.array(lengths, dtype=np.int64), out=indptr[1:])
-    term_ids = np.concatenate(id_parts)
-    weights = np.concatenate(weight_parts)
-    id_parts.clear()  # the blocks are no longer needed
-    weight_parts.clear()
+        _check_unique(docids)
+        indptr = np.zeros(len(docids) + 1, dtype=np.int64)
+        np.cumsum(np.array(lengths, dtype=np.int64), out=indptr[1:])
+        lengths.clear()
+        docid_blob, docid_offsets = pack_strings(docids)
+        docids.clear()  # the packed blob holds them from here on
 
-    # Renumber the terms in sorted order, then sort each row by term id (canonical CSR).
-    terms = list(table)
-    order = sorted(range(len(terms)), key=terms.__getitem__)
-    renumber = np.empty(len(terms), dtype=np.int32)
-    renumber[np.array(order, dtype=np.int64)] = np.arange(len(terms), dtype=np.int32)
-    term_ids = renumber[term_ids]
-    rows = np.repeat(np.arange(len(docids), dtype=np.int64), np.diff(indptr))
-    perm = np.argsort(rows * max(len(terms), 1) + term_ids, kind="stable")
-    term_ids, weights = term_ids[perm], weights[perm]
-    sorted_terms = [terms[i] for i in order]
-
-    docid_blob, docid_offsets = pack_strings(docids)
-    docids.clear()  # the packed blob holds them from here on
-    term_blob, term_offsets = pack_strings(sorted_terms)
-    with atomic_write(out_path, "wb") as handle:
-        np.savez(
-            handle,
-            format_version=np.array(FORMAT_VERSION, dtype=np.int64),
-            indptr=indptr,
-            term_ids=term_ids,
-            weights=weights,
-            docids=docid_blob,
-            docid_offsets=docid_offsets,
-            docid_order=sort_order(docid_blob, docid_offsets),
-            terms=term_blob,
-            term_offsets=term_offsets,
-        )
+        # Renumber the terms in sorted order, then sort each row by term id (canonical CSR).
+        terms = list(table)
+        order = sorted(range(len(terms)), key=terms.__getitem__)
+        renumber = np.empty(len(terms), dtype=np.int32)
+        renumber[np.array(order, dtype=np.int64)] = np.arange(len(terms), dtype=np.int32)
+        sorted_terms = [terms[i] for i in order]
+        term_ids, weights = _sorted_rows(spill, written[0], indptr, renumber)
+        term_blob, term_offsets = pack_strings(sorted_terms)
+        with atomic_write(out_path, "wb") as handle:
+            np.savez(
+                handle,
+                format_version=np.array(FORMAT_VERSION, dtype=np.int64),
+                indptr=indptr,
+                term_ids=term_ids,
+                weights=weights,
+                docids=docid_blob,
+                docid_offsets=docid_offsets,
+                docid_order=sort_order(docid_blob, docid_offsets),
+                terms=term_blob,
+                term_offsets=term_offsets,
+            )
+        del term_ids, weights  # the maps close before their files go
     return len(docid_offsets) - 1
+
+
+def _sorted_rows(
+    spill: Path, total: int, indptr: np.ndarray, renumber: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The spilled postings renumbered and sorted by term within each row, into mapped files."""
+    if total == 0:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
+    raw_ids = np.memmap(spill / "ids", dtype=np.int32, mode="r", shape=(total,))
+    raw_weights = np.memmap(spill / "weights", dtype=np.int32, mode="r", shape=(total,))
+    term_ids = np.memmap(spill / "term_ids", dtype=np.int32, mode="w+", shape=(total,))
+    weights = np.memmap(spill / "sorted_weights", dtype=np.int32, mode="w+", shape=(total,))
+    width = max(len(renumber), 1)
+    rows, row = len(indptr) - 1, 0
+    while row < rows:
+        end = int(np.searchsorted(indptr, indptr[row] + _SORT_CHUNK, side="right")) - 1
+        end = min(max(end, row + 1), rows)
+        lo, hi = int(indptr[row]), int(indptr[end])
+        ids = renumber[raw_ids[lo:hi]]
+        local = np.repeat(np.arange(end - row, dtype=np.int64), np.diff(indptr[row : end + 1]))
+        perm = np.argsort(local * width + ids, kind="stable")
+        term_ids[lo:hi] = ids[perm]
+        weights[lo:hi] = raw_weights[lo:hi][perm]
+        row = end
+    del raw_ids, raw_weights
+    return term_ids, weights
 
 
 def _check_weights(weights: list, first: int, docids: list[str], lengths: list[int]) -> np.ndarray:

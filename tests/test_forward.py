@@ -170,3 +170,27 @@ def test_not_a_forward_index(tmp_path):
     np.savez(other, something=np.arange(3))
     with pytest.raises(ValueError, match="not a forward index"):
         ForwardIndex.load(other)
+
+
+def test_sorting_in_small_chunks_and_spilling_in_small_blocks_change_nothing(
+    tmp_path, monkeypatch
+):
+    import random
+
+    from splade_lite import forward
+
+    rng = random.Random(7)
+    vocab = [f"t{i}" for i in range(50)]
+    records = [
+        {"id": f"doc{i}", "vector": {t: rng.randint(1, 300) for t in rng.sample(vocab, 12)}}
+        for i in range(60)
+    ]
+    vectors = write_vectors(tmp_path / "vectors", [records[:25], records[25:]])
+    build_forward_index(vectors, tmp_path / "whole.npz")
+    monkeypatch.setattr(forward, "_SORT_CHUNK", 5)  # rows of 12 postings: one row per chunk
+    monkeypatch.setattr(forward, "_BLOCK", 7)
+    build_forward_index(vectors, tmp_path / "chunked.npz")
+    assert (tmp_path / "whole.npz").read_bytes() == (tmp_path / "chunked.npz").read_bytes()
+    index = ForwardIndex.load(tmp_path / "chunked.npz")
+    assert all(index.vector(r["id"]) == r["vector"] for r in records)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("forward-")]  # spill gone
