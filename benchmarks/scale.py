@@ -237,6 +237,9 @@ def search_child(folder: Path, data: Path, rounds: int) -> dict:
     }
     splade = opened["splade"]
     systems["splade vectors"] = lambda q, k: splade.batch_search_terms([by_text[q]], k)
+    # the same searches scoring every match: what Lucene's skipping (block-max WAND) saves
+    for name, index in (("splade vectors", splade), ("inference-free", opened["inference-free"])):
+        systems[f"{name}, no skipping"] = _without_skipping(index, systems[name])
     for name in systems:  # warm-up: the JVM's compiler, the term dictionary's pages
         for q in texts[:20]:
             systems[name](q, 10)
@@ -253,6 +256,22 @@ def search_child(folder: Path, data: Path, rounds: int) -> dict:
     )
     out["rss_after_mb"] = rss_mb()
     return out
+
+
+def _without_skipping(searcher, search):
+    """`search` with Lucene's skipping off for its duration (the folder's searcher is shared)."""
+    from splade_lite.indexer import ImpactIndex
+
+    impact = ImpactIndex(searcher.index_dir)
+
+    def run(q: str, k: int):
+        impact.set_skipping(False)
+        try:
+            return search(q, k)
+        finally:
+            impact.set_skipping(True)
+
+    return run
 
 
 def measure_search(n: int, work: Path, data: Path, rounds: int) -> dict:

@@ -1,6 +1,6 @@
 """Markdown tables, fitted growth and the latency plot of ``benchmarks/results/scale.json``.
 
-    python benchmarks/scale.py --report      # prints the markdown, writes docs/scale-latency.png
+python benchmarks/scale.py --report      # prints the markdown, writes docs/scale-latency.png
 """
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ from pathlib import Path
 
 from scale import fit_exponent
 
-SYSTEMS = ("bm25", "inference-free", "splade vectors", "hybrid")
+SYSTEMS = (
+    "bm25",
+    "inference-free",
+    "inference-free, no skipping",
+    "splade vectors",
+    "splade vectors, no skipping",
+    "hybrid",
+)
 
 
 def _cell(value, digits: int = 2) -> str:
@@ -22,9 +29,9 @@ def _cell(value, digits: int = 2) -> str:
 
 
 def _latency(result: dict, system: str, k: str, stat: str = "median_ms") -> float | None:
-    return (((result.get("search") or {}).get("latency") or {}).get(k) or {}).get(
-        system, {}
-    ).get(stat)
+    return (
+        (((result.get("search") or {}).get("latency") or {}).get(k) or {}).get(system, {}).get(stat)
+    )
 
 
 def tables(results: list[dict]) -> str:

@@ -127,6 +127,14 @@ class _TopHitsIndex:
         """Number of documents in the index."""
         return self._num_docs
 
+    @guarded
+    def set_skipping(self, on: bool) -> None:
+        """Let Lucene skip documents that cannot enter the top k (on by default: block-max
+        WAND/MaxScore, still exact), or score every match (off: the reference the skipping
+        search is tested equal to). The setting belongs to the folder's Lucene searcher,
+        which every searcher of the folder in this process shares."""
+        self._searcher.setSkipping(bool(on))
+
     def _k(self, k: int) -> int:
         """k capped at the number of documents (0: nothing to search for)."""
         return java_int(k, self._num_docs)

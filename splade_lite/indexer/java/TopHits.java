@@ -87,6 +87,18 @@ public final class TopHits implements Closeable {
         indexDir, field, new BM25Similarity(k1, b), DefaultEnglishAnalyzer.newDefaultInstance());
   }
 
+  // false: every matching document is scored, none skipped (the reference that the skipping
+  // search is tested equal to, and measured against).
+  private volatile boolean skipping = true;
+
+  /**
+   * Whether searches skip documents that cannot enter the top k (Lucene's block-max
+   * WAND/MaxScore through the collector's minimum competitive score). On by default.
+   */
+  public void setSkipping(boolean on) {
+    skipping = on;
+  }
+
   public int numDocs() {
     return reader.numDocs();
   }
@@ -410,7 +422,8 @@ public final class TopHits implements Closeable {
     // Counting hits exactly stops at k (IndexSearcher's default counts to 1,000 first), so
     // Lucene skips documents that cannot reach the top k from the start. A document scoring
     // exactly the k-th score is never skipped, so ties still resolve by docid.
-    TopFieldCollector collector = TopFieldCollector.create(BY_SCORE_THEN_ID, k, k);
+    TopFieldCollector collector =
+        TopFieldCollector.create(BY_SCORE_THEN_ID, k, skipping ? k : Integer.MAX_VALUE);
     try {
       searcher.search(built, collector);
     } catch (IndexSearcher.TooManyClauses e) {
