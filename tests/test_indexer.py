@@ -396,3 +396,14 @@ def test_idf_queries_of_every_shared_query(idf_queries) -> None:
     for path in paths:
         for line in path.open(encoding="utf-8"):
             _check_java_query(*idf_queries, json.loads(line)["text"])
+
+
+def test_lucene_buffer_is_a_quarter_of_the_heap_within_bounds():
+    from splade_lite.indexer.build import memory_buffer_mb
+
+    assert memory_buffer_mb("1g") == 256
+    assert memory_buffer_mb("8g") == 512  # capped
+    assert memory_buffer_mb("64m") == 32  # floor
+    assert memory_buffer_mb("2048m") == 512
+    assert memory_buffer_mb(None, ram_bytes=4 * 2**30) == 256  # Java's default: RAM / 4
+    assert memory_buffer_mb(None, ram_bytes=64 * 2**30) == 512

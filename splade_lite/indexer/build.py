@@ -48,9 +48,28 @@ VECTOR_SHARD_PATTERNS = SHARD_GLOBS
 #: Files of a corpus folder for the BM25 index (Anserini JsonCollection files).
 CORPUS_PATTERNS = ("*.jsonl", "*.jsonl.gz")
 
-# Lucene's in-memory buffer before a segment is flushed. Anserini's default (4 GB) is more
-# than Java's default heap on a small laptop, which would end in an OutOfMemoryError.
+# Lucene's in-memory buffer before a segment is flushed, at most. Anserini's default (4 GB)
+# is more than Java's default heap on a small laptop, which would end in an OutOfMemoryError.
 _MEMORY_BUFFER_MB = 512
+_MIN_BUFFER_MB = 32
+
+
+def memory_buffer_mb(heap: str | None, ram_bytes: int | None = None) -> int:
+    """Lucene's indexing buffer for a JVM with `heap` (``-Xmx`` value, None: Java's default,
+    a quarter of the machine's memory): a quarter of that heap, from 32 to 512 MB, so that
+    what indexing holds is bounded whatever the corpus size, and fits the heap it runs in."""
+    if heap:
+        units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+        suffix = heap[-1].lower()
+        heap_bytes = int(heap[:-1]) * units[suffix] if suffix in units else int(heap)
+    else:
+        if ram_bytes is None:
+            try:
+                ram_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            except (ValueError, OSError, AttributeError):  # not a POSIX system
+                return _MEMORY_BUFFER_MB
+        heap_bytes = ram_bytes // 4
+    return max(_MIN_BUFFER_MB, min(_MEMORY_BUFFER_MB, heap_bytes // 4 // 2**20))
 
 _LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d [\d:,]+ (?P<level>[A-Z]+)\s+\[[^\]]*\] \S+ \([^)]*\) - (?P<msg>.*)$"
@@ -202,7 +221,7 @@ def _index_collection(
             "-threads",
             str(threads),
             "-memoryBuffer",
-            str(_MEMORY_BUFFER_MB),
+            str(memory_buffer_mb(heap)),
         ]
         started = time.perf_counter()
         returncode, counters, problems, tail = _run(command, log)
