@@ -65,6 +65,7 @@ def _copy(tiny_built, tmp_path, name="index"):
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "not-records"])
 def test_a_damaged_docs_file_is_one_line(tiny_built, tmp_path, damage):
     index = _copy(tiny_built, tmp_path)
+    (index / "snippets.npz").unlink()  # as an index built before it: docs.jsonl.gz is read
     docs = index / "docs.jsonl.gz"
     data = docs.read_bytes()
     if damage == "truncated":
@@ -75,6 +76,27 @@ def test_a_damaged_docs_file_is_one_line(tiny_built, tmp_path, damage):
         docs.write_bytes(gzip.compress(b'["a list", 1]\n{"no id": true}\n'))
     result = invoke("search", index, "aurora borealis")
     _one_line_error(result, "docs.jsonl.gz")
+
+
+@pytest.mark.jvm
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "block"])
+def test_a_damaged_snippets_file_is_one_line(tiny_built, tmp_path, damage):
+    import numpy as np
+
+    index = _copy(tiny_built, tmp_path)
+    path = index / "snippets.npz"
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(bytes(b ^ 0x33 for b in data))
+    else:
+        with np.load(path) as npz:
+            arrays = {name: npz[name].copy() for name in npz.files}
+        arrays["blocks"][4:] = 0
+        np.savez(path, **arrays)
+    result = invoke("search", index, "aurora borealis")
+    _one_line_error(result, "snippets.npz")
 
 
 @pytest.mark.jvm

@@ -157,6 +157,9 @@ def _crafted_titles(index: Path) -> None:
         record["title"] = f"{_ESCAPES}title{_BIDI}txt.exe"
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.writelines(json.dumps(r) + "\n" for r in records)
+    from splade_lite.snippets import SNIPPETS_FILE, build_snippets
+
+    build_snippets(path, index / SNIPPETS_FILE)  # what search reads titles from
 
 
 def _assert_clean(output: str) -> None:
