@@ -110,8 +110,28 @@ def check_index(index_dir: str | Path) -> list[Check]:
         _run("forward index", lambda: _forward_count(index, count)),
         _run("documents file", lambda: _snippet_count(index, count)),
         _run("bm25 index", lambda: _bm25(index, info)),
+        _run("engine", lambda: _engine(index, meta, count)),
     ]
     return checks
+
+
+def _engine(index: Path, meta: dict, expected: int) -> str:
+    """The accelerated engine's folder opens (its files' hashes checked) and holds every
+    document; an index without one skips."""
+    engine = meta.get("engine") or {}
+    name = engine.get("name", "lucene")
+    if name == "lucene":
+        raise _Skipped("no accelerated engine (Lucene answers every query)")
+    from splade_lite.engines.seismic import SeismicIndex
+    from splade_lite.errors import SpladeLiteError
+
+    try:
+        opened = SeismicIndex.open(index / md.ENGINE_DIRS[name])
+    except (SpladeLiteError, OSError) as err:
+        raise _Failed(str(err)) from None
+    if opened.num_docs != expected:
+        raise _Failed(f"{name}: {opened.num_docs} documents, {md.INDEX_META} says {expected}")
+    return f"{name}: {expected} documents, every file's hash as built"
 
 
 def _encoding(index: Path, meta: dict) -> str:

@@ -19,6 +19,7 @@ from splade_lite.encoders import MODES
 from splade_lite.encoders.base import MAX_BATCH_SIZE
 from splade_lite.encoders.models import DEFAULT_MODEL
 from splade_lite.indexer.limits import MAX_THREADS
+from splade_lite.metadata import ENGINES
 from splade_lite.vectors import MAX_SCALE
 
 #: Choices whose modules load torch or scipy, too slow to import for every command (the CLI
@@ -156,12 +157,17 @@ def encode(
     "--doc-max-terms", type=click.IntRange(1), default=None,
     help="Index only each document's N heaviest terms [default: every term].",
 )  # fmt: skip
+@click.option(
+    "--engine", type=click.Choice(ENGINES), default=ENGINES[0], show_default=True,
+    help="Also build an accelerated engine for learned sparse queries (seismic: "
+    "pip install 'splade-lite[fast]'); Lucene is always built, the exact reference.",
+)  # fmt: skip
 @quiet_option
 @json_option
 @_friendly
 def index(
     vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite, skip_invalid, doc_min_weight,
-    doc_max_terms, quiet, as_json,
+    doc_max_terms, engine, quiet, as_json,
 ):  # fmt: skip
     """Build a Lucene impact index from VECTORS_DIR (made by `encode`)."""
     from splade_lite.index import build_index
@@ -179,6 +185,7 @@ def index(
         overwrite=overwrite,
         skip_invalid=skip_invalid,
         doc_pruning=pruning,
+        engine=engine,
         log=notes(quiet),
     )
     if as_json:

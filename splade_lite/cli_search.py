@@ -22,6 +22,7 @@ from splade_lite.cli_render import MAX_WIDTH, MIN_WIDTH
 from splade_lite.feedback import Feedback
 from splade_lite.fusion import DEFAULT_ALPHA, DEFAULT_DEPTHS, DEFAULT_FUSION, FUSIONS, Hybrid
 from splade_lite.indexer.limits import MAX_THREADS
+from splade_lite.metadata import ENGINES
 from splade_lite.pruning import IDF_FLOOR
 from splade_lite.runs import RUN_K
 from splade_lite.terminal import printable
@@ -90,6 +91,15 @@ def _query_pruning(index_dir: Path, min_weight, max_terms, bm25: bool = False):
 )  # fmt: skip
 @click.option("--bm25", is_flag=True, help="Rank with the BM25 index built beside it.")
 @click.option(
+    "--engine", type=click.Choice(ENGINES), default=None,
+    help="What answers learned sparse queries: lucene (exact, in every index) or the "
+    "accelerated engine the index was built with [default: the index's].",
+)  # fmt: skip
+@click.option(
+    "--engine-exact", is_flag=True,
+    help="Search the accelerated engine exhaustively (Lucene's ranking) rather than fast.",
+)  # fmt: skip
+@click.option(
     "--device",
     default=None,
     help="For SPLADE query encoding: cpu or cuda [default: cuda when present].",
@@ -131,8 +141,9 @@ def _query_pruning(index_dir: Path, min_weight, max_terms, bm25: bool = False):
 @json_option
 @_friendly
 def search(
-    index_dir, query, queries, run_file, k, threads, bm25, device, hybrid, fusion, alpha, depth,
-    feedback, fb_docs, fb_terms, fb_beta, query_min_weight, query_max_terms, quiet, as_json,
+    index_dir, query, queries, run_file, k, threads, bm25, engine, engine_exact, device, hybrid,
+    fusion, alpha, depth, feedback, fb_docs, fb_terms, fb_beta, query_min_weight,
+    query_max_terms, quiet, as_json,
 ):  # fmt: skip
     """Search INDEX_DIR for QUERY, or for every query of --queries into a TREC run."""
     from splade_lite.search import Searcher
@@ -152,6 +163,13 @@ def search(
         "--feedback",
         {"--fb-docs": fb_docs, "--fb-terms": fb_terms, "--fb-beta": fb_beta},
     )
+    engine_search = None
+    if engine_exact:
+        if engine == "lucene" or bm25:
+            raise click.UsageError("--engine-exact sets the accelerated engine: not with lucene")
+        from splade_lite.engines.seismic import SeismicSearch
+
+        engine_search = SeismicSearch.exact()
     searcher = Searcher(
         index_dir,
         bm25=bm25,
@@ -159,6 +177,8 @@ def search(
         feedback=feedback_settings,
         pruning=_query_pruning(index_dir, query_min_weight, query_max_terms, bm25),
         device=device,
+        engine=engine,
+        engine_search=engine_search,
     )
     if queries is not None:
         from splade_lite.runs import search_queries_file

@@ -79,6 +79,7 @@ def build_index(
     overwrite: bool = False,
     skip_invalid: bool = False,
     doc_pruning: Pruning | None = None,
+    engine: str = "lucene",
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Build the impact index of `vectors_dir` into `out_dir`; returns the index metadata.
@@ -88,7 +89,9 @@ def build_index(
     folder can serve an index of each. `skip_invalid` skips (and counts) bad records of
     `bm25_corpus` instead of stopping, as ``encode --skip-invalid`` does. `doc_pruning`
     indexes each document's heaviest terms only (the vectors folder is left as it is; the
-    index records the setting).
+    index records the setting). `engine` ``seismic`` also builds that accelerated engine's
+    folder from the documents as Lucene holds them (Lucene stays the reference; searches use
+    the engine by default, ``Searcher(..., engine="lucene")`` the exact Lucene search).
     """
     from splade_lite.indexer import (
         anserini_jar,
@@ -105,6 +108,12 @@ def build_index(
             "still there); finish it with `splade-lite encode CORPUS --out "
             f"{vectors_dir} --resume` (same options as before)"
         )
+    if engine not in md.ENGINES:
+        raise BadValueError(f"unknown engine {engine!r}; choose one of {', '.join(md.ENGINES)}")
+    if engine != "lucene":
+        from splade_lite.engines.seismic import load_seismic
+
+        load_seismic()  # not installed: said before any work
     vmeta = vf.read_vectors_meta(vectors_dir)
     if mode is not None:
         from splade_lite.encoders import MODES
@@ -159,6 +168,9 @@ def build_index(
             build_snippets(tmp / md.DOCS_FILE, tmp / md.SNIPPETS_FILE)
         shutil.copyfile(vectors_dir / vf.VECTORS_META, tmp / md.VECTORS_META)
 
+        engine_meta = None
+        if engine != "lucene":
+            engine_meta = _build_engine(engine, tmp, say)
         bm25_meta = None
         if bm25_corpus is not None and bm25_docs is not None:
             bm25_meta = _build_bm25(Path(bm25_corpus), bm25_docs, tmp, threads, checked, say)
@@ -175,6 +187,7 @@ def build_index(
             "build_seconds": round(impact_seconds, 3),
             "lucene_bytes": lucene_size(tmp),
             "bm25": bm25_meta,
+            "engine": engine_meta,
             "doc_pruning": None if pruned is None else {**doc_pruning.as_dict(), **asdict(pruned)},  # type: ignore[union-attr]
             "empty_doc_token": EMPTY_DOC_TOKEN,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -187,6 +200,30 @@ def build_index(
     except BaseException:
         claim.abandon(tmp)
         raise
+
+
+def _build_engine(engine: str, index_dir: Path, say) -> dict:
+    """Build `engine`'s folder in the staging index from its ``forward.npz`` (the documents
+    as Lucene holds them, pruning included); the folder shares that file by a hard link."""
+    from splade_lite.engines.seismic import FORWARD_FILE, build_seismic
+
+    folder = index_dir / md.ENGINE_DIRS[engine]
+    say(f"building the {engine} engine")
+    started = time.perf_counter()
+    built = build_seismic(index_dir, folder, progress=False)
+    copy = folder / FORWARD_FILE
+    try:  # the same bytes, checked by the engine's hash when it opens
+        copy.unlink()
+        os.link(index_dir / md.FORWARD_FILE, copy)
+    except OSError:
+        shutil.copyfile(index_dir / md.FORWARD_FILE, copy)
+    return {
+        "name": engine,
+        "folder": folder.name,
+        "seconds": round(time.perf_counter() - started, 3),
+        "bytes": sum(p.stat().st_size for p in folder.iterdir() if p.name != FORWARD_FILE),
+        "pyseismic": built.get("pyseismic_version") if isinstance(built, dict) else None,
+    }
 
 
 def _java_log(log: Callable[[str], None] | None) -> Callable[[str], None] | None:

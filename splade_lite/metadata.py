@@ -34,6 +34,10 @@ MODES = ("splade", "inference-free")
 INDEX_META = "splade_lite.json"
 INDEX_FORMAT = "splade-lite/index"
 BM25_DIR = "bm25"
+#: Engines that answer learned sparse queries: Lucene (the reference, always built) and the
+#: optional accelerated ones, each in its own folder of the index (``seismic/``).
+ENGINES = ("lucene", "seismic")
+ENGINE_DIRS = {"seismic": "seismic"}
 FORWARD_FILE = "forward.npz"
 #: ``docs.jsonl.gz`` packed for lookups by id (:mod:`splade_lite.snippets`).
 SNIPPETS_FILE = "snippets.npz"

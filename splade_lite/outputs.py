@@ -117,6 +117,8 @@ def foreign_entries(folder: Path, kind: str) -> list[str]:
         if kind == INDEX and name == md.BM25_DIR and is_dir:
             inner = sorted(os.listdir(entry.path))
             foreign += [f"{name}/{e}" for e in inner if not _LUCENE_RE.fullmatch(e)]
+        elif kind == INDEX and name in md.ENGINE_DIRS.values() and is_dir:
+            continue  # an engine's folder: its module owns and checks its files
         elif name == md.TOKENIZER_DIR and is_dir:
             foreign += [f"{name}/{e.name}/" for e in os.scandir(entry.path) if e.is_dir()]
         elif not is_dir and kind == INDEX and _our_name(name, md.INDEX_FILES, _LUCENE_RE):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from splade_lite.feedback import Feedback, rocchio
-from splade_lite.fusion import Hybrid
+from splade_lite.fusion import Hybrid, fuse
 from splade_lite.pruning import Pruning
 from splade_lite.vectors import SparseVector, quantize_to_terms
 
@@ -152,8 +152,11 @@ class LearnedSparse:
 
     @property
     def java_builder(self):
-        """Where texts may go to Java whole (no feedback: its first round needs the terms)."""
-        return self.queries.java_builder if self.feedback is None else None
+        """Where texts may go to Java whole (no feedback: its first round needs the terms;
+        a Lucene index: an engine searches integer queries only)."""
+        if self.feedback is not None or not hasattr(self.impact, "batch_search_text"):
+            return None
+        return self.queries.java_builder
 
     def expand(self, terms: Sequence[dict[str, int]], threads: int = 1) -> list[dict[str, int]]:
         """The queries after pseudo-relevance feedback (first round on the impact index)."""
@@ -187,6 +190,31 @@ class LearnedSparse:
             return self.search_terms(self.queries.terms(some), k, threads)
 
         return _java_first(texts, None if builder is None else in_java, in_python)
+
+
+class EngineImpact:
+    """An accelerated engine's index (``engines/``) searched as the Lucene impact index is:
+    ``batch_search(integer queries, k, threads)``, scores as floats below 2**53 as Lucene
+    gives them. `search` holds the engine's query-time settings."""
+
+    def __init__(self, index: Any, search: Any = None) -> None:
+        self.index = index
+        self.settings = search
+
+    def batch_search(
+        self, queries: Sequence[dict[str, int]], k: int, threads: int = 1
+    ) -> list[Ranked]:
+        k = min(k, self.index.num_docs)
+        if k <= 0:
+            return [[] for _ in queries]
+        found = self.index.retrieve(list(queries), k, threads, self.settings)
+        return [[(d, float(s) if s < _FLOAT_EXACT else s) for d, s in hits] for hits in found]
+
+    def search(self, query: dict[str, int], k: int) -> Ranked:
+        return self.batch_search([query], k)[0]
+
+
+_FLOAT_EXACT = 2**53
 
 
 class Lexical:
@@ -228,9 +256,22 @@ class Fused:
 
         def in_python(some: list[str]) -> list[Ranked]:
             terms = self.sparse.final_terms(some, threads)
+            if isinstance(impact, EngineImpact):  # two searches, fused here
+                return self._fused_here(terms, some, threads, settings)
             return hybrid_search(impact, bm25, terms, some, threads=threads, **settings)
 
         return _java_first(texts, None if builder is None else in_java, in_python)
+
+    def _fused_here(self, terms, texts, threads, settings) -> list[Ranked]:
+        """The fusion of an engine's sparse lists with BM25's, in Python: the arithmetic
+        Java's fusion is tested equal to (:func:`splade_lite.fusion.fuse`)."""
+        depth, k = settings["depth"], settings["k"]
+        sparse = self.sparse.impact.batch_search(terms, depth, threads)
+        lexical = self.lexical.index.batch_search(list(texts), depth, threads)
+        return [
+            fuse(s, b, settings["fusion"], alpha=settings["alpha"], rrf_k=settings["rrf_k"])[:k]
+            for s, b in zip(sparse, lexical)
+        ]
 
 
 def _java_first(

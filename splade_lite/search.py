@@ -25,7 +25,14 @@ from splade_lite.index_folder import (
 )
 from splade_lite.indexer.limits import bm25_query_problem, check_threads
 from splade_lite.pruning import Pruning, default_pruning
-from splade_lite.retrievers import Fused, LearnedSparse, Lexical, QueryTerms, Retriever
+from splade_lite.retrievers import (
+    EngineImpact,
+    Fused,
+    LearnedSparse,
+    Lexical,
+    QueryTerms,
+    Retriever,
+)
 from splade_lite.vectors import SparseVector
 from splade_lite.vectors_folder import SNIPPET_CHARS
 
@@ -76,6 +83,12 @@ class Searcher:
     search (:class:`~splade_lite.indexer.IdfQueries`, checked against the Python encoder
     when it is made); texts it does not take (non-ASCII, added tokens such as ``[CLS]``) are
     encoded in Python. Rankings are the same.
+
+    `engine` answers the learned sparse queries: by default the one the index was built with
+    (``index --engine``), ``"lucene"`` for Lucene's exact search in any index. `engine_search`
+    holds the engine's query-time settings (Seismic: a
+    :class:`~splade_lite.engines.seismic.SeismicSearch`; default its fast approximate one,
+    ``SeismicSearch.exact()`` ranks as Lucene does).
     """
 
     def __init__(
@@ -88,6 +101,8 @@ class Searcher:
         pruning: Pruning | None = None,
         device: str | None = None,
         java_queries: bool = True,
+        engine: str | None = None,
+        engine_search: Any = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self._identity = identity(self.index_dir)
@@ -101,6 +116,8 @@ class Searcher:
         self.mode: str = self.meta["mode"]
         #: What ranks: ``"bm25"`` or :attr:`mode`.
         self.ranking: str = "bm25" if bm25 else self.mode
+        #: What answers learned sparse queries: ``"lucene"`` or an engine of ``md.ENGINES``.
+        self.engine: str = "lucene"
         self.hybrid = Hybrid() if hybrid is True else (hybrid or None)
         self.feedback = Feedback() if feedback is True else (feedback or None)
         if pruning is None and not bm25:
@@ -125,10 +142,11 @@ class Searcher:
         if bm25:
             self._retriever = lexical  # type: ignore[assignment]
         else:
-            from splade_lite.indexer import ImpactIndex
-
             self._sparse = LearnedSparse(
-                ImpactIndex(self.index_dir), self.queries, self.feedback, lambda: self.forward
+                self._open_impact(engine, engine_search),
+                self.queries,
+                self.feedback,
+                lambda: self.forward,
             )
             self._retriever = self._sparse
             if self.hybrid is not None:
@@ -191,6 +209,31 @@ class Searcher:
                 "like the documents; rebuild the index with `splade-lite index VECTORS "
                 f"--out {self.index_dir} --overwrite`"
             )
+
+    def _open_impact(self, engine: str | None, settings: Any):
+        """The index that answers learned sparse queries: Lucene's, or the engine's."""
+        built = (self.meta.get("engine") or {}).get("name", "lucene")
+        self.engine = engine or built
+        if self.engine not in md.ENGINES:
+            raise BadValueError(
+                f"unknown engine {self.engine!r}; choose one of {', '.join(md.ENGINES)}"
+            )
+        if self.engine == "lucene":
+            if settings is not None:
+                raise BadValueError("engine_search sets an accelerated engine, not Lucene")
+            from splade_lite.indexer import ImpactIndex
+
+            return ImpactIndex(self.index_dir)
+        if self.engine != built:
+            raise MissingFileError(
+                f"{self.index_dir} has no {self.engine} engine; rebuild it with "
+                f"`splade-lite index VECTORS --out INDEX --engine {self.engine}`"
+            )
+        from splade_lite.engines.seismic import SeismicIndex, SeismicSearch
+
+        engine_dir = self.index_dir / md.ENGINE_DIRS[self.engine]
+        index = self._while_unchanged(lambda: SeismicIndex.open(engine_dir))
+        return EngineImpact(index, settings if settings is not None else SeismicSearch())
 
     def _open_bm25(self):
         from splade_lite.indexer import BM25Index

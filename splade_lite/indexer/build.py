@@ -71,6 +71,7 @@ def memory_buffer_mb(heap: str | None, ram_bytes: int | None = None) -> int:
         heap_bytes = ram_bytes // 4
     return max(_MIN_BUFFER_MB, min(_MEMORY_BUFFER_MB, heap_bytes // 4 // 2**20))
 
+
 _LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d [\d:,]+ (?P<level>[A-Z]+)\s+\[[^\]]*\] \S+ \([^)]*\) - (?P<msg>.*)$"
 )
