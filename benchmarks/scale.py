@@ -178,7 +178,9 @@ def link_with_mode(source: Path, target: Path, mode: str) -> None:
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
 
 
-def build_indexes(n: int, work: Path, text: bool) -> dict:
+def build_indexes(n: int, work: Path, text: bool, engine_max: int) -> dict:
+    """The inference-free index (with BM25 where there is text, with Seismic up to
+    `engine_max` documents) and the SPLADE one, built or linked."""
     folder = work / f"n{n}"
     built: dict = {}
     for name, mode in (("index-if", "inference-free"), ("index-splade", "splade")):
@@ -192,12 +194,15 @@ def build_indexes(n: int, work: Path, text: bool) -> dict:
         args = ["index", str(folder / "vectors"), "--out", str(index), "--mode", mode]
         if text and mode == "inference-free":
             args += ["--bm25-corpus", str(folder / "corpus.jsonl")]
+        if n <= engine_max:
+            args += ["--engine", "seismic"]
         run = run_measured(_cli(*args, "--quiet", "--json"))
         meta = run["json"] or {}
         built[name] = {
             "seconds": run["seconds"],
             "impact_build_seconds": meta.get("build_seconds"),
             "bm25_build_seconds": (meta.get("bm25") or {}).get("seconds"),
+            "engine": meta.get("engine"),
             "peak_tree_rss_mb": run["peak_tree_rss_mb"],
             **index_sizes(index, n),
         }
@@ -230,12 +235,21 @@ def search_child(folder: Path, data: Path, rounds: int) -> dict:
     texts = read_query_texts(data)
     out: dict = {"queries": len(texts), "rss_before_open_mb": rss_mb()}
     opened: dict[str, Searcher] = {}
+    from splade_lite.engines.seismic import SeismicSearch
+
     text = (folder / "index-if" / "bm25").is_dir()
-    plan = [("inference-free", folder / "index-if", {})]
+    lucene = {"engine": "lucene"}
+    plan = [("inference-free", folder / "index-if", lucene)]
     if text:
         plan += [("bm25", folder / "index-if", {"bm25": True})]
-        plan += [("hybrid", folder / "index-if", {"hybrid": True})]
-    plan += [("splade", folder / "index-splade", {})]
+        plan += [("hybrid", folder / "index-if", {"hybrid": True, **lucene})]
+    plan += [("splade", folder / "index-splade", lucene)]
+    seismic = (folder / "index-splade" / "seismic").is_dir()
+    if seismic:
+        plan += [("inference-free, seismic", folder / "index-if", {})]
+        plan += [("seismic", folder / "index-splade", {})]
+        exact = {"engine_search": SeismicSearch.exact()}
+        plan += [("seismic exact", folder / "index-splade", exact)]
     opening = {}
     for name, index, options in plan:
         before, started = rss_mb(), time.perf_counter()
@@ -247,13 +261,22 @@ def search_child(folder: Path, data: Path, rounds: int) -> dict:
     out["open"] = opening
     splade_terms = opened["splade"].query_terms(texts)  # the model runs here, untimed
     by_text = dict(zip(texts, splade_terms))
+    vector_searchers = {"splade": "splade vectors"}
+    if seismic:
+        vector_searchers |= {
+            "seismic": "splade vectors, seismic",
+            "seismic exact": "splade vectors, seismic exact",
+        }
     systems = {
         name: (lambda s: lambda q, k: s.search(q, k))(searcher)
         for name, searcher in opened.items()
-        if name != "splade"
+        if name not in vector_searchers
     }
+    for name, label in vector_searchers.items():
+        systems[label] = (lambda s: lambda q, k: s.batch_search_terms([by_text[q]], k))(
+            opened[name]
+        )
     splade = opened["splade"]
-    systems["splade vectors"] = lambda q, k: splade.batch_search_terms([by_text[q]], k)
     # the same searches scoring every match: what Lucene's skipping (block-max WAND) saves
     for name, index in (("splade vectors", splade), ("inference-free", opened["inference-free"])):
         systems[f"{name}, no skipping"] = _without_skipping(index, systems[name])
@@ -266,13 +289,32 @@ def search_child(folder: Path, data: Path, rounds: int) -> dict:
             lambda s=searcher: s.batch_search(texts, 10, threads=2), len(texts), rounds
         )
         for name, searcher in opened.items()
-        if name != "splade"
+        if name not in vector_searchers
     }
-    out["batch_qps_2_threads"]["splade vectors"] = throughput(
-        lambda: splade.batch_search_terms(splade_terms, 10, threads=2), len(texts), rounds
-    )
+    for name, label in vector_searchers.items():
+        out["batch_qps_2_threads"][label] = throughput(
+            lambda s=opened[name]: s.batch_search_terms(splade_terms, 10, threads=2),
+            len(texts),
+            rounds,
+        )
+    if seismic:  # how close the fast settings come to the exact ranking (Lucene's)
+        reference = [[h.docid for h in hits] for hits in splade.batch_search_terms(splade_terms)]
+        fast = opened["seismic"].batch_search_terms(splade_terms)
+        free = opened["inference-free"].batch_search(texts)
+        free_fast = opened["inference-free, seismic"].batch_search(texts)
+        out["top10_overlap_with_lucene"] = {
+            "splade vectors, seismic": _overlap(reference, fast),
+            "inference-free, seismic": _overlap([[h.docid for h in x] for x in free], free_fast),
+        }
     out["rss_after_mb"] = rss_mb()
     return out
+
+
+def _overlap(reference: list[list[str]], hits: list) -> float:
+    """Mean share of each reference top 10 found in the other top 10."""
+    pairs = [(ref, {h.docid for h in got}) for ref, got in zip(reference, hits) if ref]
+    shares = [len(set(ref) & got) / len(ref) for ref, got in pairs]
+    return round(statistics.fmean(shares), 4) if shares else 1.0
 
 
 def _without_skipping(searcher, search):
@@ -315,6 +357,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--real-max", type=int, default=100_000)
+    parser.add_argument(
+        "--engine-max", type=int, default=100_000, help="largest N with a Seismic engine built"
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "scale")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--rounds", type=int, default=3)
@@ -342,7 +387,8 @@ def main() -> None:
             result.update(build_inputs(n, args.work, args.real_max))
         result.setdefault("text", n <= args.real_max)
         if "index" in stages:
-            result.setdefault("index", {}).update(build_indexes(n, args.work, result["text"]))
+            built = build_indexes(n, args.work, result["text"], args.engine_max)
+            result.setdefault("index", {}).update(built)
         if "search" in stages:
             result["search"] = measure_search(n, args.work, args.data, args.rounds)
         result["measured_at"] = time.strftime("%Y-%m-%d %H:%M")

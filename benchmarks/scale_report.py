@@ -17,6 +17,9 @@ SYSTEMS = (
     "splade vectors",
     "splade vectors, no skipping",
     "hybrid",
+    "inference-free, seismic",
+    "splade vectors, seismic",
+    "splade vectors, seismic exact",
 )
 
 
