@@ -178,7 +178,7 @@ def link_with_mode(source: Path, target: Path, mode: str) -> None:
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
 
 
-def build_indexes(n: int, work: Path, text: bool, engine_max: int) -> dict:
+def build_indexes(n: int, work: Path, text: bool, engine_max: int, link_above: int) -> dict:
     """The inference-free index (with BM25 where there is text, with Seismic up to
     `engine_max` documents) and the SPLADE one, built or linked."""
     folder = work / f"n{n}"
@@ -187,7 +187,7 @@ def build_indexes(n: int, work: Path, text: bool, engine_max: int) -> dict:
         index = folder / name
         if (index / "splade_lite.json").is_file():
             continue
-        if mode == "splade" and not text:
+        if mode == "splade" and (not text or n > link_above):
             link_with_mode(folder / "index-if", index, mode)
             built[name] = {"linked_from": "index-if", **index_sizes(index, n)}
             continue
@@ -360,6 +360,12 @@ def main() -> None:
     parser.add_argument(
         "--engine-max", type=int, default=100_000, help="largest N with a Seismic engine built"
     )
+    parser.add_argument(
+        "--link-above",
+        type=int,
+        default=50_000,
+        help="above this N the SPLADE index is the inference-free one with its mode switched",
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "scale")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--rounds", type=int, default=3)
@@ -387,7 +393,7 @@ def main() -> None:
             result.update(build_inputs(n, args.work, args.real_max))
         result.setdefault("text", n <= args.real_max)
         if "index" in stages:
-            built = build_indexes(n, args.work, result["text"], args.engine_max)
+            built = build_indexes(n, args.work, result["text"], args.engine_max, args.link_above)
             result.setdefault("index", {}).update(built)
         if "search" in stages:
             result["search"] = measure_search(n, args.work, args.data, args.rounds)
