@@ -97,11 +97,10 @@ def run_measured(command: list[str], interval: float = 0.5) -> dict:
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}):\n{err[-3000:]}")
-    lines = [line for line in out.splitlines() if line.strip()]
     return {
         "seconds": round(seconds, 2),
         "peak_tree_rss_mb": round(peak[0] / 1024, 1),
-        "json": json.loads(lines[-1]) if lines else None,
+        "json": json.loads(out) if out.strip() else None,
     }
 
 

@@ -172,9 +172,7 @@ def test_not_a_forward_index(tmp_path):
         ForwardIndex.load(other)
 
 
-def test_sorting_in_small_chunks_and_spilling_in_small_blocks_change_nothing(
-    tmp_path, monkeypatch
-):
+def test_sorting_in_small_chunks_and_spilling_in_small_blocks_change_nothing(tmp_path, monkeypatch):
     import random
 
     from splade_lite import forward

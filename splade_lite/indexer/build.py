@@ -108,8 +108,14 @@ def build_impact_index(
     threads: int = 1,
     optimize: bool = True,
     log: Callable[[str], None] | None = None,
+    anserini: bool = False,
 ) -> IndexStats:
     """Index the ``part-*.jsonl`` shards of a vectors folder as a Lucene impact index.
+
+    Each term goes to Lucene once, its weight as the term frequency (``ImpactIndexer.java``);
+    ``anserini=True`` builds through Anserini's own JsonVectorCollection indexing instead,
+    which writes each token weight times and splits the text again: the same index,
+    documents and postings (tested), at a cost that grows with the sum of the weights.
 
     Each ``{"id", "contents": "", "vector": {token: int}}`` line becomes a document whose
     term frequencies are the integer weights (``-impact -pretokenized``), so tokens such as
@@ -122,9 +128,11 @@ def build_impact_index(
         raise IndexBuildError(
             f"no vector shards ({' or '.join(VECTOR_SHARD_PATTERNS)}) in {vectors_dir}"
         )
-    args = ["-collection", "JsonVectorCollection", "-impact", "-pretokenized"]
-    if optimize:
-        args.append("-optimize")
+    if anserini:
+        args = ["-collection", "JsonVectorCollection", "-impact", "-pretokenized"]
+        args += ["-optimize"] if optimize else []
+    else:
+        args = ["--impacts", "true" if optimize else "false"]
     return _index_collection(shards, Path(index_dir), args, threads, log)
 
 
@@ -208,22 +216,25 @@ def _index_collection(
         command.append(f"-Xmx{heap}")
     with tempfile.TemporaryDirectory(prefix="splade-lite-input-") as tmp:
         _link_inputs(files, Path(tmp))
-        command += [
-            "-cp",
-            os.pathsep.join([str(anserini_jar()), str(search_jar())]),
-            _MAIN_CLASS,
-            *collection_args,
-            "-input",
-            tmp,
-            "-index",
-            str(index_dir),
-            "-generator",
-            "DefaultLuceneDocumentGenerator",
-            "-threads",
-            str(threads),
-            "-memoryBuffer",
-            str(memory_buffer_mb(heap)),
-        ]
+        command += ["-cp", os.pathsep.join([str(anserini_jar()), str(search_jar())]), _MAIN_CLASS]
+        if collection_args[0] == "--impacts":  # ImpactIndexer: INDEX THREADS MB OPTIMIZE FILES
+            inputs = sorted(str(p) for p in Path(tmp).iterdir())
+            command += ["--impacts", str(index_dir), str(threads), str(memory_buffer_mb(heap))]
+            command += [collection_args[1], *inputs]
+        else:
+            command += [
+                *collection_args,
+                "-input",
+                tmp,
+                "-index",
+                str(index_dir),
+                "-generator",
+                "DefaultLuceneDocumentGenerator",
+                "-threads",
+                str(threads),
+                "-memoryBuffer",
+                str(memory_buffer_mb(heap)),
+            ]
         started = time.perf_counter()
         returncode, counters, problems, tail = _run(command, log)
         seconds = time.perf_counter() - started
@@ -285,6 +296,11 @@ def _run(
                 tail.append(line)
                 match = _LOG_LINE.match(line)
                 if not match:
+                    bare = _COUNTER.match(line)  # ImpactIndexer's own final counts
+                    if bare:
+                        counters[bare.group(1)] = int(bare.group(2).replace(",", ""))
+                        if log is not None:
+                            log(line)
                     continue  # stack trace lines: kept in the tail only
                 level, msg = match.group("level"), match.group("msg")
                 counter = _COUNTER.match(msg)

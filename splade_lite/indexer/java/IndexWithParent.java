@@ -1,4 +1,5 @@
-// Anserini's IndexCollection, ended as soon as the process that started it is gone.
+// Anserini's IndexCollection (or, with --impacts first, ImpactIndexer), ended as soon as the
+// process that started it is gone.
 //
 // splade-lite runs the indexer as a child process and keeps the write end of its stdin. When
 // that process dies, however it dies (killed, crashed, on any OS), the operating system
@@ -28,6 +29,10 @@ public final class IndexWithParent {
             "splade-lite-parent-watch");
     watch.setDaemon(true);
     watch.start();
-    io.anserini.index.IndexCollection.main(args);
+    if (args.length > 0 && args[0].equals("--impacts")) {
+      ImpactIndexer.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+    } else {
+      io.anserini.index.IndexCollection.main(args);
+    }
   }
 }
