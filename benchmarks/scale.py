@@ -148,7 +148,8 @@ def build_inputs(n: int, work: Path, real_max: int) -> dict:
             )
             result["encode"] = {
                 "seconds": run["seconds"],
-                "docs_per_s": run["json"]["docs_per_second"],
+                "docs_per_s": round(run["json"]["num_docs"] / run["json"]["seconds"], 1),
+                "postings_per_doc": round(run["json"]["num_postings"] / run["json"]["num_docs"], 1),
                 "peak_rss_mb": run["peak_tree_rss_mb"],
             }
     elif not (vectors / "vectors.json").is_file():

@@ -23,6 +23,14 @@ SYSTEMS = (
 )
 
 
+#: The searcher each system's row was timed with (``open`` is keyed by searcher).
+OPENED_AS = {
+    "splade vectors": "splade",
+    "splade vectors, seismic": "seismic",
+    "splade vectors, seismic exact": "seismic exact",
+}
+
+
 def _cell(value, digits: int = 2) -> str:
     if value is None:
         return "–"
@@ -63,9 +71,7 @@ def tables(results: list[dict]) -> str:
         for system in SYSTEMS:
             if _latency(r, system, "10") is None:
                 continue
-            opened = (search.get("open") or {}).get(
-                "splade" if system == "splade vectors" else system, {}
-            )
+            opened = (search.get("open") or {}).get(OPENED_AS.get(system, system), {})
             out.append(
                 f"| {r['docs']:,} | {system} "
                 f"| {_cell(_latency(r, system, '10'), 3)} / "
@@ -74,6 +80,18 @@ def tables(results: list[dict]) -> str:
                 f"{_cell(_latency(r, system, '1000', 'p99_ms'), 3)} "
                 f"| {_cell((search.get('batch_qps_2_threads') or {}).get(system), 1)} "
                 f"| {_cell(opened.get('seconds'), 2)} | {_cell(opened.get('rss_added_mb'), 1)} |"
+            )
+    out += ["", "| N | Seismic top-10 overlap with Lucene (SPLADE / inference-free) "
+            "| Seismic MB (Lucene impact MB) | Seismic build s |", "|---|---|---|---|"]  # fmt: skip
+    for r in results:
+        overlap = (r.get("search") or {}).get("top10_overlap_with_lucene")
+        built = (r.get("index") or {}).get("index-if") or {}
+        engine = built.get("engine") or {}
+        if overlap and engine:
+            out.append(
+                f"| {r['docs']:,} | {overlap['splade vectors, seismic']:.3f} / "
+                f"{overlap['inference-free, seismic']:.3f} | {engine['bytes'] / 2**20:,.0f} "
+                f"({built['impact_mb']:,.1f}) | {engine['seconds']:.0f} |"
             )
     out += ["", "Fitted growth, median latency ∝ N^a:", "",
             "| system | a at k=10 | a at k=1000 |", "|---|---|---|"]  # fmt: skip
