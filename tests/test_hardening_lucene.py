@@ -252,16 +252,21 @@ def _running(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def slow_vectors(tiny_built, tmp_path_factory) -> Path:
-    """tiny_built's vectors with one very heavy term per document: Anserini writes each
-    token weight times, so Java needs many seconds for six documents."""
+    """tiny_built's vectors plus 200,000 documents of 40 terms: enough postings that Java
+    indexes for several seconds (it writes each term once, so heavy weights alone would not
+    slow it down)."""
     folder = tmp_path_factory.mktemp("slow") / "vectors"
     shutil.copytree(tiny_built / "vectors", folder)
     (shard,) = folder.glob("part-*.jsonl")
-    records = [json.loads(line) for line in shard.read_text().splitlines() if line.strip()]
-    with open(shard, "w", encoding="utf-8") as f:
-        for record in records:
-            record["vector"]["heavy"] = 20_000_000
-            f.write(json.dumps(record) + "\n")
+    extra = 200_000
+    with open(shard, "a", encoding="utf-8") as f:
+        for i in range(extra):
+            vector = {f"t{(i * 7 + j * 13) % 5000}": 1 + (i + j) % 300 for j in range(40)}
+            f.write(json.dumps({"id": f"slow{i}", "contents": "", "vector": vector}) + "\n")
+    meta_path = folder / "vectors.json"
+    meta = json.loads(meta_path.read_text())
+    meta["num_docs"] += extra
+    meta_path.write_text(json.dumps(meta))
     return folder
 
 
