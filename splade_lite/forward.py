@@ -30,7 +30,7 @@ import numpy as np
 
 from splade_lite.atomic import atomic_write
 from splade_lite.errors import BadValueError, UnknownIdError
-from splade_lite.packed import StringTable, mmap_npz, pack_strings, sort_order
+from splade_lite.packed import StringTable, load_npz, pack_strings, sort_order
 from splade_lite.shards import iter_checked_records
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
@@ -217,8 +217,9 @@ class ForwardIndex:
         """
         path = Path(path)
         try:
-            arrays = mmap_npz(path) if mmap_arrays else None
-            if arrays is None:
+            if mmap_arrays:
+                arrays = load_npz(path)
+            else:
                 with np.load(path, allow_pickle=False) as npz:
                     arrays = {name: npz[name] for name in npz.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:

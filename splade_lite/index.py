@@ -222,7 +222,7 @@ def _build_engine(engine: str, index_dir: Path, say) -> dict:
         "folder": folder.name,
         "seconds": round(time.perf_counter() - started, 3),
         "bytes": sum(p.stat().st_size for p in folder.iterdir() if p.name != FORWARD_FILE),
-        "pyseismic": built.get("pyseismic_version") if isinstance(built, dict) else None,
+        "pyseismic": built.get("pyseismic_version"),
     }
 
 

@@ -7,6 +7,7 @@ tokenizer) must come from the same build. Which build a folder holds is told by 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import threading
@@ -46,9 +47,7 @@ def read_documents(index_dir: Path, wanted: Set[str]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     packed = Path(index_dir) / md.SNIPPETS_FILE
     if wanted and packed.is_file():  # indexes built since it exists: a lookup, not a scan
-        from splade_lite.snippets import Snippets
-
-        return Snippets(packed).get(wanted)
+        return _open_snippets(str(packed.resolve()), identity(index_dir)).get(wanted)
     path = Path(index_dir) / md.DOCS_FILE
     if not wanted or not path.is_file():
         return found
@@ -75,6 +74,14 @@ def read_documents(index_dir: Path, wanted: Set[str]) -> dict[str, dict]:
             f"{path}:{lineno + 1}: not a document record of splade-lite; rebuild the index"
         ) from None
     return found
+
+
+@functools.lru_cache(maxsize=16)
+def _open_snippets(path: str, build: tuple[int, int] | None):
+    """``snippets.npz`` opened once per index build (`build`: :func:`identity`), not per lookup."""
+    from splade_lite.snippets import Snippets
+
+    return Snippets(Path(path))
 
 
 def load_index_tokenizer(index_dir: Path):
