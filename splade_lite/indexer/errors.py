@@ -11,8 +11,9 @@ saying what to do. Both are errors the CLI prints as one line (see ``cli_errors`
 from __future__ import annotations
 
 import functools
+import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +54,40 @@ def check_index_dir(index_dir: str | Path) -> Path:
             f"damaged: {remedy(path)}"
         )
     return path
+
+
+#: One Lucene index folder, or the shard folders of one index, in order.
+LuceneFolders = str | os.PathLike | Sequence[str | os.PathLike]
+
+
+def lucene_folders(index_dirs: LuceneFolders) -> list[Path]:
+    """The folder(s) of a Lucene index, each checked to hold one (:func:`check_index_dir`).
+
+    Several folders are the shards of one index, read together in the order given.
+    """
+    if isinstance(index_dirs, (str, os.PathLike)):
+        return [check_index_dir(index_dirs)]
+    folders = [check_index_dir(folder) for folder in index_dirs]
+    if not folders:
+        raise BadValueError("no Lucene index folder given")
+    if len(set(map(os.path.realpath, folders))) != len(folders):
+        raise BadValueError(f"a Lucene shard folder is given twice: {', '.join(map(str, folders))}")
+    return folders
+
+
+def java_folders(folders: Sequence[Path]) -> str:
+    """The one string that Java's ``TopHits`` opens: the folders, one per line."""
+    bad = next((str(f) for f in folders if "\n" in str(f)), None)
+    if bad is not None:
+        raise BadValueError(f"a Lucene index folder's name may not hold a line break: {bad!r}")
+    return "\n".join(str(f) for f in folders)
+
+
+def folders_name(folders: Sequence[Path]) -> Path:
+    """The folder that names `folders` in messages: the one folder, or the shards' parent."""
+    if len(folders) == 1:
+        return folders[0]
+    return Path(os.path.commonpath([str(f.resolve()) for f in folders]))
 
 
 def _java_exception_type() -> type[BaseException]:

@@ -27,9 +27,12 @@ from typing import Any
 from splade_lite.errors import BadValueError
 from splade_lite.indexer.errors import (
     LuceneError,
-    check_index_dir,
+    LuceneFolders,
+    folders_name,
     guarded,
     java_errors,
+    java_folders,
+    lucene_folders,
     opened,
     remedy,
 )
@@ -110,15 +113,19 @@ class _TopHitsIndex:
 
     Lucene's own IndexSearcher ranks, ties broken by ascending docid as in Anserini's
     searchers; ids come from the ``id`` doc values, not from loading each hit's stored
-    document, and a whole ranking crosses from Java as one string.
+    document, and a whole ranking crosses from Java as one string. `index_dir` may be the
+    shard folders of one index: Lucene reads them as one (a ``MultiReader``), so rankings,
+    scores and BM25's statistics are those of a single index over the same documents.
     """
 
     _integer = False
 
-    def __init__(self, index_dir: str | Path, open_it) -> None:
-        self.index_dir = check_index_dir(index_dir)
+    def __init__(self, index_dir: LuceneFolders, open_it: Callable[[str], Any]) -> None:
+        self.shards = lucene_folders(index_dir)
+        self.index_dir = folders_name(self.shards)
         java_classes()  # starts the JVM and raises Lucene's clause limit
-        self._searcher = opened(self.index_dir, open_it)
+        folders = java_folders(self.shards)
+        self._searcher = opened(self.index_dir, lambda: open_it(folders))
         with java_errors(self.index_dir):
             self._num_docs = int(self._searcher.numDocs())
 
@@ -197,9 +204,9 @@ class ImpactIndex(_TopHitsIndex):
 
     _integer = True
 
-    def __init__(self, index_dir: str | Path) -> None:
+    def __init__(self, index_dir: LuceneFolders) -> None:
         super().__init__(
-            index_dir, lambda: java_classes().TopHits.impact(str(index_dir), CONTENTS_FIELD)
+            index_dir, lambda folders: java_classes().TopHits.impact(folders, CONTENTS_FIELD)
         )
 
     @guarded
@@ -440,11 +447,11 @@ class BM25Index(_TopHitsIndex):
     stemmer, English stopwords); scores are Lucene's BM25 floats.
     """
 
-    def __init__(self, index_dir: str | Path, k1: float = BM25_K1, b: float = BM25_B) -> None:
+    def __init__(self, index_dir: LuceneFolders, k1: float = BM25_K1, b: float = BM25_B) -> None:
         super().__init__(
             index_dir,
-            lambda: java_classes().TopHits.bm25(
-                str(index_dir), CONTENTS_FIELD, float(k1), float(b)
+            lambda folders: java_classes().TopHits.bm25(
+                folders, CONTENTS_FIELD, float(k1), float(b)
             ),
         )
 

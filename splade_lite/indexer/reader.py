@@ -17,8 +17,10 @@ import numpy as np
 
 from splade_lite.indexer.errors import (
     LuceneError,
+    LuceneFolders,
     check_index_dir,
     java_errors,
+    lucene_folders,
     opened,
     remedy,
     short_resources,
@@ -50,20 +52,31 @@ class _Reader:
         self._directory.close()
 
 
-def count_documents(index_dir: str | Path) -> int:
-    """Number of (live) documents in a Lucene index."""
-    with _Reader(index_dir) as r:
-        return int(r.reader.numDocs())
+def count_documents(index_dir: LuceneFolders) -> int:
+    """Number of (live) documents in a Lucene index (summed over its shard folders)."""
+    total = 0
+    for folder in lucene_folders(index_dir):
+        with _Reader(folder) as r:
+            total += int(r.reader.numDocs())
+    return total
 
 
-def index_terms_df(index_dir: str | Path, field: str = CONTENTS_FIELD) -> dict[str, int]:
-    """Document frequency of every term of ``field`` (the empty-document marker left out).
+def index_terms_df(index_dir: LuceneFolders, field: str = CONTENTS_FIELD) -> dict[str, int]:
+    """Document frequency of every term of ``field`` (the empty-document marker left out),
+    summed over the index's shard folders.
 
     Counts come from Lucene's term dictionary, so documents deleted but not yet merged
     away would still count; indexes built here have none.
     """
     out: dict[str, int] = {}
-    with _Reader(index_dir) as r, java_errors(r.path):
+    for folder in lucene_folders(index_dir):
+        _add_terms_df(folder, field, out)
+    out.pop(EMPTY_DOC_TOKEN, None)
+    return out
+
+
+def _add_terms_df(folder: Path, field: str, out: dict[str, int]) -> None:
+    with _Reader(folder) as r, java_errors(r.path):
         # per segment, summed: the same as Lucene's merged view, without its overloads
         for leaf_context in r.reader.leaves().toArray():
             terms = leaf_context.reader().terms(field)
@@ -75,14 +88,13 @@ def index_terms_df(index_dir: str | Path, field: str = CONTENTS_FIELD) -> dict[s
                 token = term.utf8ToString()
                 out[token] = out.get(token, 0) + int(terms_enum.docFreq())
                 term = terms_enum.next()
-    out.pop(EMPTY_DOC_TOKEN, None)
-    return out
 
 
 def read_document_vectors(
-    index_dir: str | Path, field: str = CONTENTS_FIELD
+    index_dir: LuceneFolders, field: str = CONTENTS_FIELD
 ) -> Iterator[tuple[str, dict[str, int]]]:
-    """Every document of an impact index as ``(docid, {token: impact})``, in index order.
+    """Every document of an impact index as ``(docid, {token: impact})``, in index order
+    (shard folders one after the other).
 
     Impacts are the stored term frequencies, read from the postings, so this works without
     ``-storeDocvectors``. A document whose only term is the empty-document marker comes
@@ -91,11 +103,12 @@ def read_document_vectors(
     verified before it is read, so a damaged index fails here instead of giving other
     vectors.
     """
-    with _Reader(index_dir) as r, java_errors(r.path):  # spans the yields: Java runs between
-        for leaf_context in r.reader.leaves().toArray():
-            leaf = leaf_context.reader()
-            leaf.checkIntegrity()
-            yield from _read_leaf(r, leaf, field)
+    for folder in lucene_folders(index_dir):
+        with _Reader(folder) as r, java_errors(r.path):  # spans the yields: Java runs between
+            for leaf_context in r.reader.leaves().toArray():
+                leaf = leaf_context.reader()
+                leaf.checkIntegrity()
+                yield from _read_leaf(r, leaf, field)
 
 
 def _read_leaf(r: _Reader, leaf: Any, field: str) -> Iterator[tuple[str, dict[str, int]]]:
@@ -147,15 +160,18 @@ def _read_leaf(r: _Reader, leaf: Any, field: str) -> Iterator[tuple[str, dict[st
         yield docid, vector
 
 
-def lucene_problem(index_dir: str | Path, threads: int | None = None) -> str | None:
-    """What Lucene's ``CheckIndex`` finds wrong with an index, in one line; None if whole.
+def lucene_problem(index_dir: LuceneFolders, threads: int | None = None) -> str | None:
+    """What Lucene's ``CheckIndex`` finds wrong with an index (the first damaged shard
+    folder's), in one line; None if whole.
 
     Reads every file in full (checksums, postings, doc values, stored fields, norms), so it
     takes about as long as reading the index from disk; `threads` segments at a time.
     """
-    path = check_index_dir(index_dir)
     java = java_classes()
     workers = threads if threads is not None else min(4, os.cpu_count() or 1)
-    with java_errors(path, "checking"):
-        problem = java.IndexCheck.problem(str(path), max(1, int(workers)))
-    return None if problem is None else short_resources(str(problem))
+    for path in lucene_folders(index_dir):
+        with java_errors(path, "checking"):
+            problem = java.IndexCheck.problem(str(path), max(1, int(workers)))
+        if problem is not None:
+            return short_resources(str(problem))
+    return None

@@ -35,7 +35,9 @@ import java.util.concurrent.Future;
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.index.BinaryDocValues;
 import org.apache.lucene.index.DirectoryReader;
+import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.MultiReader;
 import org.apache.lucene.index.ReaderUtil;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.index.TermStates;
@@ -59,7 +61,7 @@ public final class TopHits implements Closeable {
   // Ties broken by ascending docid, as Anserini's own searchers do (so runs are identical).
   private static final Sort BY_SCORE_THEN_ID =
       new Sort(SortField.FIELD_SCORE, new SortField(ID, SortField.Type.STRING_VAL));
-  private final DirectoryReader reader;
+  private final IndexReader reader;
   private final IndexSearcher searcher;
   private final List<LeafReaderContext> leaves;
   private final String field;
@@ -67,12 +69,39 @@ public final class TopHits implements Closeable {
 
   private TopHits(String indexDir, String field, Similarity similarity, Analyzer analyzer)
       throws IOException {
-    this.reader = DirectoryReader.open(FSDirectory.open(Paths.get(indexDir)));
+    this.reader = open(indexDir);
     this.searcher = new IndexSearcher(reader);
     this.searcher.setSimilarity(similarity);
     this.leaves = reader.leaves();
     this.field = field;
     this.analyzer = analyzer;
+  }
+
+  /**
+   * One Lucene index folder, or several given as one string with a newline between folders:
+   * the shards of one index, read together through a MultiReader in that order. Lucene's
+   * statistics over a MultiReader (document frequencies, document counts, lengths) are the
+   * sums over its shards, so BM25 scores are those of one index over the same documents.
+   */
+  static IndexReader open(String indexDirs) throws IOException {
+    String[] dirs = indexDirs.split("\n");
+    if (dirs.length == 1) {
+      return DirectoryReader.open(FSDirectory.open(Paths.get(dirs[0])));
+    }
+    IndexReader[] shards = new IndexReader[dirs.length];
+    try {
+      for (int i = 0; i < dirs.length; i++) {
+        shards[i] = DirectoryReader.open(FSDirectory.open(Paths.get(dirs[i])));
+      }
+    } catch (IOException | RuntimeException e) {
+      for (IndexReader shard : shards) {
+        if (shard != null) {
+          shard.close();
+        }
+      }
+      throw e;
+    }
+    return new MultiReader(shards, true);
   }
 
   /** An impact index: score = sum of query weight x stored impact. */

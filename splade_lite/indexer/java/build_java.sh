@@ -10,5 +10,7 @@ anserini=$("${PYTHON:-python3}" -c "import importlib.util, pathlib; s = importli
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
 "$javac" --release 21 -cp "$anserini" -d "$build" "$here"/*.java
-"$jar_tool" --create --date=2026-01-01T00:00:00Z --file "$here/splade-lite-search.jar" -C "$build" .
+# written beside and renamed: a JVM running from the old jar keeps reading the old file
+"$jar_tool" --create --date=2026-01-01T00:00:00Z --file "$here/.splade-lite-search.jar.tmp" -C "$build" splade_lite
+mv "$here/.splade-lite-search.jar.tmp" "$here/splade-lite-search.jar"
 echo "built $here/splade-lite-search.jar"
