@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import math
 import platform
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,37 @@ SNIPPETS_FILE = "snippets.npz"
 INDEX_FILES = frozenset(
     {INDEX_META, IDF_FILE, DOCS_FILE, FORWARD_FILE, VECTORS_META, SNIPPETS_FILE}
 )
+#: A sharded index keeps its Lucene impact index in ``shards/00000/``, ``shards/00001/``, ...
+#: (``lucene_shards`` in ``splade_lite.json`` lists them in order) instead of at the top level.
+SHARDS_DIR = "shards"
+_SHARD_NAME = re.compile(r"shards/[0-9]{5}")
+
+
+def shard_folder_name(number: int) -> str:
+    """The name, relative to the index folder, of Lucene shard `number`."""
+    return f"{SHARDS_DIR}/{number:05d}"
+
+
+def lucene_folders(index_dir: Path, meta: Mapping[str, Any]) -> list[Path]:
+    """The Lucene folder(s) of the impact index: the index folder, or its shards in order.
+
+    The names come from ``splade_lite.json`` and are refused unless they are ours
+    (``shards/NNNNN``), so a crafted file cannot point a searcher at another folder.
+    """
+    shards = meta.get("lucene_shards")
+    if shards is None:
+        return [Path(index_dir)]
+    if (
+        not isinstance(shards, list)
+        or not shards
+        or not all(isinstance(s, str) and _SHARD_NAME.fullmatch(s) for s in shards)
+        or len(set(shards)) != len(shards)
+    ):
+        raise MetadataError(
+            f"{Path(index_dir) / INDEX_META}: lucene_shards {short_repr(shards)} is not a list "
+            f"of distinct names like {shard_folder_name(0)!r}"
+        )
+    return [Path(index_dir) / s for s in shards]
 
 
 class MetadataError(BadValueError):
@@ -171,6 +203,10 @@ def index_meta_problems(meta: dict) -> list[str]:
     if meta.get("format") != INDEX_FORMAT:
         problems.append(f"format {short_repr(meta.get('format'))} is not '{INDEX_FORMAT}'")
     problems += encoding_problems(meta)
+    try:
+        lucene_folders(Path("."), meta)
+    except MetadataError as err:
+        problems.append(str(err).split(": ", 1)[1])
     bm25 = meta.get("bm25")
     if bm25 is not None:
         if not isinstance(bm25, dict):

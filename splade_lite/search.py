@@ -223,7 +223,7 @@ class Searcher:
                 raise BadValueError("engine_search sets an accelerated engine, not Lucene")
             from splade_lite.indexer import ImpactIndex
 
-            return ImpactIndex(self.index_dir)
+            return ImpactIndex(md.lucene_folders(self.index_dir, self.meta))
         if self.engine != built:
             raise MissingFileError(
                 f"{self.index_dir} has no {self.engine} engine; rebuild it with "
