@@ -117,9 +117,7 @@ def main() -> None:
     ms = per_query_ms(
         {
             "inference-free": lambda q: free.search(q, K),
-            "inference-free, Lucene call only": lambda q: free.batch_search_terms(
-                [by_text[q]], K
-            ),
+            "inference-free, Lucene call only": lambda q: free.batch_search_terms([by_text[q]], K),
             "bm25": lambda q: bm25.search(q, K),
         },
         texts,

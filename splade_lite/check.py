@@ -106,7 +106,7 @@ def check_index(index_dir: str | Path) -> list[Check]:
         _run("query model", lambda: _query_model(info)),
         _run("tokenizer", lambda: _tokenizer(index)),
         _run("idf", lambda: _idf(index, info)),
-        _run("lucene index", lambda: _lucene_count(index, count)),
+        _run("lucene index", lambda: _lucene_count(index, meta, count)),
         _run("forward index", lambda: _forward_count(index, count)),
         _run("documents file", lambda: _snippet_count(index, count)),
         _run("bm25 index", lambda: _bm25(index, info)),
@@ -193,14 +193,16 @@ def _idf(index: Path, info: md.IndexMeta) -> str:
     return f"{len(idf)} terms, from the {info.idf_source}"
 
 
-def _lucene_count(index: Path, expected: int) -> str:
-    found = _whole_lucene_index(index)
+def _lucene_count(index: Path, meta: dict, expected: int) -> str:
+    folders = md.lucene_folders(index, meta)
+    found = _whole_lucene_index(folders)
     if found != expected:
         raise _Failed(f"{found} documents, {md.INDEX_META} says {expected}")
-    return f"{found} documents, every file whole (Lucene CheckIndex)"
+    shards = f" in {len(folders)} shards" if meta.get("lucene_shards") else ""
+    return f"{found} documents{shards}, every file whole (Lucene CheckIndex)"
 
 
-def _whole_lucene_index(folder: Path) -> int:
+def _whole_lucene_index(folder: Path | list[Path]) -> int:
     """The documents of a Lucene index that Lucene's CheckIndex finds whole (else FAIL)."""
     from splade_lite.indexer import count_documents, lucene_problem
 
@@ -278,12 +280,16 @@ def check_vectors(vectors_dir: str | Path) -> list[Check]:
         return "encode finished"
 
     def metadata() -> str:
+        from splade_lite.corpus_parts import read_part
+
         meta.update(vf.read_vectors_meta(folder))
         if not isinstance(meta.get("num_docs"), int):
             raise _Failed(f"num_docs {meta.get('num_docs')!r} is not an integer")
+        part = read_part(meta, folder / vf.VECTORS_META)  # encode --shard: consistent
         scale = meta.get("scale")
         scale_text = f"{scale:g}" if isinstance(scale, (int, float)) else repr(scale)
-        return f"{meta.get('mode')} mode, scale {scale_text}, {meta['num_docs']} documents"
+        of = "" if part is None else f" (part {part} of its corpus: {part.span()})"
+        return f"{meta.get('mode')} mode, scale {scale_text}, {meta['num_docs']} documents{of}"
 
     checks = [_run("finished", finished), _run("metadata", metadata)]
     if checks[1].status != OK:
@@ -300,6 +306,8 @@ def check_vectors(vectors_dir: str | Path) -> list[Check]:
 def _shards(folder: Path, expected: int) -> str:
     from splade_lite.shards import check_vector_shards
 
+    if expected == 0 and not vf.shard_files(folder):
+        return "no shard, and no document recorded (an empty part of encode --shard)"
     summary = check_vector_shards(folder)
     if summary.num_docs != expected:
         raise _Failed(f"the shards hold {summary.num_docs} documents, expected {expected}")

@@ -18,6 +18,7 @@ from splade_lite.encode import DEFAULT_SCALE, DEFAULT_SHARD_SIZE
 from splade_lite.encoders import MODES
 from splade_lite.encoders.base import MAX_BATCH_SIZE
 from splade_lite.encoders.models import DEFAULT_MODEL
+from splade_lite.index_shards import MAX_LUCENE_SHARDS
 from splade_lite.indexer.limits import MAX_THREADS
 from splade_lite.metadata import ENGINES
 from splade_lite.vectors import MAX_SCALE
@@ -84,6 +85,12 @@ def main() -> None:
     help="Documents per shard file (an interrupted run resumes after the last whole shard).",
 )  # fmt: skip
 @click.option(
+    "--shard", "shard", default=None, metavar="I/N",
+    help="Encode only part I of N of the corpus (I from 0 to N-1; contiguous parts, in "
+    "corpus order): one job of a Slurm array or Kubernetes job each; `index` takes the N "
+    "folders together.",
+)  # fmt: skip
+@click.option(
     "--resume", is_flag=True, help="Continue an interrupted run into --out (same options)."
 )
 @click.option("--overwrite", is_flag=True, help="Replace the vectors already in --out.")
@@ -92,7 +99,7 @@ def main() -> None:
 @_friendly
 def encode(
     corpus, out_dir, model, mode, batch_size, max_length, device, backend, scale, skip_invalid,
-    shard_size, resume, overwrite, quiet, as_json,
+    shard_size, shard, resume, overwrite, quiet, as_json,
 ):  # fmt: skip
     """Encode CORPUS (BEIR corpus.jsonl, JSONL {id, contents}, or TSV id<TAB>text)."""
     from splade_lite.encode import encode_corpus
@@ -111,6 +118,7 @@ def encode(
         scale=scale,
         skip_invalid=skip_invalid,
         shard_size=shard_size,
+        shard=shard,
         resume=resume,
         overwrite=overwrite,
         progress=not quiet,
@@ -126,7 +134,10 @@ def encode(
 
 
 @main.command()
-@click.argument("vectors_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument(
+    "vectors_dirs", nargs=-1, required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)  # fmt: skip
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(path_type=Path),
     help="Folder for the index (Lucene files, metadata, forward index, BM25 index).",
@@ -162,14 +173,28 @@ def encode(
     help="Also build an accelerated engine for learned sparse queries (seismic: "
     "pip install 'splade-lite[fast]'); Lucene is always built, the exact reference.",
 )  # fmt: skip
+@click.option(
+    "--allow-partial", is_flag=True,
+    help="Index the parts of a corpus (encode --shard) given even if some are missing.",
+)  # fmt: skip
+@click.option(
+    "--lucene-shards", default=1, show_default=True, type=click.IntRange(1, MAX_LUCENE_SHARDS),
+    help="Split the Lucene impact index into this many shards (whole vector shard files "
+    "each), built --threads at a time and searched as one.",
+)  # fmt: skip
 @quiet_option
 @json_option
 @_friendly
 def index(
-    vectors_dir, out_dir, threads, bm25_corpus, mode, overwrite, skip_invalid, doc_min_weight,
-    doc_max_terms, engine, quiet, as_json,
+    vectors_dirs, out_dir, threads, bm25_corpus, mode, overwrite, skip_invalid, doc_min_weight,
+    doc_max_terms, engine, allow_partial, lucene_shards, quiet, as_json,
 ):  # fmt: skip
-    """Build a Lucene impact index from VECTORS_DIR (made by `encode`)."""
+    """Build a Lucene impact index from VECTORS_DIRS (made by `encode`).
+
+    Several folders, encoded alike, make one index of their union: the N parts of `encode
+    --shard I/N` (put in corpus order, refused if one is missing) or any others (in the
+    order given). A document id in two folders is refused.
+    """
     from splade_lite.index import build_index
     from splade_lite.pruning import Pruning
 
@@ -177,7 +202,7 @@ def index(
     if doc_min_weight is not None or doc_max_terms is not None:
         pruning = Pruning(min_weight=doc_min_weight or 0.0, max_terms=doc_max_terms)
     meta = build_index(
-        vectors_dir,
+        list(vectors_dirs),
         out_dir,
         threads=threads,
         bm25_corpus=bm25_corpus,
@@ -187,6 +212,8 @@ def index(
         doc_pruning=pruning,
         engine=engine,
         log=notes(quiet),
+        allow_partial=allow_partial,
+        lucene_shards=lucene_shards,
     )
     if as_json:
         print_json({"out": str(out_dir), **meta})
@@ -253,25 +280,84 @@ def evaluate(runs, qrels, measures, per_query, test, quiet, as_json):
     _echo(text)
 
 
+#: export --format: JsonVectorCollection, then splade_lite.clusters.TARGETS (a test checks)
+EXPORT_FORMATS = ("jsonvector", "opensearch", "elasticsearch", "qdrant")
+
+
 @main.command()
 @click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the JsonVectorCollection files (a vectors folder `index` reads).",
+    help="Folder for the export: JsonVectorCollection files (a vectors folder `index` reads), "
+    "or what a search cluster loads (see --format).",
 )  # fmt: skip
-@click.option("--gzip", "compress", is_flag=True, help="Write .jsonl.gz shards.")
+@click.option(
+    "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=EXPORT_FORMATS[0],
+    show_default=True,
+    help="jsonvector: Anserini's vectors again; opensearch, elasticsearch, qdrant: the index "
+    "or collection body, bulk files and query templates for that cluster (`splade-lite push` "
+    "loads them; docs/clusters.md).",
+)  # fmt: skip
+@click.option(
+    "--name", default=None,
+    help="Cluster formats: the index or collection name [default: the index folder's name].",
+)  # fmt: skip
+@click.option(
+    "--field", default="splade", show_default=True,
+    help="Cluster formats: the name of the sparse vector field.",
+)  # fmt: skip
+@click.option(
+    "--queries", type=click.Path(exists=True, path_type=Path), default=None,
+    help="Cluster formats: also write the search request body of each of these queries "
+    "(queries.jsonl), weighted as splade-lite weighs them.",
+)  # fmt: skip
+@click.option(
+    "--k", "k", default=10, show_default=True, type=click.IntRange(1),
+    help="Cluster formats: hits the query bodies ask for.",
+)  # fmt: skip
+@click.option(
+    "--qdrant-modifier", type=click.Choice(("none", "idf")), default="none", show_default=True,
+    help="qdrant: idf lets Qdrant weigh inference-free queries by its own IDF (close to, not "
+    "equal to, splade-lite's ranking); none keeps splade-lite's weights.",
+)  # fmt: skip
+@click.option("--gzip", "compress", is_flag=True, help="Write .jsonl.gz shards or bulk files.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @quiet_option
 @json_option
 @_friendly
-def export(index_dir, out_dir, compress, overwrite, quiet, as_json):
-    """Write the document vectors of INDEX_DIR back out as JsonVectorCollection files."""
-    from splade_lite.index import export_index
-
+def export(
+    index_dir, out_dir, fmt, name, field, queries, k, qdrant_modifier, compress, overwrite, quiet,
+    as_json,
+):  # fmt: skip
+    """Write the document vectors of INDEX_DIR back out (JsonVectorCollection), or for a
+    search cluster (OpenSearch, Elasticsearch, Qdrant)."""
     log = None if as_json else _log  # its one line is the summary
-    count = export_index(index_dir, out_dir, compress=compress, overwrite=overwrite, log=log)
+    if fmt == "jsonvector":
+        from splade_lite.index import export_index
+
+        ctx = click.get_current_context()
+        given = [
+            f"--{p.replace('_', '-')}" for p in ("name", "field", "queries", "k", "qdrant_modifier")
+            if ctx.get_parameter_source(p) != click.core.ParameterSource.DEFAULT
+        ]  # fmt: skip
+        if given:
+            clusters = "|".join(EXPORT_FORMATS[1:])
+            raise click.UsageError(f"{', '.join(given)}: only with --format {clusters}")
+        count = export_index(index_dir, out_dir, compress=compress, overwrite=overwrite, log=log)
+        if as_json:
+            print_json({"out": str(out_dir), "num_docs": count})
+        return
+    from splade_lite.clusters import export_cluster
+
+    manifest = export_cluster(
+        index_dir, out_dir, fmt, name=name, field=field, queries=queries, k=k,
+        modifier=qdrant_modifier, compress=compress, overwrite=overwrite,
+        log=None if as_json else notes(quiet),
+    )  # fmt: skip
     if as_json:
-        print_json({"out": str(out_dir), "num_docs": count})
+        print_json({"out": str(out_dir), **manifest})
+    elif quiet:  # the summary, which notes(quiet) left out
+        _log(f"exported {manifest['num_docs']} documents for {fmt} to {out_dir}")
 
 
 @main.command()
@@ -336,6 +422,10 @@ from splade_lite.training.cli import adapt, train  # noqa: E402
 
 main.add_command(train)
 main.add_command(adapt)
+
+from splade_lite.cli_clusters import push  # noqa: E402
+
+main.add_command(push)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -14,6 +14,10 @@ The folder holds:
 - ``encode-progress.json`` while a run is going on (or was interrupted): see
   :mod:`splade_lite.resume`, which also explains ``resume`` and ``overwrite``.
 
+With `shard` (``--shard I/N``) only part I of N of the corpus is encoded, as a folder of its
+own that ``vectors.json`` marks as that part (see :mod:`splade_lite.corpus_parts`); ``index``
+takes the N folders together.
+
 The folder's names and formats are :mod:`splade_lite.vectors_folder`'s.
 
 The corpus is read as a stream, in chunks, so memory does not grow with its size.
@@ -35,6 +39,7 @@ from typing import IO, Any
 from splade_lite import metadata as md
 from splade_lite import vectors_folder as vf
 from splade_lite.atomic import atomic_write
+from splade_lite.corpus_parts import CorpusPart
 from splade_lite.encoders.inference_free import count_document_frequencies
 from splade_lite.encoders.models import DEFAULT_MODEL
 from splade_lite.errors import BadValueError
@@ -133,6 +138,7 @@ def encode_corpus(
     progress: bool = True,
     encoder=None,
     log: Callable[[str], None] | None = None,
+    shard: str | CorpusPart | None = None,
 ) -> EncodeSummary:
     """Encode every document of `corpus` into `out_dir` (see the module docstring).
 
@@ -145,6 +151,11 @@ def encode_corpus(
     `resume` continues an interrupted run into `out_dir`, with the same settings, and ends
     with the same files an uninterrupted run writes; `overwrite` replaces earlier output.
     Without either, a folder that already holds encode's files is refused.
+    `shard` (``"I/N"``, I from 0 to N-1) encodes only the I-th of N contiguous parts of the
+    corpus's valid records (:mod:`splade_lite.corpus_parts`); a part beyond the documents
+    (N larger than the corpus) gives a folder with none. Its vectors are those a whole run
+    writes, except that documents are batched with other neighbours: with `batch_size` 1 the
+    same vectors, else a weight may differ by one step of `scale` (padding moves the floats).
     """
     from splade_lite.encoders import load_encoder
 
@@ -154,10 +165,17 @@ def encode_corpus(
         raise BadValueError(f"shard_size must be at least 1, got {shard_size}")
     if workers < 1:
         raise BadValueError(f"workers must be at least 1, got {workers}")
+    part = None if shard is None else CorpusPart.parse(shard)
     # before the model loads: never over the corpus, into an index, or over others' files,
     # and never a corpus with a record that would stop the run
     check_output_folder(out, resume=resume, overwrite=overwrite, inputs=(corpus,))
-    total = check_corpus(corpus, skip_invalid)
+    whole = hashlib.sha256() if part is not None else None
+    total = check_corpus(corpus, skip_invalid, whole)
+    first, end = (0, total) if part is None else part.bounds(total)
+    if part is not None and log:
+        span = f"documents {first} to {end - 1} of {total} (counting from 0)"
+        empty = f"no document (only {total} for {part.count} parts): an empty folder"
+        log(f"part {part} of {corpus}: {span if end > first else empty}")
     if encoder is None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
@@ -186,6 +204,7 @@ def encode_corpus(
         "chunk_size": chunk_size,
         "shard_size": shard_size,
         "device": str(getattr(encoder, "device", "")),
+        "shard": None if part is None else part.settings(total),
     }
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -202,19 +221,23 @@ def encode_corpus(
 
                 encoder = stack.enter_context(ParallelEncoder(encoder, workers))
             run = _Run(corpus, out, encoder, scale, chunk_size, log)
+            run.select(first, end, total)
             try:
-                run.encode_all(state, shard_size, skip_invalid, _progress_bar(total, progress))
+                bar = _progress_bar(end - first, progress)
+                run.encode_all(state, shard_size, skip_invalid, bar)
             except BaseException:
                 if not state.shards:
                     discard_output(out, created)
                 raise
+        if part is not None and whole is not None:
+            run.part_record = part.record(total, whole.hexdigest())
         run.write_metadata(settings)
         finish_output(out)
     run.report()
     return run.summary
 
 
-def check_corpus(corpus: str | Path, skip_invalid: bool = False) -> int:
+def check_corpus(corpus: str | Path, skip_invalid: bool = False, digest: Any = None) -> int:
     """Parse every record of `corpus` once, as encoding will: the number of documents to encode.
 
     Run before the model loads, so that an unknown format or a bad record (``file:line:
@@ -222,7 +245,9 @@ def check_corpus(corpus: str | Path, skip_invalid: bool = False) -> int:
     `skip_invalid` bad records are left to the encoding pass, which skips, counts and reports
     them; a corpus without a valid document is refused. A full pass rather than the first
     records: parsing is orders of magnitude faster than encoding, so it costs a sliver of the
-    run, and the count makes the progress bar's total exact.
+    run, and the count makes the progress bar's total exact. `digest` (a hashlib object), when
+    given, gets every document (:meth:`Doc.digest_into`): the whole corpus's digest that each
+    part of it records.
     """
     skipped = 0
 
@@ -231,7 +256,13 @@ def check_corpus(corpus: str | Path, skip_invalid: bool = False) -> int:
         skipped += 1
 
     docs = read_corpus(corpus, skip_invalid=skip_invalid, on_skip=on_skip)
-    total = sum(1 for _ in docs)
+    if digest is None:
+        total = sum(1 for _ in docs)
+    else:
+        total = 0
+        for doc in docs:
+            doc.digest_into(digest)
+            total += 1
     if total == 0 and skipped:
         raise InputError(corpus, None, f"no valid documents to encode ({_lines(skipped)} skipped)")
     if total == 0:
@@ -251,15 +282,42 @@ class _Run:
         self.summary = EncodeSummary()
         self.shards: list[str] = []
         self.examples: list[str] = []
+        self.first, self.end, self.total = 0, 0, 0  # the documents to encode (select)
+        self.read = 0  # valid records read so far, those before `first` included
+        self.part_record: dict | None = None
+
+    def select(self, first: int, end: int, total: int) -> None:
+        """Encode the documents at positions [first, end) of the corpus's `total` alone."""
+        self.first, self.end, self.total = first, end, total
 
     def on_skip(self, err: Exception) -> None:
+        # a part counts the invalid lines after the document before its first: each line is
+        # counted by one part, and the parts' counts add up to the whole corpus's
+        if self.read < self.first:
+            return
         self.summary.num_skipped += 1
         if len(self.examples) < _EXAMPLES:
             self.examples.append(str(err))
 
+    def _selected(self, docs: Iterable[Doc]) -> Iterator[Doc]:
+        """The selected documents of `docs`; read to the end by the part holding the last."""
+
+        def counted() -> Iterator[Doc]:
+            for doc in docs:
+                self.read += 1
+                yield doc
+
+        whole = self.first == 0 and self.end == self.total
+        if whole:
+            return counted()
+        last = self.end == self.total and self.end > self.first  # reads the lines after it
+        return itertools.islice(counted(), self.first, None if last else self.end)
+
     def encode_all(self, state: Progress, shard_size: int, skip_invalid: bool, bar) -> None:
         """Every shard: the trusted ones replayed, the others encoded; docs.jsonl.gz written."""
-        docs = iter(read_corpus(self.corpus, skip_invalid=skip_invalid, on_skip=self.on_skip))
+        docs = self._selected(
+            read_corpus(self.corpus, skip_invalid=skip_invalid, on_skip=self.on_skip)
+        )
         trusted = len(state.shards)
         with ExitStack() as stack:
             stack.callback(bar.close)
@@ -276,12 +334,20 @@ class _Run:
                 state.save(self.out)  # only now is the shard trusted by a resumed run
                 self.summary.add(shard)
                 self.shards.append(shard.name)
-            if self.summary.num_docs == 0:  # raised inside, so docs.jsonl.gz is not kept
+            expected = self.end - self.first
+            if self.summary.num_docs == 0 and expected:  # raised inside: docs.jsonl.gz not kept
                 skipped = self.summary.num_skipped
                 raise InputError(
                     self.corpus,
                     None,
                     f"no valid documents to encode ({_lines(skipped)} skipped)",
+                )
+            if self.summary.num_docs != expected and expected != self.total:
+                raise InputError(
+                    self.corpus,
+                    None,
+                    f"{self.summary.num_docs} documents read for this part but {expected} "
+                    "counted before encoding: the corpus changed while it was encoded",
                 )
 
     def _count_tokens(self, texts: list[str]) -> None:
@@ -360,6 +426,7 @@ class _Run:
             "idf_source": "model" if encoder.source.query_idf is not None else "corpus",
             "corpus": str(self.corpus.resolve()),
             "corpus_sha256": self.input_digest.hexdigest(),  # see Doc.digest_into
+            **({} if self.part_record is None else {"shard": self.part_record}),
             "shards": self.shards,
             **asdict(summary),
             "docs_per_second": round(summary.docs_per_second, 2),

@@ -21,9 +21,10 @@ Nothing is pickled: ``np.load(path, allow_pickle=False)`` reads every array.
 
 from __future__ import annotations
 
+import bisect
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,23 +46,52 @@ _BLOCK = 1 << 21
 _SORT_CHUNK = 1 << 23
 
 
-def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
+class DuplicateIdError(BadValueError):
+    """A document id found in two folders given to :func:`build_forward_index` together."""
+
+    def __init__(self, docid: str, folders: tuple[Path, Path]) -> None:
+        where = (
+            f"is in both {folders[0]} and {folders[1]}: a document may be in one of the "
+            "folders indexed together only (were the same documents encoded twice?)"
+            if folders[0] != folders[1]
+            else "appears twice in the vectors shards"
+        )
+        super().__init__(f"document id {docid!r} {where}")
+        self.docid, self.folders = docid, folders
+
+
+def build_forward_index(
+    vectors_dir: str | Path | Sequence[str | Path], out_path: str | Path
+) -> int:
     """Write the forward index of a vectors folder's shards to `out_path`; return the docs.
 
-    The placeholder term of empty documents (``EMPTY_DOC_TOKEN``) is dropped, the document
-    kept with an empty vector. Every shard line is checked on the way (see
-    :func:`splade_lite.shards.parse_vector_line`): a bad one, a repeated document id or a
-    folder without shards raises :class:`~splade_lite.io.InputError` (``file:line: reason``)
-    and leaves `out_path` untouched.
+    `vectors_dir` may be several folders, read one after the other as if their shards were
+    one folder's. The placeholder term of empty documents (``EMPTY_DOC_TOKEN``) is dropped, the
+    document kept with an empty vector. Every shard line is checked on the way (see
+    :func:`splade_lite.shards.parse_vector_line`): a bad one, a document id repeated within a
+    folder or a folder without shards raises :class:`~splade_lite.io.InputError`
+    (``file:line: reason``), an id in two folders :class:`DuplicateIdError` (found in the
+    sorted id table the file needs anyway, so no set of every id is kept), and `out_path` is
+    left untouched.
 
     Postings go to temporary files beside `out_path` as they are read and are sorted into
     place a chunk of rows at a time, so memory holds the ids and the term table, not the
     postings (which grow with the corpus eight bytes at a time).
     """
     out_path = Path(out_path)
+    folders = [vectors_dir] if isinstance(vectors_dir, (str, Path)) else list(vectors_dir)
+    if not folders:
+        raise BadValueError("no vectors folder to read")
     table: dict[str, int] = {}  # term -> id, in order of first sight (sorted at the end)
     lookup = table.__getitem__
     docids: list[str] = []
+    ends: list[int] = []  # the rows read when each folder ended
+
+    def records() -> Iterator[dict]:
+        for folder in folders:
+            yield from iter_checked_records(folder)
+            ends.append(len(docids))
+
     lengths: list[int] = []
     ids_block: list[int] = []
     weights_block: list[int] = []
@@ -78,7 +108,7 @@ def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
                 ids_block.clear()
                 weights_block.clear()
 
-            for record in iter_checked_records(vectors_dir):
+            for record in records():
                 docids.append(record["id"])
                 vector = record["vector"]
                 if EMPTY_DOC_TOKEN in vector:
@@ -96,12 +126,17 @@ def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
                     flush()
             flush()
 
-        _check_unique(docids)
         indptr = np.zeros(len(docids) + 1, dtype=np.int64)
         np.cumsum(np.array(lengths, dtype=np.int64), out=indptr[1:])
         lengths.clear()
         docid_blob, docid_offsets = pack_strings(docids)
         docids.clear()  # the packed blob holds them from here on
+        docid_order = sort_order(docid_blob, docid_offsets)
+        repeated = _repeated_id(docid_blob, docid_offsets, docid_order)
+        if repeated is not None:
+            docid, rows = repeated
+            where = [Path(folders[bisect.bisect_right(ends, row)]) for row in rows]
+            raise DuplicateIdError(docid, (where[0], where[1]))
 
         # Renumber the terms in sorted order, then sort each row by term id (canonical CSR).
         terms = list(table)
@@ -120,7 +155,7 @@ def build_forward_index(vectors_dir: str | Path, out_path: str | Path) -> int:
                 weights=weights,
                 docids=docid_blob,
                 docid_offsets=docid_offsets,
-                docid_order=sort_order(docid_blob, docid_offsets),
+                docid_order=docid_order,
                 terms=term_blob,
                 term_offsets=term_offsets,
             )
@@ -175,13 +210,25 @@ def _check_weights(weights: list, first: int, docids: list[str], lengths: list[i
     )
 
 
-def _check_unique(docids: list[str]) -> None:
-    if len(set(docids)) != len(docids):
-        seen: set[str] = set()
-        for docid in docids:
-            if docid in seen:
-                raise BadValueError(f"document id {docid!r} appears twice in the vectors shards")
-            seen.add(docid)
+def _repeated_id(
+    blob: np.ndarray, offsets: np.ndarray, order: np.ndarray
+) -> tuple[str, tuple[int, int]] | None:
+    """An id held by two rows, and those rows (the first such pair in sorted order); None
+    when every id is unique. Equal ids are neighbours in `order`, so only neighbours of equal
+    length and equal last byte (compared as arrays) are compared in full."""
+    if len(order) < 2:
+        return None
+    starts = offsets[:-1][order]
+    lengths = np.diff(offsets)[order]  # each with its separator
+    last = blob[starts + np.maximum(lengths - 2, 0)]
+    alike = (lengths[1:] == lengths[:-1]) & (last[1:] == last[:-1])
+    raw = blob.tobytes()
+    for i in np.flatnonzero(alike).tolist():
+        a, b, size = int(starts[i]), int(starts[i + 1]), int(lengths[i])
+        if raw[a : a + size] == raw[b : b + size]:
+            rows = sorted((int(order[i]), int(order[i + 1])))
+            return raw[a : a + size - 1].decode("utf-8", "surrogatepass"), (rows[0], rows[1])
+    return None
 
 
 class ForwardIndex:

@@ -14,6 +14,11 @@ An index folder holds the Lucene impact index files at its top level (so Pyserin
 - ``vectors.json``: a copy of the vectors folder's metadata, which says how the documents
   were encoded (model, weights' hash, scale), checked against ``splade_lite.json`` by searches.
 
+Several vectors folders (the parts of ``encode --shard I/N``, or any folders encoded alike)
+make one index of their union: :mod:`splade_lite.vector_union` checks them and merges what
+they hold; ``splade_lite.json`` lists them under ``vectors_folders`` (``vectors`` is the
+first), and the index's ``vectors.json`` keeps each one's record under ``parts``.
+
 The index folder's names and metadata are :mod:`splade_lite.metadata`'s, read back by
 :mod:`splade_lite.index_folder`; the vectors folder's are :mod:`splade_lite.vectors_folder`'s.
 Every shard line is checked before Anserini sees it (see :mod:`splade_lite.shards`). The index
@@ -29,7 +34,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -40,11 +45,13 @@ from splade_lite.encoders.inference_free import idf_from_df, load_query_tokenize
 from splade_lite.encoders.models import ModelSource, resolve_recorded
 from splade_lite.errors import BadValueError, StateError
 from splade_lite.forward import build_forward_index
+from splade_lite.index_shards import build_lucene_shards, check_shard_count, lucene_bytes
 from splade_lite.io import InputError, read_corpus
 from splade_lite.outputs import INDEX, VECTORS, claim_output
 from splade_lite.pruning import Pruning, prune_shards
 from splade_lite.resume import PROGRESS_FILE, is_unfinished
 from splade_lite.snippets import build_snippets
+from splade_lite.vector_union import VectorUnion, open_union, stage_shards
 from splade_lite.vectors import EMPTY_DOC_TOKEN
 
 BM25_K1 = 0.9
@@ -61,16 +68,12 @@ def folder_size(path: Path) -> int:
 
 
 def lucene_size(index_dir: Path) -> int:
-    """Bytes of the Lucene impact index files alone (top level, without our extras)."""
-    return sum(
-        f.stat().st_size
-        for f in Path(index_dir).iterdir()
-        if f.is_file() and f.name not in md.INDEX_FILES
-    )
+    """Bytes of a built index's Lucene impact files alone (every shard's, without our extras)."""
+    return lucene_bytes(Path(index_dir), md.read_index_meta(Path(index_dir)))
 
 
 def build_index(
-    vectors_dir: str | Path,
+    vectors_dir: str | Path | Sequence[str | Path],
     out_dir: str | Path,
     *,
     threads: int = 1,
@@ -81,8 +84,14 @@ def build_index(
     doc_pruning: Pruning | None = None,
     engine: str = "lucene",
     log: Callable[[str], None] | None = None,
+    allow_partial: bool = False,
+    lucene_shards: int = 1,
 ) -> dict:
     """Build the impact index of `vectors_dir` into `out_dir`; returns the index metadata.
+
+    `vectors_dir` may be a list of folders, indexed as one (:mod:`splade_lite.vector_union`):
+    encoded alike, no document in two of them, and the parts of a corpus all there, unless
+    `allow_partial`; a list of one is the folder alone.
 
     `mode` (``splade`` or ``inference-free``) decides how queries are encoded; by default the
     mode given to `encode`. Documents are encoded the same way in both modes, so one vectors
@@ -92,6 +101,8 @@ def build_index(
     index records the setting). `engine` ``seismic`` also builds that accelerated engine's
     folder from the documents as Lucene holds them (Lucene stays the reference; searches use
     the engine by default, ``Searcher(..., engine="lucene")`` the exact Lucene search).
+    `lucene_shards` > 1 splits the Lucene impact index into that many shards, built
+    `threads` at a time and searched as one (:mod:`splade_lite.index_shards`).
     """
     from splade_lite.indexer import (
         anserini_jar,
@@ -101,72 +112,92 @@ def build_index(
     )
 
     say = log or (lambda _msg: None)
-    vectors_dir, out = Path(vectors_dir), Path(out_dir)
-    if is_unfinished(vectors_dir):
-        raise IndexError_(
-            f"{vectors_dir} is unfinished: its encode run was interrupted ({PROGRESS_FILE} is "
-            "still there); finish it with `splade-lite encode CORPUS --out "
-            f"{vectors_dir} --resume` (same options as before)"
-        )
+    folders = [vectors_dir] if isinstance(vectors_dir, (str, Path)) else list(vectors_dir)
+    out = Path(out_dir)
+    for folder in map(Path, folders):
+        if is_unfinished(folder):
+            raise IndexError_(
+                f"{folder} is unfinished: its encode run was interrupted ({PROGRESS_FILE} is "
+                "still there); finish it with `splade-lite encode CORPUS --out "
+                f"{folder} --resume` (same options as before)"
+            )
     if engine not in md.ENGINES:
         raise BadValueError(f"unknown engine {engine!r}; choose one of {', '.join(md.ENGINES)}")
     if engine != "lucene":
         from splade_lite.engines.seismic import load_seismic
 
         load_seismic()  # not installed: said before any work
-    vmeta = vf.read_vectors_meta(vectors_dir)
     if mode is not None:
         from splade_lite.encoders import MODES
 
         if mode not in MODES:
             raise BadValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    union = open_union(folders, mode=mode, allow_partial=allow_partial, say=say)
+    check_shard_count(lucene_shards, union.sources())
+    vectors_dir, several = union.first.path, len(union.members) > 1
+    paths = union.paths  # the folders, in messages:
+    named = ", ".join(map(str, paths)) if len(paths) < 4 else f"{paths[0]} ... {paths[-1]}"
+    vmeta = union.meta()
+    if mode is not None:
         vmeta["mode"] = mode
     # refused before any work: an output over an input, or not an index made by splade-lite
-    claim = claim_output(out, INDEX, inputs=(vectors_dir, bm25_corpus), overwrite=overwrite)
+    claim = claim_output(out, INDEX, inputs=(*union.paths, bm25_corpus), overwrite=overwrite)
     java_executable(), anserini_jar()  # environment problems show before any work
     # the tokenizer and IDF come from the vectors folder; one written before encode kept them
     # has them from the model its vectors.json names: the same weights, or none
-    source = None
-    if not vf.carries_query_side(vectors_dir, vmeta):
+    source, query_dir = None, union.query_dir
+    if not vf.carries_query_side(query_dir, vmeta):
         source = resolve_recorded(vmeta["model"], vmeta.get("model_sha256"), vectors_dir)
     tmp = claim.stage()  # beside `out`, which stays locked until commit or abandon
     try:
-        shards_dir, pruned = vectors_dir, None
+        sources, pruned = union.sources(), None
         if doc_pruning is not None and doc_pruning.active:
-            say(f"pruning the {vmeta['num_docs']} documents of {vectors_dir}")
-            shards_dir = tmp / ".pruned-vectors"  # read by Java from here, removed after
-            pruned = prune_shards(vectors_dir, shards_dir, doc_pruning, float(vmeta["scale"]))
-        say(f"checking the {vmeta['num_docs']} documents of {vectors_dir}")
+            say(f"pruning the {vmeta['num_docs']} documents of {named}")
+            pruned_dirs = [tmp / ".pruned-vectors" / f"{i:05d}" for i in range(len(sources))]
+            pruned = _prune(sources, pruned_dirs, doc_pruning, float(vmeta["scale"]))
+            sources = pruned_dirs  # read by Java from there, removed after
+        say(f"checking the {vmeta['num_docs']} documents of {named}")
         # reading the shards for the forward index also checks every line, before Java runs
-        checked = build_forward_index(shards_dir, tmp / md.FORWARD_FILE)
+        checked = build_forward_index(sources, tmp / md.FORWARD_FILE)
         if checked != vmeta["num_docs"]:
             raise IndexError_(
-                f"{vectors_dir}: {md.VECTORS_META} says {vmeta['num_docs']} documents but the "
+                f"{named}: {md.VECTORS_META} says {vmeta['num_docs']} documents but the "
                 f"shards hold {checked}; the index was not written"
             )
         bm25_docs = None
         if bm25_corpus is not None:  # read and compared with the vectors before Java runs
             bm25_docs = _stage_bm25_corpus(
-                Path(bm25_corpus), tmp, vmeta, tmp / md.FORWARD_FILE, skip_invalid, say
+                Path(bm25_corpus), tmp, union, tmp / md.FORWARD_FILE, skip_invalid, say
             )
         started = time.perf_counter()
-        say(f"indexing {checked} documents")
-        stats = build_impact_index(shards_dir, tmp, threads=threads, log=_java_log(log))
+        shard_meta: dict = {}
+        if lucene_shards > 1:
+            say(f"indexing {checked} documents in {lucene_shards} Lucene shards")
+            names, stats = build_lucene_shards(sources, tmp, lucene_shards, threads, _java_log(log))
+            shard_meta = {"lucene_shards": names}
+        else:
+            # Java reads one folder's shards in name order: several folders' staged as one
+            shards_dir = stage_shards(sources, tmp / ".union-vectors") if several else sources[0]
+            say(f"indexing {checked} documents")
+            stats = build_impact_index(shards_dir, tmp, threads=threads, log=_java_log(log))
         impact_seconds = time.perf_counter() - started
-        if pruned is not None:
-            shutil.rmtree(shards_dir)
-        in_index = count_documents(tmp)
+        for staged in (tmp / ".pruned-vectors", tmp / ".union-vectors"):
+            if staged.is_dir():
+                shutil.rmtree(staged)
+        in_index = count_documents(md.lucene_folders(tmp, shard_meta))
         if in_index != vmeta["num_docs"]:
             raise IndexError_(
-                f"{vectors_dir} has {vmeta['num_docs']} documents but the index holds "
-                f"{in_index} (Anserini: {stats}); the index was not written"
+                f"{named} {'hold' if several else 'has'} {vmeta['num_docs']} documents but the "
+                f"index holds {in_index} (Anserini: {stats}); the index was not written"
             )
-        idf_source = _write_idf(vectors_dir, vmeta, source, tmp)
-        _write_tokenizer(vectors_dir, source, tmp)
-        if (vectors_dir / vf.DOCS_FILE).is_file():
-            shutil.copyfile(vectors_dir / vf.DOCS_FILE, tmp / md.DOCS_FILE)
+        idf_source = _write_idf(union, vmeta, source, tmp)
+        _write_tokenizer(query_dir, source, tmp)
+        if _write_docs(union, tmp / md.DOCS_FILE, say):
             build_snippets(tmp / md.DOCS_FILE, tmp / md.SNIPPETS_FILE)
-        shutil.copyfile(vectors_dir / vf.VECTORS_META, tmp / md.VECTORS_META)
+        if several:
+            md.write_json(tmp / md.VECTORS_META, union.index_vectors_meta())
+        else:
+            shutil.copyfile(vectors_dir / vf.VECTORS_META, tmp / md.VECTORS_META)
 
         engine_meta = None
         if engine != "lucene":
@@ -184,8 +215,10 @@ def build_index(
             "num_docs": in_index,
             "num_empty": vmeta.get("num_empty", 0) + (pruned.emptied if pruned else 0),
             "vectors": str(vectors_dir.resolve()),
+            "vectors_folders": [str(p.resolve()) for p in union.paths],
             "build_seconds": round(impact_seconds, 3),
-            "lucene_bytes": lucene_size(tmp),
+            **shard_meta,
+            "lucene_bytes": lucene_bytes(tmp, shard_meta),
             "bm25": bm25_meta,
             "engine": engine_meta,
             "doc_pruning": None if pruned is None else {**doc_pruning.as_dict(), **asdict(pruned)},  # type: ignore[union-attr]
@@ -231,9 +264,40 @@ def _java_log(log: Callable[[str], None] | None) -> Callable[[str], None] | None
     return log if os.environ.get("SPLADE_LITE_DEBUG") else None
 
 
-def _write_idf(vectors_dir: Path, vmeta: dict, source: ModelSource | None, index_dir: Path) -> str:
+def _prune(sources: list[Path], targets: list[Path], pruning: Pruning, scale: float):
+    """Each folder of `sources` pruned into the folder of `targets` at its place; the counts
+    of all."""
+    total = None
+    for source, target in zip(sources, targets):
+        stats = prune_shards(source, target, pruning, scale)
+        if total is None:
+            total = stats
+        else:
+            for key, value in asdict(stats).items():
+                setattr(total, key, getattr(total, key) + value)
+    return total
+
+
+def _write_docs(union: VectorUnion, target: Path, say) -> bool:
+    """The folders' ``docs.jsonl.gz`` into the index (one after the other); False when a
+    folder has none (hits are then shown by id only)."""
+    if len(union.members) == 1:
+        docs = union.first.path / vf.DOCS_FILE
+        if docs.is_file():
+            shutil.copyfile(docs, target)
+        return docs.is_file()
+    if union.write_docs(target):
+        return True
+    lacking = [str(m.path) for m in union.members if not (m.path / vf.DOCS_FILE).is_file()]
+    say(f"{', '.join(lacking)} hold no {vf.DOCS_FILE}: hits will be shown by id only")
+    return False
+
+
+def _write_idf(union: VectorUnion, vmeta: dict, source: ModelSource | None, index_dir: Path) -> str:
     """Store query IDF in the index: the model's own table if it ships one (kept by encode
-    in the vectors folder, as an export keeps the index's), else the corpus's."""
+    in the vectors folder, as an export keeps the index's), else the corpus's (the document
+    frequencies of every folder, summed)."""
+    vectors_dir = union.query_dir
     if (vectors_dir / vf.IDF_FILE).is_file():
         idf = read_idf_file(vectors_dir / vf.IDF_FILE)
         kind = vmeta.get("idf_source") or "vectors"
@@ -244,7 +308,7 @@ def _write_idf(vectors_dir: Path, vmeta: dict, source: ModelSource | None, index
         idf = read_idf_file(source.query_idf, vocab_terms(tokenizer))
         kind = "model"
     else:
-        idf = idf_from_df(*vf.read_df(vectors_dir))
+        idf = idf_from_df(*union.read_df())
         kind = "corpus"
     md.write_json(index_dir / md.IDF_FILE, idf)
     return kind
@@ -269,26 +333,32 @@ def _write_tokenizer(vectors_dir: Path, source: ModelSource | None, index_dir: P
 
 
 def _stage_bm25_corpus(
-    corpus: Path, index_dir: Path, vmeta: dict, forward: Path, skip_invalid: bool, say
+    corpus: Path, index_dir: Path, union: VectorUnion, forward: Path, skip_invalid: bool, say
 ) -> Path:
     """Write the BM25 corpus as Anserini reads it, into a folder of the staging index.
 
     Its documents must be those encoded: other ids would make hybrid search return
     documents the impact index does not hold (refused); the same ids with other texts
-    (told by the digest ``encode`` recorded) rank by words the vectors never saw (a warning).
+    (told by the digest ``encode`` recorded, of each folder's documents in turn) rank by words
+    the vectors never saw (a warning).
     """
     from splade_lite.forward import ForwardIndex
 
     say(f"reading the BM25 corpus {corpus}")
     skipped: list[InputError] = []
     staging = Path(tempfile.mkdtemp(prefix="bm25-corpus-", dir=index_dir))
-    digest = hashlib.sha256()
+    chunks = [c for c in union.bm25_chunks() if c[0]] or union.bm25_chunks()[:1]
+    digests = [hashlib.sha256() for _ in chunks]
+    chunk, in_chunk = 0, 0
     encoded = set(ForwardIndex.load(forward))
     missing: list[str] = []  # in the BM25 corpus, not among the vectors
     seen: set[str] = set()
     with atomic_write(staging / "docs.jsonl") as handle:
         for doc in read_corpus(corpus, skip_invalid=skip_invalid, on_skip=skipped.append):
-            doc.digest_into(digest)
+            if in_chunk == chunks[chunk][0] and chunk + 1 < len(chunks):
+                chunk, in_chunk = chunk + 1, 0  # the next folder's documents
+            doc.digest_into(digests[chunk])
+            in_chunk += 1
             if doc.id in encoded:  # read_corpus refuses (or skips) repeated ids itself
                 seen.add(doc.id)
             elif len(missing) < 3:
@@ -313,8 +383,7 @@ def _stage_bm25_corpus(
             f"not in the BM25 corpus (e.g. {absent!r}): it is not the corpus that was encoded. "
             "The index was not written"
         )
-    recorded = vmeta.get("corpus_sha256")
-    if recorded and recorded != digest.hexdigest():
+    if any(rec and rec != d.hexdigest() for (_, rec), d in zip(chunks, digests)):
         say(
             f"warning: {corpus} has the same document ids as the encoded corpus but other "
             "titles or texts (or another order): BM25 will rank by words the vectors were not "
@@ -376,7 +445,7 @@ def export_index(
     try:
         count = 0
         with ShardWriter(tmp, shard_size, ".gz" if compress else "") as writer:
-            for docid, vector in read_document_vectors(index_dir):
+            for docid, vector in read_document_vectors(md.lucene_folders(index_dir, meta)):
                 # the placeholder of an empty document goes back in, so that it indexes again
                 writer.write(vf.record_line(vf.document_record(docid, vector)))
                 count += 1

@@ -6,14 +6,14 @@ mounts count). ``index`` and ``export`` build beside the output and rename the b
 the end (:class:`Claim`), so what that rename needs is checked first: not ``/`` or another mount
 point, not the current folder nor above it, a parent that can hold the staging folder. An
 existing folder is replaced only with ``--overwrite`` and only when its metadata says it is the
-kind the command makes (an index: ``splade_lite.json`` of format ``splade-lite/index``; a
-vectors folder or export: ``vectors.json`` of format ``splade-lite/vectors``); an empty one
-needs no flag. One of ours that also holds files splade-lite did not write is refused, neither
-kept nor deleted: a rename cannot keep them, and carrying them over would mix a user's files
-into a new build. One writer at a time: a lock file ``.<name>.splade-lite-lock`` beside the
-output (which is renamed, so cannot carry the lock itself) is held from the checks to after the
-rename, with the output folder's own lock (:func:`lock_folder`, held by ``encode`` and
-``train`` while they write into a folder). A second writer fails at once.
+kind the command makes (an index: ``splade_lite.json``, format ``splade-lite/index``; a vectors
+folder or export: ``vectors.json``, format ``splade-lite/vectors``; a cluster export:
+``export.json``, which lists its files); an empty one needs no flag. One of ours also holding
+files splade-lite did not write is refused, neither kept nor deleted: a rename cannot keep
+them, and carrying them over would mix a user's files into a new build. One writer at a time:
+a lock file ``.<name>.splade-lite-lock`` beside the output (renamed, so cannot hold it) is held
+from the checks to after the rename, with the output folder's own :func:`lock_folder` (held
+by ``encode`` and ``train`` while they write). A second writer fails at once.
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ from pathlib import Path
 
 from splade_lite import metadata as md
 from splade_lite import vectors_folder as vf
+from splade_lite.clusters.layout import CLUSTER_FORMAT, CLUSTER_MARKER, cluster_foreign
 from splade_lite.errors import BadValueError
+from splade_lite.index_shards import LUCENE_FILE_RE as _LUCENE_RE
+from splade_lite.index_shards import lucene_foreign
 
-INDEX, VECTORS, UNFINISHED = "index", "vectors", "unfinished vectors"
+INDEX, VECTORS, UNFINISHED, CLUSTER = "index", "vectors", "unfinished vectors", "cluster export"
 INDEX_FORMAT, VECTORS_FORMAT = md.INDEX_FORMAT, vf.VECTORS_FORMAT
 PROGRESS_FILE, PROGRESS_FORMAT = vf.PROGRESS_FILE, "splade-lite/encode-progress"
 DEMO_MARKER, DEMO_FORMAT = "splade_lite_demo.json", "splade-lite/demo-workdir"
@@ -41,14 +44,14 @@ _KIND_WORDS = {
     INDEX: "a splade-lite index",
     VECTORS: "a splade-lite vectors folder",
     UNFINISHED: f"an interrupted encode run ({PROGRESS_FILE}; `encode --resume` finishes it)",
+    CLUSTER: f"a splade-lite export for a search cluster ({CLUSTER_MARKER})",
 }
-_SHORT = {INDEX: "an index", VECTORS: "a vectors folder"}
+_SHORT = {INDEX: "an index", VECTORS: "a vectors folder", CLUSTER: "a cluster export"}
 #: encode's files in a vectors folder (an export writes some of them too)
 VECTORS_NAMES = vf.FILE_NAMES
 SHARD_RE = vf.SHARD_RE
 #: temporary files of atomic.atomic_write: ``.NAME.HEX.tmp``
 TMP_RE = re.compile(r"\.(.+)\.[0-9a-f]{8}\.tmp")
-_LUCENE_RE = re.compile(r"_[0-9a-z]+(_\w+)*\.\w+|(pending_)?segments(_[0-9a-z]+|\.gen)|write\.lock")
 #: left in any folder by file managers: neither ours nor a reason to refuse a folder
 _HARMLESS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _DEMO_NAMES = frozenset({"corpus.jsonl", "vectors", "index", "demo.json", DEMO_MARKER})
@@ -72,19 +75,15 @@ def _format(path: Path) -> str | None:
     return data.get("format") if isinstance(data, dict) else None
 
 
-def folder_kind(folder: Path) -> str | None:
-    """:data:`INDEX`, :data:`VECTORS` or :data:`UNFINISHED` by the folder's metadata; else None.
+_MARKERS = (
+    (INDEX, md.INDEX_META, INDEX_FORMAT), (UNFINISHED, PROGRESS_FILE, PROGRESS_FORMAT),
+    (CLUSTER, CLUSTER_MARKER, CLUSTER_FORMAT), (VECTORS, md.VECTORS_META, VECTORS_FORMAT),
+)  # fmt: skip
 
-    An index also holds a copy of its vectors' ``vectors.json``, so it is asked for first.
-    """
-    folder = Path(folder)
-    if _format(folder / md.INDEX_META) == INDEX_FORMAT:
-        return INDEX
-    if _format(folder / PROGRESS_FILE) == PROGRESS_FORMAT:
-        return UNFINISHED
-    if _format(folder / md.VECTORS_META) == VECTORS_FORMAT:
-        return VECTORS
-    return None
+
+def folder_kind(folder: Path) -> str | None:
+    """The kind its metadata says (an index first: it has a ``vectors.json`` too), or None."""
+    return next((k for k, name, f in _MARKERS if _format(Path(folder) / name) == f), None)
 
 
 def _written(name: str, names: Iterable[str], pattern: re.Pattern) -> bool:
@@ -109,14 +108,15 @@ def foreign_entries(folder: Path, kind: str) -> list[str]:
 
     An index is checked at its top level and in ``bm25/`` (Lucene's names and ours);
     ``tokenizer/`` (of an index or a vectors folder) may hold any files (each tokenizer has
-    its own), but no folder.
+    its own), but no folder. A cluster export holds what its ``export.json`` lists.
     """
+    if kind == CLUSTER:
+        return cluster_foreign(folder, _HARMLESS, TMP_RE)
     foreign = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         name, is_dir = entry.name, entry.is_dir(follow_symlinks=False)
-        if kind == INDEX and name == md.BM25_DIR and is_dir:
-            inner = sorted(os.listdir(entry.path))
-            foreign += [f"{name}/{e}" for e in inner if not _LUCENE_RE.fullmatch(e)]
+        if kind == INDEX and is_dir and name in (md.BM25_DIR, md.SHARDS_DIR):  # Lucene's
+            foreign += [f"{name}/{e}" for e in lucene_foreign(Path(entry.path), name)]
         elif kind == INDEX and name in md.ENGINE_DIRS.values() and is_dir:
             continue  # an engine's folder: its module owns and checks its files
         elif name == md.TOKENIZER_DIR and is_dir:

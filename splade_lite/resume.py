@@ -2,8 +2,10 @@
 
 An encode run keeps ``encode-progress.json`` in the folder from its start to its end. It holds
 the settings that decide the bytes written (model and its weights' hash, mode, scale, max
-length, batch and chunk sizes, shard size, device) and, for every shard completed so far, its
-document count, the sha256 of its content and the sha256 of the documents encoded into it.
+length, batch and chunk sizes, shard size, device, and for ``--shard I/N`` the part with the
+positions of its documents in the corpus, so that a run resumed with another part, or on a
+corpus whose size changed, is refused) and, for every shard completed so far, its document
+count, the sha256 of its content and the sha256 of the documents encoded into it.
 
 ``encode --resume`` trusts a shard only if it is listed there and unchanged on disk; it then
 reads the corpus again up to the end of the trusted shards (checking that the same documents

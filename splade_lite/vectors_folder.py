@@ -6,7 +6,10 @@ A vectors folder holds:
 - ``part-NNNNN.jsonl[.gz]``: one Anserini JsonVectorCollection record per line,
   ``{"id", "contents": "", "vector": {term: int}}`` (checked line by line in
   :mod:`splade_lite.shards`);
-- ``vectors.json``: how the documents were encoded (model, weights' hash, mode, scale, ...);
+- ``vectors.json``: how the documents were encoded (model, weights' hash, mode, scale, ...)
+  and, for a part of a corpus (``encode --shard I/N``), which part (``shard``, see
+  :mod:`splade_lite.corpus_parts`); ``index`` takes several folders as one
+  (:mod:`splade_lite.vector_union`);
 - ``df.json``: each token's document frequency, from which the index derives query IDF;
 - ``docs.jsonl.gz``: id, title and the start of each text, to show search hits;
 - ``tokenizer/``: the model's tokenizer, and ``idf.json``: the model's own query IDF table

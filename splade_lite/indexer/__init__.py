@@ -14,6 +14,7 @@ from splade_lite.indexer.build import (
     IndexStats,
     build_bm25_index,
     build_impact_index,
+    build_impact_shards,
 )
 from splade_lite.indexer.errors import LuceneError
 from splade_lite.indexer.jvm import (
@@ -52,6 +53,7 @@ __all__ = [
     "autoclass",
     "build_bm25_index",
     "build_impact_index",
+    "build_impact_shards",
     "checked_idf_queries",
     "count_documents",
     "hybrid_search",

@@ -29,6 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,12 +194,43 @@ def _link_inputs(files: Sequence[Path], folder: Path) -> None:
             shutil.copyfile(src, dst)
 
 
+def build_impact_shards(
+    groups: Sequence[Sequence[Path]],
+    targets: Sequence[Path],
+    parallel: int = 1,
+    log: Callable[[str], None] | None = None,
+) -> list[IndexStats]:
+    """One Lucene impact index per group of vector shard files (``groups[i]`` into
+    ``targets[i]``, as :func:`build_impact_index` builds one), `parallel` Java processes at a
+    time, each on one thread. If one fails, or Python is interrupted, the others are killed."""
+    if len(groups) != len(targets):
+        raise BadValueError(f"{len(groups)} groups of shards for {len(targets)} index folders")
+    args = ["--impacts", "true"]
+    if parallel <= 1 or len(groups) == 1:
+        return [_index_collection(g, t, args, 1, log) for g, t in zip(groups, targets)]
+    running: set[subprocess.Popen] = set()
+    with _sigterm_as_exit(), ThreadPoolExecutor(min(parallel, len(groups))) as pool:
+        futures = [
+            pool.submit(_index_collection, g, t, args, 1, log, running)
+            for g, t in zip(groups, targets)
+        ]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            for proc in list(running):  # the builds still going end now, not at their end
+                _stop(proc)
+            raise
+
+
 def _index_collection(
     files: Sequence[Path],
     index_dir: Path,
     collection_args: Sequence[str],
     threads: int,
     log: Callable[[str], None] | None,
+    running: set[subprocess.Popen] | None = None,
 ) -> IndexStats:
     if threads < 1:
         raise BadValueError(f"threads must be >= 1, got {threads}")
@@ -236,7 +268,7 @@ def _index_collection(
                 str(memory_buffer_mb(heap)),
             ]
         started = time.perf_counter()
-        returncode, counters, problems, tail = _run(command, log)
+        returncode, counters, problems, tail = _run(command, log, running)
         seconds = time.perf_counter() - started
 
     def fail(reason: str) -> IndexBuildError:
@@ -267,9 +299,12 @@ def _index_collection(
 
 
 def _run(
-    command: Sequence[str], log: Callable[[str], None] | None
+    command: Sequence[str],
+    log: Callable[[str], None] | None,
+    running: set[subprocess.Popen] | None = None,
 ) -> tuple[int, dict[str, int], list[str], list[str]]:
-    """Run Java, stream its log; return (exit status, counters, ERROR messages, tail)."""
+    """Run Java, stream its log; return (exit status, counters, ERROR messages, tail).
+    `running` holds the process while it runs, so that another thread can stop it."""
     counters: dict[str, int] = {}
     problems: list[str] = []
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
@@ -290,6 +325,8 @@ def _run(
         ) as proc,
     ):
         assert proc.stdout is not None
+        if running is not None:
+            running.add(proc)
         try:
             for raw in proc.stdout:
                 line = raw.rstrip("\n")
@@ -314,6 +351,9 @@ def _run(
         except BaseException:
             _stop(proc)  # Ctrl-C, SIGTERM, a failing `log`: Java must not go on alone
             raise
+        finally:
+            if running is not None:
+                running.discard(proc)
     return returncode, counters, problems, list(tail)
 
 
