@@ -34,7 +34,12 @@ from pathlib import Path
 
 from common import ROOT, write_report
 
-from splade_lite.engines.seismic import SeismicIndex, SeismicSearch, build_seismic
+from splade_lite.engines.seismic import (
+    SeismicIndex,
+    SeismicSearch,
+    SeismicSettings,
+    build_seismic,
+)
 from splade_lite.evaluate import evaluate
 from splade_lite.search import Searcher
 from splade_lite.trec import read_qrels, read_queries
@@ -72,14 +77,24 @@ def latencies(systems: dict[str, Callable], queries: list, rounds: int) -> dict[
     return times
 
 
-def bench_index(index_dir: Path, work: Path, qids: list, texts: list, qrels, rounds: int) -> dict:
-    searcher = Searcher(index_dir)
+def bench_index(
+    index_dir: Path,
+    work: Path,
+    qids: list,
+    texts: list,
+    qrels,
+    rounds: int,
+    n_postings: int | None = None,
+) -> dict:
+    searcher = Searcher(index_dir, engine="lucene")
     started = time.perf_counter()
     terms = searcher.query_terms(texts)
     encode_s = time.perf_counter() - started
-    engine_dir = work / f"seismic-{index_dir.name}"
+    cut = "" if n_postings is None else f"-n{n_postings}"
+    engine_dir = work / f"seismic-{index_dir.name}{cut}"
     started = time.perf_counter()
-    meta = build_seismic(index_dir, engine_dir, progress=False, overwrite=True)
+    settings = SeismicSettings(n_postings=n_postings)
+    meta = build_seismic(index_dir, engine_dir, settings, progress=False, overwrite=True)
     build_s = time.perf_counter() - started
     engine = SeismicIndex.open(engine_dir)
 
@@ -179,6 +194,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/engines"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--n-postings",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also build Seismic with each term's list cut to about this many postings "
+        "(approximate only; the default build keeps every posting)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "engines.json"
     )
     args = parser.parse_args()
@@ -186,9 +209,10 @@ def main() -> None:
     queries = [q for q in read_queries(args.queries) if q.id in qrels and q.text.strip()]
     qids, texts = [q.id for q in queries], [q.text for q in queries]
     results = [
-        bench_index(i, args.work, qids, texts, qrels, args.rounds)
+        bench_index(i, args.work, qids, texts, qrels, args.rounds, n)
         for i in (args.index, args.index_if)
         if i
+        for n in [None, *args.n_postings]
     ]
     write_report(
         args.out,
