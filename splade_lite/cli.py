@@ -296,7 +296,7 @@ EXPORT_FORMATS = ("jsonvector", "opensearch", "elasticsearch", "qdrant")
     show_default=True,
     help="jsonvector: Anserini's vectors again; opensearch, elasticsearch, qdrant: the index "
     "or collection body, bulk files and query templates for that cluster (`splade-lite push` "
-    "loads them; docs/clusters.md).",
+    "loads them; the README section \"Export to a search cluster\").",
 )  # fmt: skip
 @click.option(
     "--name", default=None,
