@@ -91,6 +91,20 @@ def main() -> None:
     "folders together.",
 )  # fmt: skip
 @click.option(
+    "--ray", "ray", default=None, is_flag=False, flag_value="local", metavar="[ADDRESS]",
+    help="Encode in a pool of Ray actors: alone, on a local Ray cluster started over this "
+    "machine's cores; with ADDRESS (host:port of `ray start --head`, or auto), on that "
+    "cluster. Same vectors as one process; needs pip install 'splade-lite[ray]'.",
+)  # fmt: skip
+@click.option(
+    "--ray-actors", default=None, type=click.IntRange(1),
+    help="Ray actors, one model each [default: one per GPU, else one per node].",
+)  # fmt: skip
+@click.option(
+    "--ray-gpus", default=None, type=click.FloatRange(0),
+    help="GPUs per Ray actor [default: 1 where the cluster has GPUs, else 0].",
+)  # fmt: skip
+@click.option(
     "--resume", is_flag=True, help="Continue an interrupted run into --out (same options)."
 )
 @click.option("--overwrite", is_flag=True, help="Replace the vectors already in --out.")
@@ -99,13 +113,15 @@ def main() -> None:
 @_friendly
 def encode(
     corpus, out_dir, model, mode, batch_size, max_length, device, backend, scale, skip_invalid,
-    shard_size, shard, resume, overwrite, quiet, as_json,
+    shard_size, shard, ray, ray_actors, ray_gpus, resume, overwrite, quiet, as_json,
 ):  # fmt: skip
     """Encode CORPUS (BEIR corpus.jsonl, JSONL {id, contents}, or TSV id<TAB>text)."""
     from splade_lite.encode import encode_corpus
 
     if resume and overwrite:
         raise click.UsageError("--resume continues a run, --overwrite starts again: choose one")
+    if ray is None and (ray_actors is not None or ray_gpus is not None):
+        raise click.UsageError("--ray-actors and --ray-gpus set the pool of --ray: add --ray")
     summary = encode_corpus(
         corpus,
         out_dir,
@@ -119,6 +135,9 @@ def encode(
         skip_invalid=skip_invalid,
         shard_size=shard_size,
         shard=shard,
+        ray=ray,
+        ray_actors=ray_actors,
+        ray_gpus=ray_gpus,
         resume=resume,
         overwrite=overwrite,
         progress=not quiet,

@@ -29,7 +29,7 @@ import hashlib
 import itertools
 import time
 import warnings
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
@@ -40,6 +40,7 @@ from splade_lite import metadata as md
 from splade_lite import vectors_folder as vf
 from splade_lite.atomic import atomic_write
 from splade_lite.corpus_parts import CorpusPart
+from splade_lite.encode_pools import check_pool, chunks, encoded, open_pool, pool_record
 from splade_lite.encoders.inference_free import count_document_frequencies
 from splade_lite.encoders.models import DEFAULT_MODEL
 from splade_lite.errors import BadValueError
@@ -108,17 +109,6 @@ def vector_record(doc_id: str, vector: SparseVector, terms: list[str], scale: fl
     return record
 
 
-def _chunks(docs: Iterable[Doc], size: int) -> Iterator[list[Doc]]:
-    chunk: list[Doc] = []
-    for doc in docs:
-        chunk.append(doc)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def encode_corpus(
     corpus: str | Path,
     out_dir: str | Path,
@@ -139,6 +129,9 @@ def encode_corpus(
     encoder=None,
     log: Callable[[str], None] | None = None,
     shard: str | CorpusPart | None = None,
+    ray: str | None = None,
+    ray_actors: int | None = None,
+    ray_gpus: float | None = None,
 ) -> EncodeSummary:
     """Encode every document of `corpus` into `out_dir` (see the module docstring).
 
@@ -147,7 +140,10 @@ def encode_corpus(
     ``int8`` are faster and approximate, and recorded as such in ``vectors.json``).
     `workers` > 1 encodes in that many spawned processes (:mod:`splade_lite.encoders.parallel`),
     with the same output; on 2 idle cores that was slower than one process with 2 threads
-    (docs/benchmarks.md), so the command line does not offer it.
+    (docs/benchmarks.md), so the command line does not offer it. `ray` encodes in Ray actors
+    instead (``"local"``: a local cluster; else a cluster's address), `ray_actors` of them
+    with `ray_gpus` GPUs each (default: what fits the cluster), with the same output
+    (:mod:`splade_lite.encoders.ray_pool`).
     `resume` continues an interrupted run into `out_dir`, with the same settings, and ends
     with the same files an uninterrupted run writes; `overwrite` replaces earlier output.
     Without either, a folder that already holds encode's files is refused.
@@ -163,8 +159,7 @@ def encode_corpus(
     scale = check_scale(scale)
     if shard_size < 1:
         raise BadValueError(f"shard_size must be at least 1, got {shard_size}")
-    if workers < 1:
-        raise BadValueError(f"workers must be at least 1, got {workers}")
+    check_pool(workers, ray, ray_actors, ray_gpus)
     part = None if shard is None else CorpusPart.parse(shard)
     # before the model loads: never over the corpus, into an index, or over others' files,
     # and never a corpus with a record that would stop the run
@@ -193,33 +188,33 @@ def encode_corpus(
             else:
                 log(f"warning: {warning.message}")
     chunk_size = max(batch_size * 16, 256)
-    settings = {
-        "model": encoder.name,
-        "model_sha256": encoder.source.weights_sha256(),
-        "mode": encoder.mode,
-        "scale": scale,
-        "max_length": encoder.max_length,
-        "backend": getattr(encoder, "backend", "torch"),
-        "batch_size": getattr(encoder, "batch_size", batch_size),
-        "chunk_size": chunk_size,
-        "shard_size": shard_size,
-        "device": str(getattr(encoder, "device", "")),
-        "shard": None if part is None else part.settings(total),
-    }
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    with lock_folder(out):
-        state = start_output(out, settings, resume=resume, overwrite=overwrite, log=log)
-        if state.shards and log:
-            log(
-                f"resuming: {state.num_docs} documents in {len(state.shards)} shard(s) are "
-                "already encoded"
-            )
-        with ExitStack() as stack:
-            if workers > 1:
-                from splade_lite.encoders.parallel import ParallelEncoder
-
-                encoder = stack.enter_context(ParallelEncoder(encoder, workers))
+    with ExitStack() as pool:
+        encoder = open_pool(
+            pool, encoder, workers=workers, ray=ray, ray_actors=ray_actors, ray_gpus=ray_gpus,
+            log=log,
+        )  # fmt: skip
+        settings = {
+            "model": encoder.name,
+            "model_sha256": encoder.source.weights_sha256(),
+            "mode": encoder.mode,
+            "scale": scale,
+            "max_length": encoder.max_length,
+            "backend": getattr(encoder, "backend", "torch"),
+            "batch_size": getattr(encoder, "batch_size", batch_size),
+            "chunk_size": chunk_size,
+            "shard_size": shard_size,
+            "device": str(getattr(encoder, "device", "")),
+            "shard": None if part is None else part.settings(total),
+        }
+        created = not out.exists()
+        out.mkdir(parents=True, exist_ok=True)
+        with lock_folder(out):
+            state = start_output(out, settings, resume=resume, overwrite=overwrite, log=log)
+            if state.shards and log:
+                log(
+                    f"resuming: {state.num_docs} documents in {len(state.shards)} shard(s) "
+                    "are already encoded"
+                )
             run = _Run(corpus, out, encoder, scale, chunk_size, log)
             run.select(first, end, total)
             try:
@@ -229,10 +224,10 @@ def encode_corpus(
                 if not state.shards:
                     discard_output(out, created)
                 raise
-        if part is not None and whole is not None:
-            run.part_record = part.record(total, whole.hexdigest())
-        run.write_metadata(settings)
-        finish_output(out)
+            if part is not None and whole is not None:
+                run.part_record = part.record(total, whole.hexdigest())
+            run.write_metadata(settings, pool_record(encoder))
+            finish_output(out)
     run.report()
     return run.summary
 
@@ -360,7 +355,7 @@ class _Run:
         """A shard already encoded: count its documents again and check they are the same."""
         digest = hashlib.sha256()
         count = 0
-        for chunk in _chunks(docs, self.chunk_size):
+        for chunk in chunks(docs, self.chunk_size):
             self._count_tokens([d.full_text for d in chunk])
             for doc in chunk:
                 doc.digest_into(digest)
@@ -383,15 +378,15 @@ class _Run:
         """Encode the next shard's documents into its file; None when there are none left."""
         from splade_lite.encoders.backends import release_free_memory  # torch: loaded by now
 
-        chunks = _chunks(docs, self.chunk_size)
-        first = next(chunks, None)
+        parts = chunks(docs, self.chunk_size)
+        first = next(parts, None)
         if first is None:
             return None
         started = time.perf_counter()
         shard = ShardRecord(vf.shard_name(number))
         inputs, content = hashlib.sha256(), hashlib.sha256()
         with atomic_write(self.out / shard.name) as handle:
-            for chunk, vectors in _encoded(self.encoder, itertools.chain([first], chunks)):
+            for chunk, vectors in encoded(self.encoder, itertools.chain([first], parts)):
                 self._count_tokens([d.full_text for d in chunk])
                 for doc, vec in zip(chunk, vectors):
                     record = vector_record(doc.id, vec, self.terms, self.scale)
@@ -410,9 +405,9 @@ class _Run:
         shard.seconds = round(time.perf_counter() - started, 3)
         return shard
 
-    def write_metadata(self, settings: dict) -> None:
+    def write_metadata(self, settings: dict, pool: dict) -> None:
         """The tokenizer (and the model's IDF table), df.json, then vectors.json: the folder
-        is complete once the latter exists."""
+        is complete once the latter exists. `pool` is what ran the model, recorded only."""
         terms, encoder, summary = self.terms, self.encoder, self.summary
         vf.store_query_side(self.out, encoder.source)
         vf.write_df(self.out, {terms[i]: n for i, n in sorted(self.df.items())}, summary.num_docs)
@@ -427,6 +422,7 @@ class _Run:
             "corpus": str(self.corpus.resolve()),
             "corpus_sha256": self.input_digest.hexdigest(),  # see Doc.digest_into
             **({} if self.part_record is None else {"shard": self.part_record}),
+            **pool,
             "shards": self.shards,
             **asdict(summary),
             "docs_per_second": round(summary.docs_per_second, 2),
@@ -453,25 +449,6 @@ class _Run:
                 f"{self.encoder.max_length} tokens {'were' if truncated != 1 else 'was'} "
                 "truncated"
             )
-
-
-def _encoded(encoder: Any, chunks: Iterable[list[Doc]]) -> Iterator[tuple[list[Doc], list]]:
-    """Each chunk with its vectors, in order; an encoder with ``encode_chunks`` (several
-    processes) is given the next chunks while this process writes the earlier ones."""
-    encode_chunks = getattr(encoder, "encode_chunks", None)
-    if encode_chunks is None:
-        for chunk in chunks:
-            yield chunk, encoder.encode_documents([d.full_text for d in chunk])
-        return
-    given: deque[list[Doc]] = deque()
-
-    def texts() -> Iterator[list[str]]:
-        for chunk in chunks:
-            given.append(chunk)
-            yield [d.full_text for d in chunk]
-
-    for vectors in encode_chunks(texts()):
-        yield given.popleft(), vectors
 
 
 def _lines(count: int) -> str:
