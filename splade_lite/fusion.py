@@ -69,15 +69,56 @@ def min_max(ranked: Ranked) -> dict[str, float]:
     return {d: (s - low) / span for d, s in ranked}
 
 
-def interpolate(first: Ranked, second: Ranked, alpha: float = 0.5) -> list[tuple[str, float]]:
-    """alpha × minmax(first) + (1 − alpha) × minmax(second), best first.
+def max_scaled(ranked: Ranked) -> dict[str, float]:
+    """Scores divided by the list's best: the theoretical minimum (0) stays 0.
 
-    A document missing from one list counts as that list's minimum (normalised 0).
+    BM25 and impact scores are never negative, so 0 is what a document that matched nothing
+    would score; min-max instead maps each list's last hit to 0, which stretches a list whose
+    scores are close together (a retriever unsure of its ranking) as much as a confident one.
+    Called TMM by Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid Retrieval"
+    (TOIS 2023). A list whose best score is 0 or less maps to 1.
+    """
+    if not ranked:
+        return {}
+    high = max(s for _, s in ranked)
+    if high <= 0:
+        return {d: 1.0 for d, _ in ranked}
+    return {d: s / high for d, s in ranked}
+
+
+def z_scores(ranked: Ranked) -> dict[str, float]:
+    """Scores as standard scores within the list, shifted so that its lowest is 0 (a missing
+    document then counts as the list's minimum, as with min-max); equal scores map to 1."""
+    if not ranked:
+        return {}
+    scores = [s for _, s in ranked]
+    mean = sum(scores) / len(scores)
+    std = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5
+    if std == 0:
+        return {d: 1.0 for d, _ in ranked}
+    low = min(scores)
+    return {d: (s - low) / std for d, s in ranked}
+
+
+#: Score normalisations for interpolation, by name.
+NORMALISATIONS = {"min-max": min_max, "max": max_scaled, "z-score": z_scores}
+
+
+def interpolate(
+    first: Ranked, second: Ranked, alpha: float = 0.5, norm: str = "min-max"
+) -> list[tuple[str, float]]:
+    """alpha × norm(first) + (1 − alpha) × norm(second), best first.
+
+    A document missing from one list counts as that list's normalised minimum (0).
     Ties are broken by docid so the output is deterministic.
     """
     if not 0.0 <= alpha <= 1.0:
         raise BadValueError(f"alpha must be within [0, 1], got {alpha}")
-    a, b = min_max(first), min_max(second)
+    if norm not in NORMALISATIONS:
+        raise BadValueError(
+            f"unknown normalisation {norm!r}; choose one of {', '.join(NORMALISATIONS)}"
+        )
+    a, b = NORMALISATIONS[norm](first), NORMALISATIONS[norm](second)
     fused = {d: alpha * a.get(d, 0.0) + (1 - alpha) * b.get(d, 0.0) for d in a.keys() | b.keys()}
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 

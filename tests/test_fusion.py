@@ -56,3 +56,44 @@ def test_fusion_never_loses_or_duplicates_a_document(first, second, alpha, metho
     assert set(ids) == {d for d, _ in first} | {d for d, _ in second}
     scores = [s for _, s in fused]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_max_scaled_and_z_scores_by_hand():
+    from splade_lite.fusion import max_scaled, z_scores
+
+    ranked = [("a", 10.0), ("b", 6.0), ("c", 2.0)]
+    assert max_scaled(ranked) == pytest.approx({"a": 1.0, "b": 0.6, "c": 0.2})  # 0 stays 0
+    assert max_scaled([("a", 0.0)]) == {"a": 1.0} and max_scaled([]) == {}
+    std = (32 / 3) ** 0.5  # of 10, 6, 2 (mean 6)
+    assert z_scores(ranked) == pytest.approx({"a": 8 / std, "b": 4 / std, "c": 0.0})
+    assert z_scores([("a", 3.0), ("b", 3.0)]) == {"a": 1.0, "b": 1.0} and z_scores([]) == {}
+
+
+scores = st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=20)
+
+
+@given(scores, st.floats(0.01, 100), st.floats(0, 100))
+def test_normalisations_ignore_what_they_should(values, factor, shift):
+    from splade_lite.fusion import max_scaled, z_scores
+
+    ranked = [(f"d{i}", v) for i, v in enumerate(values)]
+    scaled = [(d, v * factor) for d, v in ranked]
+    moved = [(d, v * factor + shift) for d, v in ranked]
+    # max: the unit of the scores does not matter; z-score and min-max: neither does an offset
+    assert max_scaled(scaled) == pytest.approx(max_scaled(ranked), abs=1e-6)
+    if max(values) - min(values) > 1e-3:  # a spread well above rounding
+        assert z_scores(moved) == pytest.approx(z_scores(ranked), abs=1e-6)
+        assert min_max(moved) == pytest.approx(min_max(ranked), abs=1e-6)
+
+
+def test_interpolate_with_each_normalisation():
+    splade = [("a", 100.0), ("b", 50.0)]  # max: a 1, b 0.5; min-max: a 1, b 0
+    bm25 = [("b", 8.0), ("c", 6.0)]  # max: b 1, c 0.75; min-max: b 1, c 0
+    assert dict(interpolate(splade, bm25, 0.5, "max")) == pytest.approx(
+        {"a": 0.5, "b": 0.75, "c": 0.375}
+    )
+    assert dict(interpolate(splade, bm25, 0.5, "min-max")) == pytest.approx(
+        {"a": 0.5, "b": 0.5, "c": 0.0}
+    )
+    with pytest.raises(ValueError, match="unknown normalisation 'l2'"):
+        interpolate(splade, bm25, 0.5, "l2")
