@@ -446,5 +446,9 @@ from splade_lite.cli_clusters import push  # noqa: E402
 
 main.add_command(push)
 
+from splade_lite.cli_serve import serve  # noqa: E402
+
+main.add_command(serve)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

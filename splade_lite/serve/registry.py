@@ -1,0 +1,177 @@
+"""The indexes one server answers: opened once at start, named, their searchers shared.
+
+Requests name an index by its name (its folder's name, made unique), never by a path, so
+nothing a client sends reaches the file system. Each index gets at start the searchers of
+its default rankings (learned sparse; BM25 and hybrid where a BM25 index is beside it),
+shared by every request: a :class:`~splade_lite.search.Searcher` may be used by threads
+at once. A ranking with other settings (hybrid fusion, feedback) opens a searcher of its
+own on first use, kept in a small cache of the most recently used ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from splade_lite import metadata as md
+from splade_lite.errors import BadValueError, UnknownIdError
+from splade_lite.feedback import Feedback
+from splade_lite.fusion import Hybrid
+from splade_lite.search import Searcher
+
+#: Searchers with settings other than the defaults kept open at once (each opens its
+#: Lucene indexes and its own query encoder).
+MAX_VARIANTS = 8
+
+#: What a ranking asks for: mode (``sparse``, ``bm25``, ``hybrid``), hybrid, feedback.
+Variant = tuple[str, Hybrid | None, Feedback | None]
+
+
+def unique_names(folders: Sequence[Path]) -> list[str]:
+    """A name per folder: its own name, then ``-2``, ``-3`` ... for a name already taken."""
+    names: list[str] = []
+    for folder in folders:
+        base = folder.name or "index"
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}-{n}"
+        names.append(name)
+    return names
+
+
+@dataclass
+class ServedIndex:
+    """One index: its name, folder and the searchers of its default rankings."""
+
+    name: str
+    path: Path
+    sparse: Searcher
+    bm25: Searcher | None
+    hybrid: Searcher | None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.sparse.meta
+
+    @property
+    def modes(self) -> list[str]:
+        """The rankings this index answers."""
+        return ["sparse"] + (["bm25", "hybrid"] if self.bm25 is not None else [])
+
+    def info(self) -> dict[str, Any]:
+        """What a client may know of the index (never its path)."""
+        meta = self.meta
+        pruning = self.sparse.pruning
+        return {
+            "name": self.name,
+            "mode": self.sparse.mode,
+            "modes": self.modes,
+            "model": meta.get("model"),
+            "engine": self.sparse.engine,
+            "documents": meta.get("num_docs"),
+            "pruning": pruning.describe() if pruning is not None else None,
+        }
+
+    def public(self, message: str) -> str:
+        """`message` with the index's folder named as clients know it (by its name)."""
+        for where in {str(self.path), str(self.path.resolve())}:
+            message = message.replace(where, f"index {self.name!r}")
+        return message
+
+
+class Registry:
+    """The indexes of `folders`, opened now (a folder that is not an index is refused here,
+    before the server starts), each under a unique name."""
+
+    def __init__(self, folders: Iterable[str | Path], *, max_variants: int = MAX_VARIANTS) -> None:
+        paths = [Path(f) for f in folders]
+        if not paths:
+            raise BadValueError("give at least one index folder to serve")
+        self.max_variants = max_variants
+        self._indexes: dict[str, ServedIndex] = {}
+        for name, path in zip(unique_names(paths), paths):
+            sparse = Searcher(path)
+            bm25 = hybrid = None
+            if sparse.meta.get("bm25") and (path / md.BM25_DIR).is_dir():
+                bm25 = Searcher(path, bm25=True)
+                hybrid = Searcher(path, hybrid=True)
+            self._indexes[name] = ServedIndex(name, path, sparse, bm25, hybrid)
+        self._lock = threading.Lock()
+        self._variants: OrderedDict[tuple[str, Variant], Searcher] = OrderedDict()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._indexes)
+
+    def __iter__(self):
+        return iter(self._indexes.values())
+
+    def __len__(self) -> int:
+        return len(self._indexes)
+
+    def get(self, name: str) -> ServedIndex:
+        """The index of that name (an unknown one: :class:`UnknownIdError`)."""
+        found = self._indexes.get(name)
+        if found is None:
+            known = ", ".join(map(repr, self._indexes))
+            raise UnknownIdError(f"no index named {name!r} here; the indexes are {known}")
+        return found
+
+    def warm(self) -> None:
+        """Load every query encoder now, so that no first request waits for a model."""
+        for served in self:
+            for searcher in (served.sparse, served.hybrid):
+                if searcher is not None:
+                    searcher.query_terms(["warm up"])
+
+    def searcher(
+        self,
+        name: str,
+        mode: str = "sparse",
+        hybrid: Hybrid | None = None,
+        feedback: Feedback | None = None,
+    ) -> Searcher:
+        """The searcher of one ranking of index `name`: a default one, else a cached one."""
+        served = self.get(name)
+        if mode not in ("sparse", "bm25", "hybrid"):
+            raise BadValueError(f"unknown mode {mode!r}; choose sparse, bm25 or hybrid")
+        if mode != "sparse" and served.bm25 is None:
+            raise BadValueError(
+                f"index {name!r} has no BM25 index beside it, so it ranks by sparse only"
+            )
+        if mode == "bm25":
+            if hybrid is not None or feedback is not None:
+                raise BadValueError("bm25 ranks with BM25 alone; hybrid and feedback need sparse")
+            return served.bm25  # type: ignore[return-value]
+        if mode == "sparse" and hybrid is not None:
+            raise BadValueError("hybrid settings apply with mode hybrid only")
+        if mode == "hybrid" and hybrid is None:
+            hybrid = Hybrid()
+        if feedback is None and hybrid in (None, Hybrid()):
+            return served.sparse if mode == "sparse" else served.hybrid  # type: ignore[return-value]
+        return self._variant(served, (mode, hybrid, feedback))
+
+    def _variant(self, served: ServedIndex, variant: Variant) -> Searcher:
+        key = (served.name, variant)
+        with self._lock:
+            found = self._variants.get(key)
+            if found is not None:
+                self._variants.move_to_end(key)
+                return found
+            _, hybrid, feedback = variant
+            made = Searcher(served.path, hybrid=hybrid or False, feedback=feedback or False)
+            self._variants[key] = made
+            while len(self._variants) > self.max_variants:
+                self._variants.popitem(last=False)  # its requests in flight keep it alive
+            return made
+
+    def close(self) -> None:
+        """Drop every searcher (Lucene's files close as Java collects them)."""
+        with self._lock:
+            self._variants.clear()
+        self._indexes.clear()
