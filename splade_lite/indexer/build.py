@@ -161,6 +161,21 @@ def build_bm25_index(
     return _index_collection(files, Path(index_dir), args, threads, log)
 
 
+def build_dense_index(
+    files: Sequence[Path],
+    index_dir: Path,
+    threads: int = 1,
+    log: Callable[[str], None] | None = None,
+) -> IndexStats:
+    """Index Anserini JsonDenseVectorCollection files (``{"docid", "vector": [floats]}``
+    lines, see :func:`splade_lite.indexer.dense.write_dense_collection`) as Lucene flat
+    vectors (Anserini's IndexFlatDenseVectors), which :class:`~splade_lite.indexer.dense.
+    DenseIndex` searches exactly, by dot product."""
+    if not files:
+        raise IndexBuildError(f"no dense vector files to index into {index_dir}")
+    return _index_collection(list(files), Path(index_dir), ["--dense"], threads, log)
+
+
 def _find_files(folder: Path, patterns: Iterable[str]) -> list[Path]:
     if not folder.is_dir():
         raise IndexBuildError(f"{folder} is not a folder")
@@ -249,7 +264,11 @@ def _index_collection(
     with tempfile.TemporaryDirectory(prefix="splade-lite-input-") as tmp:
         _link_inputs(files, Path(tmp))
         command += ["-cp", os.pathsep.join([str(anserini_jar()), str(search_jar())]), _MAIN_CLASS]
-        if collection_args[0] == "--impacts":  # ImpactIndexer: INDEX THREADS MB OPTIMIZE FILES
+        if collection_args[0] == "--dense":  # IndexFlatDenseVectors: its own generator
+            command += ["--dense", "-collection", "JsonDenseVectorCollection", "-input", tmp]
+            command += ["-index", str(index_dir), "-generator", "DenseVectorDocumentGenerator"]
+            command += ["-threads", str(threads), "-memoryBuffer", str(memory_buffer_mb(heap))]
+        elif collection_args[0] == "--impacts":  # ImpactIndexer: INDEX THREADS MB OPTIMIZE FILES
             inputs = sorted(str(p) for p in Path(tmp).iterdir())
             command += ["--impacts", str(index_dir), str(threads), str(memory_buffer_mb(heap))]
             command += [collection_args[1], *inputs]

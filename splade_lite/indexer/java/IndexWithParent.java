@@ -1,5 +1,5 @@
-// Anserini's IndexCollection (or, with --impacts first, ImpactIndexer), ended as soon as the
-// process that started it is gone.
+// Anserini's IndexCollection (or, with --impacts first, ImpactIndexer; with --dense first,
+// Anserini's IndexFlatDenseVectors), ended as soon as the process that started it is gone.
 //
 // splade-lite runs the indexer as a child process and keeps the write end of its stdin. When
 // that process dies, however it dies (killed, crashed, on any OS), the operating system
@@ -31,6 +31,8 @@ public final class IndexWithParent {
     watch.start();
     if (args.length > 0 && args[0].equals("--impacts")) {
       ImpactIndexer.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+    } else if (args.length > 0 && args[0].equals("--dense")) {
+      io.anserini.index.IndexFlatDenseVectors.main(java.util.Arrays.copyOfRange(args, 1, args.length));
     } else {
       io.anserini.index.IndexCollection.main(args);
     }
