@@ -1,7 +1,9 @@
 """Training and corpus adaptation of SPLADE encoders (torch is imported on first use).
 
 - :func:`train_supervised`: a BEIR folder's train qrels -> a trained model folder;
-- :func:`adapt_corpus`: a corpus alone -> pseudo-queries, BM25 + encoder teachers -> a model;
+- :func:`adapt_corpus`: a corpus alone -> pseudo-queries (cut from the documents, or written
+  by a language model, :mod:`.generate`), BM25 + encoder (+ dense, :mod:`.dense`) teachers
+  fused per query (:mod:`.ensemble`) -> a model;
 - :mod:`.losses`: InfoNCE, MarginMSE, KL distillation, FLOPS, IDF-aware FLOPS;
 - :class:`TrainConfig`: every option that decides the weights (saved as the model's recipe).
 

@@ -11,7 +11,9 @@ from splade_lite.cli_errors import friendly as _friendly
 from splade_lite.cli_errors import log as _log
 from splade_lite.cli_options import json_option, notes, print_json, quiet_option, renamed
 from splade_lite.encoders import MODES
+from splade_lite.encoders.dense import DENSE_MODELS
 from splade_lite.encoders.models import DEFAULT_MODEL
+from splade_lite.training.generate import GENERATORS
 
 if TYPE_CHECKING:  # torch is imported only when a command runs
     from splade_lite.training.trainer import TrainConfig
@@ -66,6 +68,15 @@ def _common(default_loss: str, losses: tuple[str, ...], max_steps: int):
             "--teacher",
             default=None,
             help="Sparse encoder fused with BM25 as teacher [default: --model].",
+        ),
+        click.option(
+            "--dense-teacher",
+            "dense_teachers",
+            multiple=True,
+            metavar="NAME_OR_FOLDER",
+            help="Add a dense sentence-transformers model to the teachers (repeatable): "
+            f"built-in {', '.join(DENSE_MODELS)}, a local folder or a Hugging Face id. Each "
+            "teacher's scores are min-max normalised per query, then averaged.",
         ),
         click.option(
             "--max-steps",
@@ -202,7 +213,8 @@ def _common(default_loss: str, losses: tuple[str, ...], max_steps: int):
     return decorate
 
 
-_RUN_KEYS = ("out_dir", "teacher", "negatives_depth", "device", "resume", "overwrite", "quiet")
+_RUN_KEYS = ("out_dir", "teacher", "dense_teachers", "negatives_depth", "device", "resume",
+             "overwrite", "quiet")  # fmt: skip
 
 
 def _split(options: dict) -> tuple[Path, TrainConfig, dict]:
@@ -211,6 +223,7 @@ def _split(options: dict) -> tuple[Path, TrainConfig, dict]:
     run = {k: options.pop(k) for k in _RUN_KEYS}
     settings = {
         "teacher_model": run["teacher"],
+        "dense_teachers": tuple(run["dense_teachers"]),
         "depth": run["negatives_depth"],
         "resume": run["resume"],
         "overwrite": run["overwrite"],
@@ -324,14 +337,41 @@ def train(data_dir, corpus, queries, qrels, negatives_index, **options):
     help="Vectors folder of CORPUS made by `splade-lite encode` with the teacher (splade "
     "mode): used instead of encoding the corpus again.",
 )
+@click.option(
+    "--generator", metavar="NAME_OR_PATH",
+    help="Also have a language model write a question for sampled documents: built-in "
+    f"{', '.join(GENERATORS)}, a .gguf file or a transformers causal-LM folder (kept in "
+    "OUT/training/generated.jsonl; --resume continues it).",
+)  # fmt: skip
+@click.option(
+    "--generate-docs", default=1000, show_default=True, type=click.IntRange(1),
+    help="Documents sampled for --generator (each costs seconds of CPU).",
+)  # fmt: skip
+@click.option(
+    "--generated-only", is_flag=True,
+    help="Train on the generated queries alone, not with the ones cut from the documents.",
+)  # fmt: skip
 @_common("margin-mse", ("margin-mse", "kl"), ADAPT_STEPS)
 @_friendly
-def adapt(corpus, max_queries, cloze, teacher_vectors, **options):
-    """Adapt a sparse encoder to CORPUS without labels (pseudo-queries, BM25 + encoder teachers)."""
+def adapt(
+    corpus, max_queries, cloze, teacher_vectors, generator, generate_docs, generated_only,
+    **options,
+):  # fmt: skip
+    """Adapt a sparse encoder to CORPUS without labels (pseudo-queries, BM25 + encoder teachers).
+
+    Cut pseudo-queries can be joined by questions a language model writes (--generator), and
+    the teachers by dense models (--dense-teacher).
+    """
     from splade_lite.training.recipes import adapt_corpus
 
     as_json = options.pop("as_json")
+    if generated_only and generator is None:
+        raise click.UsageError("--generated-only needs --generator")
     out_dir, config, settings = _split(options)
+    extra = {}
+    if generator is not None:
+        extra = {"generator": generator, "generate_docs": generate_docs,
+                 "generated_only": generated_only}  # fmt: skip
     result = adapt_corpus(
         corpus,
         out_dir,
@@ -339,6 +379,7 @@ def adapt(corpus, max_queries, cloze, teacher_vectors, **options):
         teacher_vectors=teacher_vectors,
         max_queries=max_queries,
         cloze=cloze,
+        **extra,
         **settings,
     )
     _report(result, not settings["progress"], as_json)

@@ -37,9 +37,11 @@ IDF_FILE = "idf.json"
 LOSSES_FILE = "losses.json"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 LEGACY_CHECKPOINT = "checkpoint.pt"  # a pickle (torch.save), written by earlier versions
+GENERATED_FILE = "generated.jsonl"  # adapt --generator: each sampled document's outcome
 RUN_NAMES = frozenset(
-    {RUN_FILE, EXAMPLES_FILE, DATA_FILE, IDF_FILE, LOSSES_FILE, CHECKPOINT_FILE, LEGACY_CHECKPOINT}
-)
+    {RUN_FILE, EXAMPLES_FILE, DATA_FILE, IDF_FILE, LOSSES_FILE, CHECKPOINT_FILE, LEGACY_CHECKPOINT,
+     GENERATED_FILE}
+)  # fmt: skip
 #: Temporary files of atomic writes (``.NAME.HEX.tmp``; earlier checkpoints used the pid).
 _TMP = re.compile(r"\.(.+)\.[0-9a-f]+\.tmp")
 #: Files a file manager leaves in any folder: neither ours nor worth refusing a folder for.

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from splade_lite import fusion
-from splade_lite.encoders.models import DEFAULT_MODEL
 from splade_lite.errors import BadValueError
 from splade_lite.io import Doc
+from splade_lite.training import generate as generation
 from splade_lite.training import teacher as teachers
 from splade_lite.training.data import (
     TrainExample,
@@ -28,7 +27,8 @@ from splade_lite.training.data import (
     sample_negatives,
     searcher_rankings,
 )
-from splade_lite.training.outdir import hold_output
+from splade_lite.training.ensemble import EnsembleTeacher, load_teacher_vectors
+from splade_lite.training.outdir import GENERATED_FILE, RUN_DIR, hold_output
 from splade_lite.training.trainer import (
     TrainConfig,
     TrainResult,
@@ -38,122 +38,20 @@ from splade_lite.training.trainer import (
     save_run_data,
 )
 
+__all__ = [
+    "EnsembleTeacher",
+    "adapt_corpus",
+    "distillation_examples",
+    "load_teacher_vectors",
+    "student_scale",
+    "train_supervised",
+]
 Log = Callable[[str], None]
 CHUNK = 256  # queries scored at once against the whole corpus
-TEACHER_ALPHA = 0.5  # weight of the encoder's list against BM25's: the two count the same
 
 
 def _quiet(_: str) -> None:
     pass
-
-
-class EnsembleTeacher:
-    """BM25 and a sparse encoder over the training corpus, fused per query as a hybrid search
-    fuses them.
-
-    Each teacher ranks its top `depth` documents (BM25 through Lucene, see
-    :class:`~splade_lite.training.teacher.BM25Teacher`; the encoder by brute force), and the
-    two lists are fused by :func:`splade_lite.fusion.interpolate` with equal weights: each
-    list min-max normalised, a document missing from one list at that list's 0. A document
-    in neither list scores 0. Close it (or use it as a ``with`` block) to remove the BM25
-    index.
-    """
-
-    def __init__(
-        self,
-        docs: Mapping[str, Doc],
-        encoder_name: str = DEFAULT_MODEL,
-        *,
-        max_length: int | None = None,
-        depth: int = 50,
-        progress: bool = True,
-        log: Log = _quiet,
-        device: str | None = None,
-        vectors_dir: str | Path | None = None,
-    ) -> None:
-        from splade_lite.encoders.splade import SpladeEncoder
-
-        self.ids = list(docs)
-        self.position = {d: i for i, d in enumerate(self.ids)}
-        self.depth = depth
-        log(f"teacher: BM25 index of {len(self.ids)} documents")
-        self.bm25 = teachers.BM25Teacher(docs.values())
-        try:
-            self.encoder = SpladeEncoder(encoder_name, max_length=max_length, device=device)
-            if vectors_dir is not None:
-                log(f"teacher: document vectors of {encoder_name} from {vectors_dir}")
-                self.doc_vectors = load_teacher_vectors(vectors_dir, self.ids, self.encoder)
-            else:
-                log(f"teacher: encoding {len(self.ids)} documents with {encoder_name}")
-                texts = [docs[d].full_text for d in self.ids]
-                self.doc_vectors = _encode_with_progress(self.encoder, texts, progress)
-        except BaseException:
-            self.bm25.close()
-            raise
-        self.sparse = teachers.SparseTeacher(self.encoder, self.ids, self.doc_vectors)
-
-    def rankings(self, queries: Sequence[str]) -> list[list[tuple[str, float]]]:
-        """Each query's fused ``(doc id, score)`` list, best first (scores within [0, 1])."""
-        lexical = self.bm25.search(queries, self.depth)
-        learned = self.sparse.search(queries, self.depth)
-        return [fusion.interpolate(s, b, TEACHER_ALPHA) for s, b in zip(learned, lexical)]
-
-    def close(self) -> None:
-        """Remove the BM25 index."""
-        self.bm25.close()
-
-    def __enter__(self) -> EnsembleTeacher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def load_teacher_vectors(vectors_dir: str | Path, ids: Sequence[str], encoder) -> list:
-    """Document vectors from a ``splade-lite encode`` folder of the same corpus and model
-    (integer impacts divided by the folder's scale), in the order of `ids`."""
-    import math
-
-    from splade_lite import metadata as md
-    from splade_lite.encoders.models import check_weights
-    from splade_lite.shards import iter_checked_records
-    from splade_lite.vectors import SparseVector
-
-    meta = md.read_vectors_meta(Path(vectors_dir))
-    if check_weights(encoder.source, meta.get("model_sha256")).changed:
-        raise BadValueError(
-            f"{vectors_dir} was encoded with {meta.get('model')!r}, not the teacher "
-            f"{encoder.name!r} (weights differ)"
-        )
-    if meta.get("mode") != "splade":
-        raise BadValueError(f"{vectors_dir}: teacher vectors must be encoded in splade mode")
-    position = {term: i for i, term in enumerate(encoder.terms)}
-    scale = meta.get("scale")
-    if type(scale) not in (int, float) or not math.isfinite(scale) or scale <= 0:
-        raise BadValueError(
-            f"{Path(vectors_dir) / md.VECTORS_META}: scale {scale!r} is not positive"
-        )
-    found: dict[str, SparseVector] = {}
-    for record in iter_checked_records(vectors_dir):  # each line checked: file:line errors
-        pairs = [(position[t], w / scale) for t, w in record["vector"].items() if t in position]
-        found[record["id"]] = SparseVector.from_dict(dict(pairs))
-    missing = [d for d in ids if d not in found]
-    if missing:
-        raise BadValueError(
-            f"{vectors_dir} has no vector for document {missing[0]!r} of the corpus"
-        )
-    return [found[d] for d in ids]
-
-
-def _encode_with_progress(encoder, texts: Sequence[str], progress: bool, chunk: int = 512):
-    from tqdm.auto import tqdm
-
-    out = []
-    with tqdm(total=len(texts), desc="teacher encoding", unit="doc", disable=not progress) as bar:
-        for start in range(0, len(texts), chunk):
-            out.extend(encoder.encode_documents(list(texts[start : start + chunk])))
-            bar.update(min(chunk, len(texts) - start))
-    return out
 
 
 def distillation_examples(
@@ -237,6 +135,32 @@ def _saved(out_dir, examples, idf, extra) -> tuple[list, dict | None, dict]:
     return saved
 
 
+def _check_models(teacher: str, dense_teachers: Sequence[str], generator: str | None) -> None:
+    """Refuse a dense teacher or generator that cannot be found before the run folder is
+    made (loading them comes later, after the corpus and the other teachers)."""
+    from splade_lite.encoders.dense import resolve_dense_model
+    from splade_lite.training.ensemble import refuse_dense_as_sparse
+
+    refuse_dense_as_sparse(teacher)
+    for name in dense_teachers:
+        resolve_dense_model(name)
+    if generator is not None:
+        generation.resolve_generator(generator)
+
+
+def _new_options(
+    dense_teachers: Sequence[str], generator: str | None, generate_docs: int, only: bool
+) -> dict:
+    """The run options added since run.json first had its keys, present only when used (so
+    that a run interrupted before they existed can still be resumed)."""
+    options: dict = {}
+    if dense_teachers:
+        options["dense_teachers"] = list(dense_teachers)
+    if generator is not None:
+        options.update(generator=generator, generate_docs=generate_docs, generated_only=only)
+    return options
+
+
 def _texts(docs: Mapping[str, Doc]) -> dict[str, str]:
     return {d: doc.full_text for d, doc in docs.items()}
 
@@ -265,8 +189,12 @@ def adapt_corpus(
     *,
     teacher_model: str | None = None,
     teacher_vectors: str | Path | None = None,
+    dense_teachers: Sequence[str] = (),
     max_queries: int = 20_000,
     cloze: float = 0.0,
+    generator: str | None = None,
+    generate_docs: int = 1000,
+    generated_only: bool = False,
     depth: int = 50,
     skip: int = 0,
     resume: bool = False,
@@ -278,17 +206,22 @@ def adapt_corpus(
 ) -> TrainResult:
     """Adapt `config.base` to a corpus without any labels.
 
-    Pseudo-queries (titles, cropped spans) are cut from the corpus; each gets its source
-    document as positive, hard negatives from the fused BM25 + `teacher_model` ranking, and
-    fused teacher scores for distillation (`config.loss` margin-mse or kl). A `cloze` share
-    of the span queries get their document without the span as positive
-    (:func:`~splade_lite.training.data.cloze_positives`).
+    Pseudo-queries (titles, cropped spans) are cut from the corpus and, with a `generator`,
+    written by a language model for `generate_docs` sampled documents (joining the cut ones,
+    or replacing them with `generated_only`; see :mod:`.generate`). Each query gets its
+    source document as positive, hard negatives from the fused ranking of BM25,
+    `teacher_model` and any `dense_teachers`, and fused teacher scores for distillation
+    (`config.loss` margin-mse or kl). A `cloze` share of the span queries get their document
+    without the span as positive (:func:`~splade_lite.training.data.cloze_positives`).
     """
     if not 0.0 <= cloze <= 1.0:
         raise BadValueError(f"cloze must be within [0, 1], got {cloze}")
     if config.loss == "info-nce":
         raise BadValueError("adapt distils teacher scores: use loss margin-mse or kl")
+    if generated_only and generator is None:
+        raise BadValueError("generated_only needs a generator (--generator)")
     teacher_model = teacher_model or config.base
+    _check_models(teacher_model, dense_teachers, generator)
     options = {
         "command": "adapt",
         "corpus": str(Path(corpus).resolve()),
@@ -298,6 +231,7 @@ def adapt_corpus(
         "cloze": cloze,
         "depth": depth,
         "skip": skip,
+        **_new_options(dense_teachers, generator, generate_docs, generated_only),
         **asdict(config),
     }
     options.pop("teacher_scale")  # derived from the data
@@ -308,9 +242,16 @@ def adapt_corpus(
         if saved is None:
             rng = np.random.default_rng(config.seed)
             made = pseudo_queries(list(docs.values()), rng)
-            if len(made) > max_queries:
-                keep = np.sort(rng.choice(len(made), size=max_queries, replace=False))
-                made = [made[i] for i in keep]
+            generated, facts = [], None
+            if generator is not None:
+                made_by = generation.CausalGenerator(generator, device=device)
+                cache = Path(out_dir) / RUN_DIR / GENERATED_FILE
+                result = generation.generate_queries(
+                    docs, cache, made_by, count=generate_docs, seed=config.seed,
+                    name=generator, progress=progress, log=log,
+                )  # fmt: skip
+                generated, facts = result.queries, result.facts()
+            made = generation.join_queries(made, generated, max_queries, rng, only=generated_only)
             log(f"{len(made)} pseudo-queries from {len(docs)} documents")
             idf = _idf_for(config, docs, log)
             queries = [(text, [doc_id], f"{kind}:{doc_id}") for text, doc_id, kind in made]
@@ -323,19 +264,25 @@ def adapt_corpus(
                 log=log,
                 device=device,
                 vectors_dir=teacher_vectors,
+                dense_models=dense_teachers,
             ) as teacher:
                 examples, scale = _distilled(teacher, queries, config, idf, rng, skip, log)
+                teachers_used = teacher.names
             del teacher  # its model and document vectors are not needed while training
             if cloze > 0:
                 examples = cloze_positives(examples, docs, cloze, rng)
-            extra = {"teacher_scale": scale, "num_docs": len(docs)}
+            extra = {"teacher_scale": scale, "num_docs": len(docs), "teachers": teachers_used}
+            if facts is not None:
+                extra["generation"] = facts
             examples, idf, extra = _saved(out_dir, examples, idf, extra)
         else:
             examples, idf, extra = saved
             log(f"resuming with the {len(examples)} examples of the interrupted run")
         config = TrainConfig(**{**asdict(config), "teacher_scale": extra["teacher_scale"]})
-        keys = ("command", "corpus", "teacher", "cloze")
+        keys = ("command", "corpus", "teacher", "dense_teachers", "cloze", "generator",
+                "generated_only")  # fmt: skip
         info = {"data": {k: v for k, v in options.items() if k in keys}}
+        info["data"].update({k: extra[k] for k in ("teachers", "generation") if k in extra})
         info["data"]["num_examples"] = len(examples)
         texts = {**_texts(docs), **cloze_texts(examples, docs)}
         return run_training(
@@ -354,6 +301,7 @@ def train_supervised(
     qrels: str | Path | None = None,
     negatives_index: str | Path | None = None,
     teacher_model: str | None = None,
+    dense_teachers: Sequence[str] = (),
     depth: int = 50,
     skip: int = 0,
     resume: bool = False,
@@ -374,6 +322,7 @@ def train_supervised(
     queries = Path(queries) if queries else folder / "queries.jsonl"
     qrels = Path(qrels) if qrels else find_train_qrels(folder)
     teacher_model = teacher_model or config.base
+    _check_models(teacher_model, dense_teachers, None)
     options = {
         "command": "train",
         "corpus": str(corpus.resolve()),
@@ -383,6 +332,7 @@ def train_supervised(
         "teacher": teacher_model,
         "depth": depth,
         "skip": skip,
+        **_new_options(dense_teachers, None, 0, False),
         **asdict(config),
     }
     options.pop("teacher_scale")
@@ -395,8 +345,11 @@ def train_supervised(
             pairs = qrels_pairs(queries, qrels, docs)
             log(f"{len(pairs)} training queries, {sum(len(p) for _, _, p in pairs)} positives")
             idf = _idf_for(config, docs, log)
-            scale = 1.0
+            scale, teachers_used = 1.0, []
             if negatives_index is not None and config.loss == "info-nce":
+                if dense_teachers:
+                    log("warning: no teacher is used (info-nce, --negatives-index): "
+                        "the dense teachers are ignored")  # fmt: skip
                 examples = _searched_examples(
                     negatives_index, pairs, docs, config, depth, skip, rng
                 )
@@ -406,11 +359,14 @@ def train_supervised(
                 items = [(text, positives, qid) for qid, text, positives in pairs]
                 with EnsembleTeacher(
                     docs, teacher_model, max_length=config.max_length, depth=depth,
-                    progress=progress, log=log, device=device,
+                    progress=progress, log=log, device=device, dense_models=dense_teachers,
                 ) as teacher:  # fmt: skip
                     examples, scale = _distilled(teacher, items, config, idf, rng, skip, log)
+                    teachers_used = teacher.names
                 del teacher
             extra = {"teacher_scale": scale, "num_docs": len(docs)}
+            if teachers_used:
+                extra["teachers"] = teachers_used
             examples, idf, extra = _saved(out_dir, examples, idf, extra)
         else:
             examples, idf, extra = saved
@@ -419,6 +375,8 @@ def train_supervised(
         info = {
             "data": {"command": "train", "qrels": options["qrels"], "num_examples": len(examples)}
         }
+        if "teachers" in extra:
+            info["data"]["teachers"] = extra["teachers"]
         return run_training(
             out_dir, config, examples, _texts(docs), idf=idf, info=info, progress=progress,
             on_step=on_step, device=device,
