@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -67,10 +68,22 @@ def _missing_extra(err: ImportError) -> click.ClickException:
     help="Serve MCP over stdin/stdout (for an agent that starts this command) instead of "
     "HTTP; over HTTP, MCP is at /mcp.",
 )  # fmt: skip
+@click.option(
+    "--concurrency", default=None, type=click.IntRange(1, 256),
+    help="Searches run at once; the others wait their turn [default: the machine's cores].",
+)  # fmt: skip
+@click.option(
+    "--threads", default=1, show_default=True, type=click.IntRange(1, 256),
+    help="Torch threads of each query encoding: queries are short, so requests side by side "
+    "use the cores better than threads of one request.",
+)  # fmt: skip
 @quiet_option
 @json_option
 @_friendly
-def serve(index_dirs, host, port, api_key_env, allow_remote, mcp_transport, quiet, as_json):
+def serve(
+    index_dirs, host, port, api_key_env, allow_remote, mcp_transport, concurrency, threads,
+    quiet, as_json,
+):  # fmt: skip
     """Serve INDEX_DIR... for search: an HTTP API, a search page at / and MCP at /mcp.
 
     Each index is named by its folder's name; requests name it so, never by path. With
@@ -91,8 +104,10 @@ def serve(index_dirs, host, port, api_key_env, allow_remote, mcp_transport, quie
         raise _missing_extra(err) from None
     if not quiet:
         _log(f"opening {len(index_dirs)} index{'es' * (len(index_dirs) > 1)}")
-    registry = Registry(index_dirs)
+    registry = Registry(index_dirs, concurrency=concurrency)
     registry.warm()
+    if "torch" in sys.modules:  # a SPLADE index's query encoder (inference-free: Java only)
+        sys.modules["torch"].set_num_threads(threads)
     if mcp_transport == "stdio":
         try:
             from splade_lite.serve.mcp_server import run_stdio

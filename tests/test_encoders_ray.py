@@ -50,12 +50,12 @@ def corpus_700(tmp_path_factory) -> Path:
 def ray_session():
     """One local Ray of 2 CPUs for this module; RayEncoders use it (and leave it running)."""
     ray = pytest.importorskip("ray")
-    from splade_lite.encoders.ray_pool import connect
+    from splade_lite.encoders.ray_pool import connect, disconnect
 
     started = connect(num_cpus=2)
     yield ray
     if started:
-        ray.shutdown()
+        disconnect()  # ray.shutdown(), keeping the JVM's signal handlers
 
 
 @pytest.fixture(scope="module")
@@ -345,3 +345,45 @@ def test_cli_encode_with_ray_writes_one_process_folder(
     assert record["actors"] == 2 and record["threads"] == 1 and record["address"] == "local"
     assert files == _folder(one_process)
     assert free_cpus.is_initialized()  # the module's Ray, used as it was, is still up
+
+
+#: Run in a fresh process: a JVM, then Ray started and shut down, then the JVM's handlers.
+JVM_THEN_RAY = r"""
+import ctypes, json, signal
+from splade_lite.encoders.ray_pool import connect, disconnect
+from splade_lite.indexer.lucene import java_classes
+from splade_lite.native_signals import JVM_SIGNALS
+
+def handlers():
+    out = []
+    for number in JVM_SIGNALS:
+        buffer = ctypes.create_string_buffer(1024)
+        ctypes.CDLL(None).sigaction(int(number), None, buffer)
+        out.append(buffer.raw[:8].hex())
+    return out
+
+java_classes()
+jvm = handlers()
+connect(num_cpus=1)
+with_ray = handlers()
+disconnect()
+print(json.dumps({"jvm": jvm, "with_ray": with_ray, "after": handlers()}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.jvm
+def test_a_jvm_started_before_ray_keeps_its_signal_handlers():
+    # Ray installs crash handlers when it connects and resets SIGSEGV and others when it
+    # shuts down: the JVM, which raises Java exceptions from them, would then crash the
+    # process at its next one (as it did the test suite, in a damaged-index test)
+    import subprocess
+
+    pytest.importorskip("ray")
+    done = subprocess.run(
+        [sys.executable, "-c", JVM_THEN_RAY], capture_output=True, text=True, timeout=HANG_S
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert all(h != "0" * 16 for h in seen["jvm"])  # the JVM did install handlers
+    assert seen["with_ray"] == seen["jvm"] and seen["after"] == seen["jvm"]

@@ -431,3 +431,39 @@ def test_json_cannot_share_stdout_with_mcp_stdio(tmp_path):
 
     result = CliRunner().invoke(main, ["serve", str(tmp_path), "--mcp", "stdio", "--json"])
     assert result.exit_code == 2 and "--json cannot share it" in result.output
+
+
+@pytest.mark.jvm
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_searches_beyond_the_concurrency_wait_their_turn(tiny_built, concurrency):
+    import threading
+    import time
+
+    from splade_lite.serve import service
+    from splade_lite.serve.schemas import SearchRequest
+
+    registry = Registry([tiny_built / "index-if"], concurrency=concurrency)
+    served = registry.get("index-if")
+    searching, most, lock = 0, 0, threading.Lock()
+    real = served.sparse.search
+
+    def slow_search(*args, **kwargs):
+        nonlocal searching, most
+        with lock:
+            searching += 1
+            most = max(most, searching)
+        time.sleep(0.2)  # long enough for every thread to be waiting by now
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                searching -= 1
+
+    served.sparse.search = slow_search
+    request = SearchRequest(index="index-if", query="vitamin bones", k=2)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: service.search(registry, request, Limits()), range(4)))
+    assert most == concurrency  # never more at once, and the slots are all used
+    assert {a.hits[0].docid for a in answers} == {"d1"}
+    with pytest.raises(Exception, match="concurrency must be at least 1"):
+        Registry([tiny_built / "index-if"], concurrency=0)

@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
+from splade_lite import native_signals
 from splade_lite.encoders.parallel import available_cores
 from splade_lite.errors import BadValueError, StateError
 from splade_lite.vectors import SparseVector
@@ -136,7 +137,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
     local = target is None or _is_loopback(target)
     try:
-        with _quiet_local_start(ray) if local else contextlib.nullcontext():
+        quiet = _quiet_local_start(ray) if local else contextlib.nullcontext()
+        with quiet, native_signals.kept():  # a JVM in this process keeps its handlers
             if address is None:  # "local": never RAY_ADDRESS's cluster instead
                 cpus = num_cpus or available_cores()
                 ray.init(address="local", num_cpus=cpus, include_dashboard=False, **options)
@@ -151,6 +153,12 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
             "machine have the cluster's token, in ~/.ray/auth_token or RAY_AUTH_TOKEN?)"
         ) from None
     return True
+
+
+def disconnect() -> None:
+    """Shut Ray down in this process, keeping a JVM's signal handlers (Ray resets them)."""
+    with native_signals.kept():
+        import_ray().shutdown()
 
 
 def _use_token(ray: Any) -> None:
@@ -468,7 +476,7 @@ class RayEncoder:
                 self._ray.kill(actor, no_restart=True)
         if self._owns_ray:
             self._owns_ray = False
-            self._ray.shutdown()
+            disconnect()
 
     def __enter__(self) -> RayEncoder:
         return self

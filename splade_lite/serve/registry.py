@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,11 +89,25 @@ class Registry:
     """The indexes of `folders`, opened now (a folder that is not an index is refused here,
     before the server starts), each under a unique name."""
 
-    def __init__(self, folders: Iterable[str | Path], *, max_variants: int = MAX_VARIANTS) -> None:
+    def __init__(
+        self,
+        folders: Iterable[str | Path],
+        *,
+        max_variants: int = MAX_VARIANTS,
+        concurrency: int | None = None,
+    ) -> None:
+        from splade_lite.encoders.parallel import available_cores
+
         paths = [Path(f) for f in folders]
         if not paths:
             raise BadValueError("give at least one index folder to serve")
+        if concurrency is not None and (isinstance(concurrency, bool) or concurrency < 1):
+            raise BadValueError(f"concurrency must be at least 1, got {concurrency!r}")
         self.max_variants = max_variants
+        #: Searches run at once (the others wait their turn): more than the cores only
+        #: makes every one of them slower.
+        self.concurrency = concurrency or available_cores()
+        self._slots = threading.BoundedSemaphore(self.concurrency)
         self._indexes: dict[str, ServedIndex] = {}
         for name, path in zip(unique_names(paths), paths):
             sparse = Searcher(path)
@@ -121,6 +136,12 @@ class Registry:
             known = ", ".join(map(repr, self._indexes))
             raise UnknownIdError(f"no index named {name!r} here; the indexes are {known}")
         return found
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Hold one of the :attr:`concurrency` search slots while searching."""
+        with self._slots:
+            yield
 
     def warm(self) -> None:
         """Load every query encoder now, so that no first request waits for a model."""

@@ -143,7 +143,7 @@ def search(registry: Registry, request: SearchRequest, limits: Limits) -> Search
     _within(limits, k=request.k, texts=[request.query])
     with answering():
         served, searcher = _searcher(registry, request)
-    with answering(served):
+    with answering(served), registry.working():
         found = searcher.search(request.query, k=request.k, text=True)
     return SearchResponse(
         index=served.name, mode=request.mode, query=request.query, hits=_hits(found)
@@ -158,7 +158,7 @@ def batch_search(
     _within(limits, k=request.k, texts=texts, batch=len(texts))
     with answering():
         served, searcher = _searcher(registry, request)
-    with answering(served):
+    with answering(served), registry.working():
         run = searcher.batch_search([(q.id, q.text) for q in request.queries], request.k, text=True)
     return BatchSearchResponse(
         index=served.name,
@@ -172,7 +172,7 @@ def explain(registry: Registry, request: ExplainRequest, limits: Limits) -> Expl
     _within(limits, k=1, texts=[request.query])
     with answering():
         served = registry.get(request.index)
-    with answering(served):
+    with answering(served), registry.working():
         feedback = feedback_settings(request.feedback)
         searcher = registry.searcher(request.index, "sparse", None, feedback)
         explanation = searcher.explain(request.query, request.docid)
