@@ -13,8 +13,12 @@ the HTTP p50 at one client to it: what the HTTP layer adds.
 Client and server share the machine, so at 32 clients the client's own work counts too.
 
     python benchmarks/serve_load.py INDEX [INDEX ...] [--queries queries.jsonl]
-        [--seconds 5] [--concurrency 1 8 32] [--k 10]
-        [--out benchmarks/results/serve_load.json]
+        [--seconds 5] [--concurrency 1 8 32] [--k 10] [--threads 1]
+        [--server-concurrency N] [--out benchmarks/results/serve_load.json]
+
+The server runs with ``--threads`` torch threads (and ``--server-concurrency`` searches at
+once, else its default: the cores); the in-process searcher with the same torch threads, so
+that the ratio is the HTTP layer's cost alone.
 """
 
 from __future__ import annotations
@@ -76,10 +80,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(indexes: list[Path], port: int, log: Path) -> subprocess.Popen:
+def start_server(indexes: list[Path], port: int, log: Path, extra: list[str]) -> subprocess.Popen:
     """The server as its own process, its log in `log` (a file: a pipe left unread fills)."""
     script = "import sys; from splade_lite.cli_serve import serve; serve(sys.argv[1:])"
     command = [sys.executable, "-c", script, *map(str, indexes), "--port", str(port), "--quiet"]
+    command += extra
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
@@ -137,7 +142,7 @@ def in_process(index: Path, hybrid: bool, queries: list[str], k: int, seconds: f
     as the API answers)."""
     from splade_lite.search import Searcher
 
-    searcher = Searcher(index, hybrid=hybrid)
+    searcher = Searcher(index, hybrid=hybrid)  # torch threads: as the server's (main)
     for query in queries[:5]:  # warm: encoder, Java, caches
         searcher.search(query, k=k, text=True)
     latencies = []
@@ -167,7 +172,19 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve_load.json"
     )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads, of the server and in process"
+    )
+    parser.add_argument(
+        "--server-concurrency", type=int, default=None, help="serve --concurrency [its default]"
+    )
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    extra = ["--threads", str(args.threads)]
+    if args.server_concurrency:
+        extra += ["--concurrency", str(args.server_concurrency)]
     queries = read_queries(args.queries, args.max_queries)
     from splade_lite.metadata import read_index_meta
     from splade_lite.serve.registry import unique_names
@@ -180,7 +197,7 @@ def main() -> None:
         if meta.get("bm25"):
             kinds.append((f"hybrid {meta['mode']}", name, index, "hybrid"))
     port = free_port()
-    server = start_server(args.indexes, port, Path(tempfile.gettempdir()) / "serve_load.log")
+    server = start_server(args.indexes, port, Path(tempfile.gettempdir()) / "serve_load.log", extra)
     url = f"http://127.0.0.1:{port}"
     results = []
     try:
@@ -211,6 +228,8 @@ def main() -> None:
         queries=len(queries),
         seconds_per_cell=args.seconds,
         k=args.k,
+        threads=args.threads,
+        server_concurrency=args.server_concurrency,
         indexes=[str(p) for p in args.indexes],
     )
     print(f"wrote {args.out}")
