@@ -71,17 +71,6 @@ def dense_lists(ids: list[str], matrix: np.ndarray, queries: np.ndarray) -> list
     return out
 
 
-def fuse3(lists: list, weights: tuple[float, ...], norm: str, depth: int) -> list:
-    from splade_lite.fusion import NORMALISATIONS
-
-    normalised = [NORMALISATIONS[norm](hits[:depth]) for hits in lists]
-    fused: dict[str, float] = {}
-    for weight, scores in zip(weights, normalised):
-        for docid, score in scores.items():
-            fused[docid] = fused.get(docid, 0.0) + weight * score
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-
-
 def settings(partners: int) -> dict[str, dict]:
     """Every fusion of `partners` lists compared: weights on a grid summing to 1, two
     normalisations, two depths, and RRF."""
@@ -98,12 +87,12 @@ def settings(partners: int) -> dict[str, dict]:
 
 
 def apply(lists: list, setting: dict) -> list:
-    from splade_lite.fusion import rrf
+    from splade_lite.fusion import rrf, weighted
 
-    depth = setting["depth"]
+    cut = [hits[: setting["depth"]] for hits in lists]
     if setting.get("rrf"):
-        return rrf(*(hits[:depth] for hits in lists))
-    return fuse3(lists, setting["weights"], setting["norm"], depth)
+        return rrf(*cut)
+    return weighted(cut, setting["weights"], setting["norm"])
 
 
 def main() -> None:

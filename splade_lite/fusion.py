@@ -114,12 +114,26 @@ def interpolate(
     """
     if not 0.0 <= alpha <= 1.0:
         raise BadValueError(f"alpha must be within [0, 1], got {alpha}")
+    return weighted([first, second], [alpha, 1 - alpha], norm)
+
+
+def weighted(
+    lists: Sequence[Ranked], weights: Sequence[float], norm: str = "min-max"
+) -> list[tuple[str, float]]:
+    """Σ weight × norm(list) over any number of lists, best first (ties by docid).
+
+    A document missing from a list counts as that list's normalised minimum (0). Two lists
+    with weights alpha and 1 − alpha are :func:`interpolate`.
+    """
     if norm not in NORMALISATIONS:
         raise BadValueError(
             f"unknown normalisation {norm!r}; choose one of {', '.join(NORMALISATIONS)}"
         )
-    a, b = NORMALISATIONS[norm](first), NORMALISATIONS[norm](second)
-    fused = {d: alpha * a.get(d, 0.0) + (1 - alpha) * b.get(d, 0.0) for d in a.keys() | b.keys()}
+    if len(weights) != len(lists):
+        raise BadValueError(f"{len(lists)} lists but {len(weights)} weights")
+    normalised = [NORMALISATIONS[norm](ranked) for ranked in lists]
+    docs = {d for scores in normalised for d in scores}
+    fused = {d: sum(w * s.get(d, 0.0) for w, s in zip(weights, normalised)) for d in docs}
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 

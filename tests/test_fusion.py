@@ -97,3 +97,15 @@ def test_interpolate_with_each_normalisation():
     )
     with pytest.raises(ValueError, match="unknown normalisation 'l2'"):
         interpolate(splade, bm25, 0.5, "l2")
+
+
+def test_weighted_fuses_any_number_of_lists():
+    from splade_lite.fusion import weighted
+
+    lists = [[("a", 4.0), ("b", 2.0)], [("b", 9.0), ("c", 3.0)], [("c", 1.0), ("a", 0.5)]]
+    # max-scaled: a 1, b 0.5 | b 1, c 1/3 | c 1, a 0.5
+    got = dict(weighted(lists, [0.5, 0.3, 0.2], "max"))
+    assert got == pytest.approx({"a": 0.6, "b": 0.55, "c": 0.3})
+    assert weighted(lists[:2], [0.7, 1 - 0.7]) == interpolate(lists[0], lists[1], 0.7)
+    with pytest.raises(ValueError, match="3 lists but 2 weights"):
+        weighted(lists, [0.5, 0.5])

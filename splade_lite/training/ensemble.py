@@ -46,10 +46,7 @@ def fuse_teachers(
         weights = [1.0 / len(lists)] * len(lists) if lists else []
     if len(weights) != len(lists):
         raise BadValueError(f"{len(lists)} teacher lists but {len(weights)} weights")
-    normalised = [fusion.min_max(hits) for hits in lists]
-    candidates = {doc for scores in normalised for doc in scores}
-    fused = {d: sum(w * s.get(d, 0.0) for w, s in zip(weights, normalised)) for d in candidates}
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    return fusion.weighted(lists, weights, "min-max")
 
 
 def refuse_dense_as_sparse(name: str) -> None:
