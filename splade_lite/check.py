@@ -6,7 +6,7 @@ that one run lists everything wrong. Each gives ``ok``, ``FAIL`` or ``skip`` (do
 to this folder) and a one-line detail, with any control or bidi character of it shown as an
 escape (details quote values read from the folder, which may have been crafted).
 
-The Lucene indexes (the impact index and ``bm25/``) are read in full by Lucene's own
+The Lucene indexes (the impact index, ``bm25/`` and ``dense/``) are read in full by Lucene's own
 ``CheckIndex``: every file's checksum, every posting, doc value and stored field, so a
 flipped byte anywhere fails the check even where opening the index and counting its
 documents still work.
@@ -112,6 +112,11 @@ def check_index(index_dir: str | Path) -> list[Check]:
         _run("bm25 index", lambda: _bm25(index, info)),
         _run("engine", lambda: _engine(index, meta, count)),
     ]
+    if meta.get("dense") or (index / md.DENSE_DIR).exists():  # rows only where there is one
+        checks += [
+            _run("dense index", lambda: _dense_index(index, meta, count)),
+            _run("dense model", lambda: _dense_model(meta)),
+        ]
     return checks
 
 
@@ -258,6 +263,52 @@ def _bm25(index: Path, info: md.IndexMeta) -> str:
     if found != bm25.num_docs:
         raise _Failed(f"{found} documents, {md.INDEX_META} says {bm25.num_docs}")
     return f"{found} documents, every file whole (Lucene CheckIndex)"
+
+
+def _dense_index(index: Path, meta: dict, expected: int) -> str:
+    """``dense/`` is whole (CheckIndex), holds every document, at the dimension recorded."""
+    dense = meta.get("dense")
+    if not dense:
+        raise _Failed(f"{md.DENSE_DIR}/ is there but {md.INDEX_META} records no dense index")
+    folder = index / md.DENSE_DIR
+    if not folder.is_dir():
+        raise _Failed(f"{md.INDEX_META} lists a dense index but {md.DENSE_DIR}/ is missing")
+    from splade_lite.indexer.reader import vector_dimensions
+
+    found = _whole_lucene_index(folder)
+    if found != expected or found != dense["num_docs"]:
+        raise _Failed(
+            f"{found} documents; {md.INDEX_META} says {dense['num_docs']} (and {expected} in "
+            "the impact index)"
+        )
+    dims = sorted(set(vector_dimensions(folder).values()))
+    if dims != [dense["dim"]]:
+        shown = ", ".join(map(str, dims)) or "none"
+        raise _Failed(f"vectors of {shown} dimensions, {md.INDEX_META} says {dense['dim']}")
+    return f"{found} documents of {dims[0]} dimensions, every file whole (Lucene CheckIndex)"
+
+
+def _dense_model(meta: dict) -> str:
+    """The dense model that would embed queries has the weights the documents were
+    embedded with (hashed, not loaded)."""
+    dense = meta.get("dense")
+    if not dense:
+        raise _Skipped("no dense index (built without --dense-model)")
+    from splade_lite.index_dense import dense_weights
+
+    name = dense["model"]
+    where, found = dense_weights(dense)
+    if found.status == "absent":
+        raise _Failed(f"no weights file of {name!r} in {where}; queries cannot be embedded")
+    actual, recorded = found.actual or "", found.recorded or ""
+    if found.status == "unrecorded":
+        raise _Skipped(f"no weights hash recorded, cannot verify {name!r}")
+    if found.changed:
+        raise _Failed(
+            f"{name!r} now has weights sha256 {actual[:12]}…, the index was built with "
+            f"{recorded[:12]}…: install the same model or rebuild the index"
+        )
+    return f"{name!r}, weights sha256 {actual[:12]}… as recorded"
 
 
 # --------------------------------------------------------------------------------------------

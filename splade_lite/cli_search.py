@@ -20,7 +20,17 @@ from splade_lite.cli_options import (
 )
 from splade_lite.cli_render import MAX_WIDTH, MIN_WIDTH
 from splade_lite.feedback import Feedback
-from splade_lite.fusion import DEFAULT_ALPHA, DEFAULT_DEPTHS, DEFAULT_FUSION, FUSIONS, Hybrid
+from splade_lite.fusion import (
+    DEFAULT_ALPHA,
+    DEFAULT_DEPTHS,
+    DEFAULT_FUSION,
+    DENSE_DEPTH,
+    DENSE_NORM,
+    DENSE_WEIGHTS,
+    FUSIONS,
+    NORMALISATIONS,
+    Hybrid,
+)
 from splade_lite.indexer.limits import MAX_THREADS
 from splade_lite.metadata import ENGINES
 from splade_lite.pruning import IDF_FLOOR
@@ -30,6 +40,11 @@ from splade_lite.terminal import printable
 _FEEDBACK = Feedback()  # the defaults of --fb-docs, --fb-terms, --fb-beta
 #: Hits shown for one query: the default k of `Searcher.search` (a test keeps them equal).
 SHOWN_K = 10
+
+
+def _weights(mode: str) -> str:
+    """The default three-way weights of `mode`, as --weights takes them."""
+    return " ".join(f"{w:g}" for w in DENSE_WEIGHTS[mode])
 
 
 def _pruning_options(default_help: str):
@@ -102,9 +117,14 @@ def _query_pruning(index_dir: Path, min_weight, max_terms, bm25: bool = False):
 @click.option(
     "--device",
     default=None,
-    help="For SPLADE query encoding: cpu or cuda [default: cuda when present].",
+    help="For SPLADE and dense query encoding: cpu or cuda [default: cuda when present].",
 )
 @click.option("--hybrid", is_flag=True, help="Fuse the learned sparse ranking with BM25's.")
+@click.option(
+    "--dense", is_flag=True,
+    help="Rank with the dense index built beside it (index --dense-model); with --hybrid, "
+    "fuse it as a third list.",
+)  # fmt: skip
 @click.option(
     "--fusion", type=click.Choice(FUSIONS), default=None,
     help="interpolate: alpha x minmax(sparse) + (1-alpha) x minmax(BM25); rrf: reciprocal rank "
@@ -117,7 +137,18 @@ def _query_pruning(index_dir: Path, min_weight, max_terms, bm25: bool = False):
 @click.option(
     "--depth", type=click.IntRange(1), default=None,
     help="Hits of each list fused, k if larger [default: "
-    f"{DEFAULT_DEPTHS['inference-free']} inference-free, {DEFAULT_DEPTHS['splade']} SPLADE].",
+    f"{DEFAULT_DEPTHS['inference-free']} inference-free, {DEFAULT_DEPTHS['splade']} SPLADE; "
+    f"{DENSE_DEPTH} with --dense].",
+)  # fmt: skip
+@click.option(
+    "--weights", type=click.FloatRange(0), nargs=3, default=None,
+    metavar="SPARSE BM25 DENSE",
+    help="Weights of the three lists of --hybrid --dense [default: "
+    f"{_weights('inference-free')} inference-free, {_weights('splade')} SPLADE].",
+)  # fmt: skip
+@click.option(
+    "--norm", type=click.Choice(list(NORMALISATIONS)), default=None,
+    help=f"How --hybrid --dense scales each list's scores before weighing [default: {DENSE_NORM}].",
 )  # fmt: skip
 @click.option("--feedback", is_flag=True, help="Add a round of sparse pseudo-relevance feedback.")
 @click.option(
@@ -142,8 +173,8 @@ def _query_pruning(index_dir: Path, min_weight, max_terms, bm25: bool = False):
 @_friendly
 def search(
     index_dir, query, queries, run_file, k, threads, bm25, engine, engine_exact, device, hybrid,
-    fusion, alpha, depth, feedback, fb_docs, fb_terms, fb_beta, query_min_weight,
-    query_max_terms, quiet, as_json,
+    dense, fusion, alpha, depth, weights, norm, feedback, fb_docs, fb_terms, fb_beta,
+    query_min_weight, query_max_terms, quiet, as_json,
 ):  # fmt: skip
     """Search INDEX_DIR for QUERY, or for every query of --queries into a TREC run."""
     from splade_lite.search import Searcher
@@ -154,9 +185,21 @@ def search(
         raise click.UsageError("--queries needs --run RUN_FILE")
     if query is not None and run_file is not None:
         raise click.UsageError("--run writes the run of --queries; one QUERY prints its hits")
+    three = {"--weights": tuple(weights) if weights else None, "--norm": norm}
     hybrid_settings = feature_settings(
-        Hybrid, hybrid, "--hybrid", {"--fusion": fusion, "--alpha": alpha, "--depth": depth}
+        Hybrid,
+        hybrid,
+        "--hybrid",
+        {"--fusion": fusion, "--alpha": alpha, "--depth": depth, **three},
     )
+    if dense and alpha is not None:
+        raise click.UsageError(
+            "--alpha weighs the two lists of --hybrid; with --dense give --weights"
+        )
+    if dense and bm25:
+        raise click.UsageError("--bm25 and --dense each rank alone; fuse them with --hybrid")
+    if dense and not hybrid and engine is not None:
+        raise click.UsageError("--engine answers learned sparse queries: not with --dense alone")
     feedback_settings = feature_settings(
         Feedback,
         feedback,
@@ -175,10 +218,13 @@ def search(
         bm25=bm25,
         hybrid=hybrid_settings,
         feedback=feedback_settings,
-        pruning=_query_pruning(index_dir, query_min_weight, query_max_terms, bm25),
+        pruning=_query_pruning(
+            index_dir, query_min_weight, query_max_terms, bm25 or (dense and not hybrid)
+        ),
         device=device,
         engine=engine,
         engine_search=engine_search,
+        dense=dense,
     )
     if queries is not None:
         from splade_lite.runs import search_queries_file

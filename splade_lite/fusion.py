@@ -8,6 +8,7 @@ contribution from it for reciprocal rank fusion.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,14 +29,32 @@ DEFAULT_ALPHA = 0.5
 DEFAULT_DEPTHS = {"inference-free": 30, "splade": 100}
 
 
+#: The three-way hybrid (learned sparse, BM25 and a dense model, ``dense=True``), chosen on
+#: SciFact (docs/benchmarks.md, "A dense third partner"): max-scaled interpolation with these
+#: weights of (sparse, BM25, dense) by mode, at this depth for both modes.
+DENSE_WEIGHTS = {"inference-free": (0.1, 0.4, 0.5), "splade": (0.2, 0.3, 0.5)}
+DENSE_NORM = "max"
+DENSE_DEPTH = 100
+
+
 @dataclass(frozen=True)
 class Hybrid:
-    """How the learned sparse list and the BM25 list are fused."""
+    """How the learned sparse list and the BM25 list are fused, and the dense list with them
+    in a three-way hybrid (``Searcher(..., hybrid=..., dense=True)``).
+
+    `alpha` weighs the two lists of a two-way hybrid (min-max scores, fused in Java);
+    `weights` (sparse, BM25, dense) and `norm` (one of :data:`NORMALISATIONS`) set the
+    three-way interpolation, fused in Python (:func:`weighted`); None takes the defaults
+    (:data:`DENSE_WEIGHTS` by mode, :data:`DENSE_NORM`). Only the ratios of the weights
+    matter; :meth:`check_partners` refuses settings that do not apply to the lists fused.
+    """
 
     fusion: str = DEFAULT_FUSION  # "interpolate" (min-max normalised scores) or "rrf"
     alpha: float = DEFAULT_ALPHA  # weight of the learned sparse scores when interpolating
     depth: int | None = None  # hits of each list fused (at least k); None: by mode
     rrf_k: int = RRF_K
+    weights: tuple[float, float, float] | None = None  # three-way: sparse, BM25, dense
+    norm: str | None = None  # three-way: how each list's scores are scaled
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -51,10 +70,57 @@ class Hybrid:
             raise BadValueError(f"depth must be at least 1, got {depth}")
         if isinstance(self.rrf_k, bool) or not isinstance(self.rrf_k, int) or self.rrf_k < 1:
             raise BadValueError(f"rrf_k must be a whole number >= 1, got {self.rrf_k!r}")
+        if self.weights is not None:
+            object.__setattr__(self, "weights", _three_weights(self.weights))
+        if self.norm is not None and self.norm not in NORMALISATIONS:
+            raise BadValueError(
+                f"unknown normalisation {self.norm!r}; choose one of {', '.join(NORMALISATIONS)}"
+            )
 
-    def depth_for(self, mode: str, k: int) -> int:
+    def check_partners(self, dense: bool) -> None:
+        """Refuse settings for another number of lists than those fused (`dense`: three)."""
+        three = self.weights is not None or self.norm is not None
+        if not dense and three:
+            raise BadValueError(
+                "weights and norm set the three-way hybrid with a dense model (dense=True, "
+                "search --dense); the two-way hybrid takes alpha"
+            )
+        if dense and self.alpha != DEFAULT_ALPHA:
+            raise BadValueError(
+                "alpha weighs the two lists of a hybrid without dense; with dense, give "
+                "weights=(sparse, BM25, dense)"
+            )
+        if three and self.fusion == "rrf":
+            raise BadValueError("weights and norm set an interpolation, not rrf")
+
+    def depth_for(self, mode: str, k: int, dense: bool = False) -> int:
         """Hits of each list fused for the top `k` of an index of `mode` (never fewer than k)."""
-        return max(k, self.depth if self.depth is not None else DEFAULT_DEPTHS[mode])
+        default = DENSE_DEPTH if dense else DEFAULT_DEPTHS[mode]
+        return max(k, self.depth if self.depth is not None else default)
+
+    def weights_for(self, mode: str) -> tuple[float, float, float]:
+        """The (sparse, BM25, dense) weights of a three-way hybrid of an index of `mode`."""
+        return self.weights if self.weights is not None else DENSE_WEIGHTS[mode]
+
+    @property
+    def dense_norm(self) -> str:
+        """The normalisation of a three-way interpolation."""
+        return self.norm if self.norm is not None else DENSE_NORM
+
+
+def _three_weights(weights: object) -> tuple[float, float, float]:
+    """Three finite weights >= 0, not all 0, as a tuple (or a one-line error)."""
+    try:
+        values = tuple(weights)  # type: ignore[call-overload]
+    except TypeError:
+        values = ()
+    if len(values) != 3 or not all(
+        isinstance(w, (int, float)) and not isinstance(w, bool) for w in values
+    ):
+        raise BadValueError(f"weights must be three numbers (sparse, BM25, dense), got {weights!r}")
+    if not all(math.isfinite(w) and w >= 0 for w in values) or not any(values):
+        raise BadValueError(f"weights must be finite, >= 0 and not all 0, got {weights!r}")
+    return tuple(float(w) for w in values)  # type: ignore[return-value]
 
 
 def min_max(ranked: Ranked) -> dict[str, float]:

@@ -11,6 +11,7 @@ An index folder holds the Lucene impact index files at its top level (so Pyserin
   packed for lookups by id (:mod:`splade_lite.snippets`);
 - ``forward.npz``: each document's impact vector by id, for feedback and explanations;
 - ``bm25/`` (optional): a Lucene BM25 index of the same corpus, for baselines and fusion;
+- ``dense/`` (optional): that corpus embedded by a dense model (:mod:`splade_lite.index_dense`);
 - ``vectors.json``: a copy of the vectors folder's metadata, which says how the documents
   were encoded (model, weights' hash, scale), checked against ``splade_lite.json`` by searches.
 
@@ -45,6 +46,7 @@ from splade_lite.encoders.inference_free import idf_from_df, load_query_tokenize
 from splade_lite.encoders.models import ModelSource, resolve_recorded
 from splade_lite.errors import BadValueError, StateError
 from splade_lite.forward import build_forward_index
+from splade_lite.index_dense import build_dense, export_note, plan_dense
 from splade_lite.index_shards import build_lucene_shards, check_shard_count, lucene_bytes
 from splade_lite.io import InputError, read_corpus
 from splade_lite.outputs import INDEX, VECTORS, claim_output
@@ -86,6 +88,8 @@ def build_index(
     log: Callable[[str], None] | None = None,
     allow_partial: bool = False,
     lucene_shards: int = 1,
+    dense_model: str | None = None,
+    progress: bool = False,
 ) -> dict:
     """Build the impact index of `vectors_dir` into `out_dir`; returns the index metadata.
 
@@ -102,7 +106,9 @@ def build_index(
     folder from the documents as Lucene holds them (Lucene stays the reference; searches use
     the engine by default, ``Searcher(..., engine="lucene")`` the exact Lucene search).
     `lucene_shards` > 1 splits the Lucene impact index into that many shards, built
-    `threads` at a time and searched as one (:mod:`splade_lite.index_shards`).
+    `threads` at a time and searched as one (:mod:`splade_lite.index_shards`). `dense_model`
+    (``minilm``, a folder or a hub id) embeds the `bm25_corpus` into ``dense/``, for dense and
+    three-way hybrid search; `progress` shows a bar while it embeds.
     """
     from splade_lite.indexer import (
         anserini_jar,
@@ -132,6 +138,7 @@ def build_index(
 
         if mode not in MODES:
             raise BadValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    dense_where = plan_dense(dense_model, bm25_corpus)  # before any work, as all checks here
     union = open_union(folders, mode=mode, allow_partial=allow_partial, say=say)
     check_shard_count(lucene_shards, union.sources())
     vectors_dir, several = union.first.path, len(union.members) > 1
@@ -202,6 +209,12 @@ def build_index(
         engine_meta = None
         if engine != "lucene":
             engine_meta = _build_engine(engine, tmp, say)
+        dense_meta = None
+        if dense_where is not None and bm25_docs is not None:  # before BM25 removes the texts
+            dense_meta = build_dense(
+                dense_model, dense_where, bm25_docs, tmp, in_index, threads=threads, say=say,
+                java_log=_java_log(log), progress=progress,
+            )  # fmt: skip
         bm25_meta = None
         if bm25_corpus is not None and bm25_docs is not None:
             bm25_meta = _build_bm25(Path(bm25_corpus), bm25_docs, tmp, threads, checked, say)
@@ -220,6 +233,7 @@ def build_index(
             **shard_meta,
             "lucene_bytes": lucene_bytes(tmp, shard_meta),
             "bm25": bm25_meta,
+            "dense": dense_meta,
             "engine": engine_meta,
             "doc_pruning": None if pruned is None else {**doc_pruning.as_dict(), **asdict(pruned)},  # type: ignore[union-attr]
             "empty_doc_token": EMPTY_DOC_TOKEN,
@@ -475,4 +489,7 @@ def export_index(
         raise
     if log:
         log(f"exported {count} document vectors to {out}")
+        note = export_note(index_dir, meta)
+        if note:
+            log(note)
     return count

@@ -35,6 +35,8 @@ MODES = ("splade", "inference-free")
 INDEX_META = "splade_lite.json"
 INDEX_FORMAT = "splade-lite/index"
 BM25_DIR = "bm25"
+#: The dense partner of a hybrid (``index --dense-model``): a Lucene flat vectors index.
+DENSE_DIR = "dense"
 #: Engines that answer learned sparse queries: Lucene (the reference, always built) and the
 #: optional accelerated ones, each in its own folder of the index (``seismic/``).
 ENGINES = ("lucene", "seismic")
@@ -207,6 +209,7 @@ def index_meta_problems(meta: dict) -> list[str]:
         lucene_folders(Path("."), meta)
     except MetadataError as err:
         problems.append(str(err).split(": ", 1)[1])
+    problems += dense_problems(meta.get("dense"))
     bm25 = meta.get("bm25")
     if bm25 is not None:
         if not isinstance(bm25, dict):
@@ -218,6 +221,26 @@ def index_meta_problems(meta: dict) -> list[str]:
                     problems.append(f"bm25 {key} {short_repr(value)} is not a number")
                 elif not (math.isfinite(value) and value >= 0):
                     problems.append(f"bm25 {key} {short_repr(value)} is not a finite number >= 0")
+    return problems
+
+
+def dense_problems(dense: Any) -> list[str]:
+    """What is malformed in the ``dense`` record of ``splade_lite.json`` (None: no dense index)."""
+    if dense is None:
+        return []
+    if not isinstance(dense, dict):
+        return [f"dense {short_repr(dense)} is not an object"]
+    problems = []
+    for key in ("model", "resolved"):
+        if not isinstance(dense.get(key), str) or not dense.get(key):
+            problems.append(f"dense {key} {short_repr(dense.get(key))} is not a name")
+    for key, least in (("dim", 1), ("num_docs", 0)):
+        value = dense.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            problems.append(f"dense {key} {short_repr(value)} is not an integer >= {least}")
+    sha = dense.get("model_sha256")
+    if sha is not None and not isinstance(sha, str):
+        problems.append(f"dense model_sha256 {short_repr(sha)} is not a string")
     return problems
 
 

@@ -13,7 +13,8 @@ files splade-lite did not write is refused, neither kept nor deleted: a rename c
 them, and carrying them over would mix a user's files into a new build. One writer at a time:
 a lock file ``.<name>.splade-lite-lock`` beside the output (renamed, so cannot hold it) is held
 from the checks to after the rename, with the output folder's own :func:`lock_folder` (held
-by ``encode`` and ``train`` while they write). A second writer fails at once.
+by ``encode`` and ``train`` while they write; both in :mod:`splade_lite.output_locks`). A
+second writer fails at once.
 """
 
 from __future__ import annotations
@@ -25,15 +26,17 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from splade_lite import metadata as md
 from splade_lite import vectors_folder as vf
 from splade_lite.clusters.layout import CLUSTER_FORMAT, CLUSTER_MARKER, cluster_foreign
-from splade_lite.errors import BadValueError
 from splade_lite.index_shards import LUCENE_FILE_RE as _LUCENE_RE
 from splade_lite.index_shards import lucene_foreign
+from splade_lite.output_locks import OutputError as OutputError
+from splade_lite.output_locks import flock_file, lock_beside, unlock_beside
+from splade_lite.output_locks import lock_folder as lock_folder
 
 INDEX, VECTORS, UNFINISHED, CLUSTER = "index", "vectors", "unfinished vectors", "cluster export"
 INDEX_FORMAT, VECTORS_FORMAT = md.INDEX_FORMAT, vf.VECTORS_FORMAT
@@ -59,11 +62,6 @@ _DEMO_HIDDEN = re.compile(
     r"\.(index|vectors)\.((building|old)-\d+-\w+|splade-lite-lock)"
     r"|\.(corpus\.jsonl|demo\.json|splade_lite_demo\.json)\.[0-9a-f]{8}\.tmp"
 )
-_LOCK_SUFFIX = ".splade-lite-lock"
-
-
-class OutputError(BadValueError):
-    """An output path no command may write (an input, the current folder, a mount point)."""
 
 
 def _format(path: Path) -> str | None:
@@ -106,7 +104,8 @@ def _our_name(name: str, names: Iterable[str], pattern: re.Pattern) -> bool:
 def foreign_entries(folder: Path, kind: str) -> list[str]:
     """What `folder`, a folder of `kind`, holds that splade-lite did not write there.
 
-    An index is checked at its top level and in ``bm25/`` (Lucene's names and ours);
+    An index is checked at its top level and in ``bm25/`` and ``dense/`` (Lucene's names and
+    ours);
     ``tokenizer/`` (of an index or a vectors folder) may hold any files (each tokenizer has
     its own), but no folder. A cluster export holds what its ``export.json`` lists.
     """
@@ -115,7 +114,7 @@ def foreign_entries(folder: Path, kind: str) -> list[str]:
     foreign = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         name, is_dir = entry.name, entry.is_dir(follow_symlinks=False)
-        if kind == INDEX and is_dir and name in (md.BM25_DIR, md.SHARDS_DIR):  # Lucene's
+        if kind == INDEX and is_dir and name in (md.BM25_DIR, md.DENSE_DIR, md.SHARDS_DIR):
             foreign += [f"{name}/{e}" for e in lucene_foreign(Path(entry.path), name)]
         elif kind == INDEX and name in md.ENGINE_DIRS.values() and is_dir:
             continue  # an engine's folder: its module owns and checks its files
@@ -249,79 +248,6 @@ def _check_existing(out: Path, target: Path, kind: str, overwrite: bool, late: b
 
 
 # --------------------------------------------------------------------------------------------
-# Locks
-
-
-def _flock(path: Path, flags: int) -> int | None:
-    """An fd of `path` that holds an exclusive lock on it; None where the OS has none."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; one writer at a time is up to the user
-        return None
-    fd = os.open(path, flags, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise FileExistsError(
-            f"another splade-lite process is writing into {path}; wait for it to finish"
-        ) from None
-    except OSError:  # a file system without locks (some network mounts): go on without
-        pass
-    return fd
-
-
-@contextlib.contextmanager
-def lock_folder(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `folder` (where the OS offers one) for one writer at a time."""
-    fd = _flock(Path(folder), os.O_RDONLY)
-    try:
-        yield
-    finally:
-        if fd is not None:
-            os.close(fd)  # releases the lock
-
-
-def _lock_beside(target: Path, out: Path) -> int | None:
-    """Lock ``.<name>.splade-lite-lock`` beside `target` (made if missing).
-
-    The file is removed on release; a process that opened it just before then holds a lock
-    on a file no longer there, sees it, and tries again on the new one.
-    """
-    path = target.with_name(f".{target.name}{_LOCK_SUFFIX}")
-    while True:
-        try:
-            fd = _flock(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0))
-        except FileExistsError:
-            raise FileExistsError(
-                f"another splade-lite process is writing {out}; wait for it to finish"
-            ) from None
-        except OSError as err:
-            why = err.strerror or err
-            raise OutputError(f"cannot write in {target.parent} (beside {out}): {why}") from None
-        if fd is None:
-            return None
-        held = os.fstat(fd)
-        with contextlib.suppress(FileNotFoundError):
-            now = os.stat(path, follow_symlinks=False)
-            if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
-                if not held.st_size:
-                    return fd
-                os.close(fd)
-                raise OutputError(f"{path} is not a lock file of splade-lite; nothing was touched")
-        os.close(fd)  # removed or replaced meanwhile: lock the one there now
-
-
-def _unlock_beside(target: Path, fd: int) -> None:
-    path = target.with_name(f".{target.name}{_LOCK_SUFFIX}")
-    with contextlib.suppress(OSError):
-        held, now = os.fstat(fd), os.stat(path, follow_symlinks=False)
-        if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
-            os.unlink(path)  # while still held, so that no one locks it in between
-    os.close(fd)
-
-
-# --------------------------------------------------------------------------------------------
 # Staged builds
 
 
@@ -356,7 +282,7 @@ class Claim:
         """Lock, check again, tidy up after dead builds, and make the staging folder."""
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
-            self._lock_file = _lock_beside(self.target, self.out)
+            self._lock_file = lock_beside(self.target, self.out)
             self._lock_target()
             _remove_leftovers(self.target, self.kind)
             _check_existing(self.out, self.target, self.kind, self.overwrite, late=False)
@@ -406,13 +332,13 @@ class Claim:
             os.close(self._folder_lock)
             self._folder_lock = None
         if self._lock_file is not None:
-            _unlock_beside(self.target, self._lock_file)
+            unlock_beside(self.target, self._lock_file)
             self._lock_file = None
 
     def _lock_target(self) -> None:
         """The output folder's own lock, which encode and train hold while writing there."""
         if self._folder_lock is None and self.target.is_dir():
-            self._folder_lock = _flock(self.target, os.O_RDONLY)
+            self._folder_lock = flock_file(self.target, os.O_RDONLY)
 
 
 def _remove_replaced(old: Path, kind: str) -> None:

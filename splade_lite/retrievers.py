@@ -7,6 +7,8 @@
   Java builder handles them.
 - :class:`Lexical`: the BM25 index built beside the impact index.
 - :class:`Fused`: a learned sparse and a BM25 ranking fused (in Java, one call per query).
+- :class:`Dense`: query texts embedded by a dense model, searched by dot product in ``dense/``.
+- :class:`ThreeWay`: learned sparse, BM25 and dense rankings fused (in Python).
 
 Every retriever answers one call, ``retrieve(texts, k, threads)``, for one text or many (the
 texts are non-blank; the Searcher answers blank ones). Results are plain ``(docid, score)``
@@ -16,11 +18,14 @@ lists; the Searcher makes them hits.
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from splade_lite.errors import BadValueError
 from splade_lite.feedback import Feedback, rocchio
-from splade_lite.fusion import Hybrid, fuse
+from splade_lite.fusion import Hybrid, fuse, rrf, weighted
 from splade_lite.pruning import Pruning
 from splade_lite.vectors import SparseVector, quantize_to_terms
 
@@ -272,6 +277,113 @@ class Fused:
             fuse(s, b, settings["fusion"], alpha=settings["alpha"], rrf_k=settings["rrf_k"])[:k]
             for s, b in zip(sparse, lexical)
         ]
+
+
+class Timings:
+    """Seconds of each query encoding, the latest `keep` kept until :meth:`take` (a searcher
+    that serves for days does not grow)."""
+
+    def __init__(self, keep: int = 100_000) -> None:
+        self._seconds: deque[float] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def record(self, seconds: float) -> None:
+        with self._lock:
+            self._seconds.append(seconds)
+
+    def take(self) -> list[float]:
+        """The seconds recorded since the last call, in order."""
+        with self._lock:
+            taken = list(self._seconds)
+            self._seconds.clear()
+        return taken
+
+
+class Dense:
+    """Dense search: each query text embedded alone by the index's dense model (loaded on
+    first use through `load`), then the exact top `k` by dot product over `index`.
+
+    One text per forward pass: a query's embedding, and so its ranking, never depends on the
+    texts searched with it, and :attr:`timings` holds the latency a single search sees.
+    Encodings take turns (one lock): the model's tokenizer is not safe to share between
+    threads, and the searches of a shared searcher stay those of serial calls.
+    """
+
+    def __init__(self, index: Any, load: Callable[[], Any], dim: int) -> None:
+        self.index = index
+        self.dim = dim
+        self.timings = Timings()
+        self._load = load
+        self._model: Any = None
+        self._load_lock = threading.Lock()
+        self._encode_lock = threading.Lock()
+
+    @property
+    def model(self):
+        """The dense model (loaded on first use)."""
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._load()
+        return self._model
+
+    def embed(self, texts: Sequence[str]):
+        """Normalised query embeddings [len(texts), dim], one text at a time."""
+        import numpy as np
+
+        from splade_lite.encoders.dense import embed
+
+        model = self.model
+        rows = []
+        for text in texts:
+            with self._encode_lock:
+                started = time.perf_counter()
+                rows.append(embed(model, [text], "query", 1))
+                self.timings.record(time.perf_counter() - started)
+        matrix = np.concatenate(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
+        if matrix.shape[1] != self.dim:
+            raise BadValueError(
+                f"the dense model gives {matrix.shape[1]} dimensions but the index holds "
+                f"{self.dim}: it is not the model the index was built with"
+            )
+        return matrix
+
+    def retrieve(self, texts: Sequence[str], k: int, threads: int) -> list[Ranked]:
+        return self.index.batch_search(self.embed(texts), k)
+
+
+class ThreeWay:
+    """The fusion of learned sparse, BM25 and dense rankings (settings: a :class:`Hybrid`).
+
+    Each list is searched to the hybrid's depth as its own retriever ranks, and the three are
+    fused in Python: :func:`~splade_lite.fusion.weighted` of their normalised scores, or
+    :func:`~splade_lite.fusion.rrf`.
+    """
+
+    def __init__(self, sparse: LearnedSparse, lexical: Lexical, dense: Dense, hybrid: Hybrid):
+        self.sparse = sparse
+        self.lexical = lexical
+        self.dense = dense
+        self.hybrid = hybrid
+
+    def settings(self, k: int) -> dict[str, Any]:
+        """How the top `k` are fused (the hybrid settings, defaults resolved)."""
+        h, mode = self.hybrid, self.sparse.queries.mode
+        out: dict[str, Any] = {"depth": h.depth_for(mode, k, dense=True), "k": k}
+        if h.fusion == "rrf":
+            return {**out, "fusion": "rrf", "rrf_k": h.rrf_k}
+        return {**out, "fusion": h.fusion, "weights": h.weights_for(mode), "norm": h.dense_norm}
+
+    def retrieve(self, texts: Sequence[str], k: int, threads: int) -> list[Ranked]:
+        settings = self.settings(k)
+        depth = settings["depth"]
+        lists = zip(
+            self.sparse.retrieve(texts, depth, threads),
+            self.lexical.retrieve(texts, depth, threads),
+            self.dense.retrieve(texts, depth, threads),
+        )
+        if settings["fusion"] == "rrf":
+            return [rrf(*three, k=settings["rrf_k"])[:k] for three in lists]
+        return [weighted(three, settings["weights"], settings["norm"])[:k] for three in lists]
 
 
 def _java_first(

@@ -8,6 +8,7 @@ tagged with the system that made it (:func:`run_tag`), so that runs can be told 
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -33,10 +34,19 @@ class RunSummary:
     blank: int  # queries with no text (kept in the run's count, matching nothing)
     unmatched: int  # other queries that matched no document
     seconds: float
+    #: The dense model's query encodings (``search --dense``): how many, the median
+    #: milliseconds per query and the seconds in all; None without dense.
+    dense_encoding: dict | None = None
 
     def report(self, out_file: str | Path) -> str:
         """The line ``search --queries`` prints when done."""
         notes = []
+        if self.dense_encoding:
+            enc = self.dense_encoding
+            notes.append(
+                f"dense query encoding: median {enc['median_ms']:.1f} ms per query, "
+                f"{enc['total_s']:.2f} s in all"
+            )
         if self.blank:
             notes.append(f"{_count(self.blank, 'query was', 'queries were')} empty")
         if self.unmatched:
@@ -58,10 +68,12 @@ def run_tag(searcher: Any) -> str:
     ``-qmin1`` / ``-qmax16`` (query pruning other than the index's default: ``-qmin0`` keeps
     the terms the default IDF floor drops) and ``-fb3x10b0.1`` (feedback: documents, terms,
     beta); a hybrid ends with ``+bm25-interpolate-a0.5`` or ``+bm25-rrf`` (and ``-d30`` for a
-    depth chosen, ``-k61`` for another RRF constant). A tag never holds whitespace.
+    depth chosen, ``-k61`` for another RRF constant); a three-way hybrid with
+    ``+bm25+dense-interpolate-max-w0.1,0.4,0.5`` (its normalisation and weights) or
+    ``+bm25+dense-rrf``. Dense alone is ``splade-lite-dense``. A tag never holds whitespace.
     """
     parts = [str(searcher.ranking)]
-    if searcher.ranking != "bm25":
+    if searcher.ranking not in ("bm25", "dense"):
         doc = searcher.meta.get("doc_pruning")
         doc = doc if isinstance(doc, dict) else {}
         if doc.get("min_weight"):
@@ -80,8 +92,12 @@ def run_tag(searcher: Any) -> str:
     tag = "splade-lite-" + "-".join(parts)
     hybrid = searcher.hybrid
     if hybrid is not None:
-        tag += f"+bm25-{hybrid.fusion}"
-        if hybrid.fusion == "interpolate":
+        dense = bool(getattr(searcher, "dense", False))
+        tag += f"+bm25+dense-{hybrid.fusion}" if dense else f"+bm25-{hybrid.fusion}"
+        if hybrid.fusion == "interpolate" and dense:
+            weights = ",".join(map(_number, hybrid.weights_for(searcher.mode)))
+            tag += f"-{hybrid.dense_norm}-w{weights}"
+        elif hybrid.fusion == "interpolate":
             tag += f"-a{_number(hybrid.alpha)}"
         if hybrid.depth is not None:
             tag += f"-d{hybrid.depth}"
@@ -123,6 +139,8 @@ def search_queries_file(
         searcher.check_queries([q.text for q in queries], [q.id for q in queries])
     except ValueError as err:
         raise InputError(queries_path, None, str(err)) from None
+    take_dense = getattr(searcher, "take_dense_seconds", lambda: [])
+    take_dense()  # from here on: this run's encodings only
     started = time.perf_counter()
     results = []
     bar = tqdm(
@@ -135,7 +153,15 @@ def search_queries_file(
             results.extend((q.id, h) for q, h in zip(part, hits))
             bar.update(len(part))
     seconds = time.perf_counter() - started
+    encodings = take_dense()
     write_trec_run(out_file, results, tag=run_tag(searcher))
     blank = sum(1 for q in queries if not q.text.strip())
     unmatched = sum(1 for q, (_, hits) in zip(queries, results) if q.text.strip() and not hits)
-    return RunSummary(len(queries), blank, unmatched, seconds)
+    dense = None
+    if encodings:
+        dense = {
+            "queries": len(encodings),
+            "median_ms": round(1000 * statistics.median(encodings), 3),
+            "total_s": round(sum(encodings), 3),
+        }
+    return RunSummary(len(queries), blank, unmatched, seconds, dense)

@@ -26,12 +26,14 @@ from splade_lite.index_folder import (
 from splade_lite.indexer.limits import bm25_query_problem, check_threads
 from splade_lite.pruning import Pruning, default_pruning
 from splade_lite.retrievers import (
+    Dense,
     EngineImpact,
     Fused,
     LearnedSparse,
     Lexical,
     QueryTerms,
     Retriever,
+    ThreeWay,
 )
 from splade_lite.vectors import SparseVector
 from splade_lite.vectors_folder import SNIPPET_CHARS
@@ -70,8 +72,12 @@ class Searcher:
     ``Searcher(index_dir, bm25=True)`` ranks with the BM25 index built beside it
     (``splade-lite index ... --bm25-corpus``); ``hybrid=True`` (or a :class:`Hybrid`) fuses
     the two; ``feedback=True`` (or a :class:`Feedback`) adds a round of sparse
-    pseudo-relevance feedback to the learned sparse search. `pruning` shortens queries
-    (default: :func:`default_pruning` of the index; ``Pruning()`` keeps every term).
+    pseudo-relevance feedback to the learned sparse search. ``dense=True`` ranks with the
+    dense index built beside it (``index ... --dense-model``), by exact dot product of the
+    model's query embedding; with `hybrid`, the dense list is the third one fused (weights and
+    normalisation of the :class:`Hybrid`). The dense model loads on the first query.
+    `pruning` shortens queries (default: :func:`default_pruning` of the index; ``Pruning()``
+    keeps every term).
 
     An index whose metadata disagrees with how its documents were encoded (model, weights'
     hash, scale, max length), or whose model's weights changed since, is refused.
@@ -103,6 +109,7 @@ class Searcher:
         java_queries: bool = True,
         engine: str | None = None,
         engine_search: Any = None,
+        dense: bool = False,
     ) -> None:
         self.index_dir = Path(index_dir)
         self._identity = identity(self.index_dir)
@@ -112,14 +119,23 @@ class Searcher:
             raise BadValueError(
                 "bm25 ranks with BM25 alone; hybrid and feedback need the sparse index"
             )
+        if dense and (bm25 or (feedback and not hybrid)):
+            raise BadValueError(
+                "dense ranks alone or as the third list of a hybrid: not with bm25, and "
+                "feedback needs the learned sparse list (hybrid=True)"
+            )
         #: How the index's documents (and so its queries) are encoded.
         self.mode: str = self.meta["mode"]
-        #: What ranks: ``"bm25"`` or :attr:`mode`.
-        self.ranking: str = "bm25" if bm25 else self.mode
+        #: Whether the dense list ranks (alone) or is fused (with `hybrid`).
+        self.dense: bool = bool(dense)
+        #: What ranks: ``"bm25"``, ``"dense"`` or :attr:`mode`.
+        self.ranking: str = "bm25" if bm25 else "dense" if dense and not hybrid else self.mode
         #: What answers learned sparse queries: ``"lucene"`` or an engine of ``md.ENGINES``.
         self.engine: str = "lucene"
         self.hybrid = Hybrid() if hybrid is True else (hybrid or None)
         self.feedback = Feedback() if feedback is True else (feedback or None)
+        if self.hybrid is not None:
+            self.hybrid.check_partners(self.dense)
         if pruning is None and not bm25:
             pruning = default_pruning(self.meta)
         self.scale = float(self.meta["scale"])
@@ -138,9 +154,12 @@ class Searcher:
         )
         self._retriever: Retriever
         self._sparse: LearnedSparse | None = None
+        self._dense = self._open_dense(device) if dense else None
         lexical = Lexical(self._open_bm25()) if (bm25 or self.hybrid) else None
         if bm25:
             self._retriever = lexical  # type: ignore[assignment]
+        elif self.ranking == "dense":
+            self._retriever = self._dense  # type: ignore[assignment]
         else:
             self._sparse = LearnedSparse(
                 self._open_impact(engine, engine_search),
@@ -149,7 +168,9 @@ class Searcher:
                 lambda: self.forward,
             )
             self._retriever = self._sparse
-            if self.hybrid is not None:
+            if self.hybrid is not None and self._dense is not None:
+                self._retriever = ThreeWay(self._sparse, lexical, self._dense, self.hybrid)  # type: ignore[arg-type]
+            elif self.hybrid is not None:
                 self._retriever = Fused(self._sparse, lexical, self.hybrid)  # type: ignore[arg-type]
         self._lexical = lexical
         self._unchanged()  # the metadata read above belong to the Lucene index opened
@@ -245,6 +266,24 @@ class Searcher:
                 "`splade-lite index VECTORS --out INDEX --bm25-corpus CORPUS`"
             )
         return BM25Index(bm25_dir, k1=self.meta["bm25"]["k1"], b=self.meta["bm25"]["b"])
+
+    def _open_dense(self, device: str | None) -> Dense:
+        from splade_lite.index_dense import dense_record, load_index_dense_model
+        from splade_lite.indexer.dense import DenseIndex
+
+        record = dense_record(self.index_dir, self.meta)
+        index = DenseIndex(self.index_dir / md.DENSE_DIR)
+
+        def load():
+            return self._while_unchanged(
+                lambda: load_index_dense_model(self.index_dir, record, device)
+            )
+
+        return Dense(index, load, record["dim"])
+
+    def take_dense_seconds(self) -> list[float]:
+        """Seconds each dense query encoding took since the last call (empty without dense)."""
+        return self._dense.timings.take() if self._dense is not None else []
 
     @property
     def forward(self):
@@ -368,7 +407,8 @@ class Searcher:
 
     def _learned_sparse(self, what: str) -> LearnedSparse:
         if self._sparse is None:
-            raise BadValueError(f"a BM25 searcher takes query texts, not {what}")
+            ranker = "BM25" if self.ranking == "bm25" else "dense"
+            raise BadValueError(f"a {ranker} searcher takes query texts, not {what}")
         return self._sparse
 
     # -- explaining --------------------------------------------------------------------------
@@ -381,7 +421,9 @@ class Searcher:
         from splade_lite.explain import explain
 
         if self._sparse is None:
-            raise BadValueError("explain shows learned sparse scores; open the index without bm25")
+            raise BadValueError(
+                f"explain shows learned sparse scores; open the index without {self.ranking}"
+            )
         if not query.strip():
             raise BadValueError("the query is empty")
         try:  # before the query encoder loads

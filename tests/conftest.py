@@ -113,3 +113,39 @@ def tiny_built(_tiny_build) -> Path:
 def tiny_built_meta(_tiny_build) -> dict[str, dict]:
     """The metadata ``build_index`` returned for ``tiny_built / "index"`` and ``"index-if"``."""
     return _tiny_build[1]
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The built-in dense model (``minilm``), loaded once for the session; skipped where
+    sentence-transformers or the package that ships the model is missing."""
+    pytest.importorskip("sentence_transformers")
+    from splade_lite.encoders.dense import load_dense_model
+    from splade_lite.encoders.models import ModelNotFoundError
+
+    try:
+        return load_dense_model("minilm", "cpu")
+    except ModelNotFoundError as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture(scope="session")
+def dense_built(tmp_path_factory, splade_tiny, minilm) -> Path:
+    """The README test's 30-document corpus (``corpus.jsonl``, ``queries.jsonl``, ``qrels/``)
+    encoded once and indexed with BM25 and the ``minilm`` dense index beside it, in both
+    modes: ``index-if/`` (inference-free) and ``index/`` (SPLADE queries). Read-only, as
+    `tiny_built` is: a test that changes an index copies it first. Needs the JVM."""
+    from test_readme import write_corpus
+
+    from splade_lite.encode import encode_corpus
+    from splade_lite.index import build_index
+
+    root = tmp_path_factory.mktemp("dense-built")
+    write_corpus(root)
+    corpus = root / "corpus.jsonl"
+    encode_corpus(corpus, root / "vectors", encoder=splade_tiny, progress=False)
+    for name, mode in (("index-if", "inference-free"), ("index", "splade")):
+        build_index(
+            root / "vectors", root / name, bm25_corpus=corpus, mode=mode, dense_model="minilm"
+        )
+    return root

@@ -109,3 +109,42 @@ def test_weighted_fuses_any_number_of_lists():
     assert weighted(lists[:2], [0.7, 1 - 0.7]) == interpolate(lists[0], lists[1], 0.7)
     with pytest.raises(ValueError, match="3 lists but 2 weights"):
         weighted(lists, [0.5, 0.5])
+
+
+def test_hybrid_three_way_settings_and_their_defaults():
+    from splade_lite.errors import BadValueError
+    from splade_lite.fusion import DENSE_WEIGHTS, Hybrid
+
+    default = Hybrid()
+    assert (default.weights, default.norm, default.dense_norm) == (None, None, "max")
+    assert (
+        default.weights_for("inference-free") == DENSE_WEIGHTS["inference-free"] == (0.1, 0.4, 0.5)
+    )
+    assert default.weights_for("splade") == DENSE_WEIGHTS["splade"] == (0.2, 0.3, 0.5)
+    assert default.depth_for("inference-free", 10) == 30  # two lists: as before
+    assert default.depth_for("inference-free", 10, dense=True) == 100
+    assert default.depth_for("splade", 500, dense=True) == 500
+    assert Hybrid(depth=7).depth_for("splade", 5, dense=True) == 7
+    given = Hybrid(weights=[1, 2, 3], norm="z-score")
+    assert given.weights == (1.0, 2.0, 3.0) and given.weights_for("splade") == (1.0, 2.0, 3.0)
+    assert given.dense_norm == "z-score"
+    for weights, message in [
+        ((1, 2), "three numbers"),
+        ("abc", "three numbers"),
+        ((1, True, 1), "three numbers"),
+        ((0, 0, 0), "not all 0"),
+        ((-1, 1, 1), ">= 0"),
+        ((float("nan"), 1, 1), "finite"),
+    ]:
+        with pytest.raises(BadValueError, match=message):
+            Hybrid(weights=weights)
+    with pytest.raises(BadValueError, match="unknown normalisation 'l2'"):
+        Hybrid(norm="l2")
+    default.check_partners(dense=False)
+    default.check_partners(dense=True)
+    with pytest.raises(BadValueError, match="weights and norm set the three-way hybrid"):
+        Hybrid(norm="max").check_partners(dense=False)
+    with pytest.raises(BadValueError, match="alpha weighs the two lists"):
+        Hybrid(alpha=0.2).check_partners(dense=True)
+    with pytest.raises(BadValueError, match="not rrf"):
+        Hybrid(fusion="rrf", weights=(1, 1, 1)).check_partners(dense=True)

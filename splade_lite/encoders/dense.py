@@ -10,6 +10,7 @@ are accepted. Embeddings are normalised float32 rows, so a dot product is a cosi
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -99,6 +100,61 @@ def check_dense_folder(folder: Path) -> None:
             f"{modules_file}: module {foreign[0]!r} is not one of sentence-transformers' own; "
             "splade-lite does not load code a model names"
         )
+
+
+def dense_weight_files(where: str) -> list[Path]:
+    """The weights files of a dense model: those of its folder and of its modules' folders
+    (safetensors where a folder has them, else ``pytorch_model*.bin``, as they load); for a
+    hub id, those of its snapshot in the local Hugging Face cache. [] when none is found."""
+    folder = _model_folder(where)
+    if folder is None:
+        return []
+    places = {folder}
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        places |= {folder / m["path"] for m in modules if m.get("path")}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # no modules.json (a plain transformers folder): its own weights only
+    found: list[Path] = []
+    for place in sorted(p for p in places if p.is_dir() and p.resolve().is_relative_to(folder)):
+        found += sorted(place.glob("*.safetensors")) or sorted(place.glob("pytorch_model*.bin"))
+    return found
+
+
+def _model_folder(where: str) -> Path | None:
+    """A local model folder (resolved), or a hub model's snapshot in the local cache (no
+    download); None when neither is there."""
+    if Path(where).is_dir():
+        return Path(where).resolve()
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(where, local_files_only=True)).resolve()
+    except Exception:  # not cached, not a valid id, no huggingface_hub: nothing to hash
+        return None
+
+
+def dense_weights_sha256(where: str) -> str | None:
+    """sha256 of a dense model's weights (see :func:`dense_weight_files`): the file's own hash
+    when there is one file (what ``sha256sum`` prints), else the hash of the sorted
+    ``relative path<TAB>hash`` lines of every file; None when no weights file is found."""
+    files = dense_weight_files(where)
+    if len(files) == 1:
+        return _sha256(files[0])
+    if not files:
+        return None
+    folder = _model_folder(where)
+    named = sorted((f.resolve().relative_to(folder).as_posix(), _sha256(f)) for f in files)  # type: ignore[arg-type]
+    lines = "".join(f"{name}\t{digest}\n" for name, digest in named)
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def offline_variable() -> str | None:

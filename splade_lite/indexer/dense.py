@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -47,12 +48,18 @@ def check_unit_rows(matrix: np.ndarray, what: str = "vectors") -> np.ndarray:
 
 def write_dense_collection(path: Path, ids: Sequence[str], matrix: np.ndarray) -> int:
     """Write ``{"docid", "vector"}`` lines of `ids` and their unit rows into `path`."""
+    with open(path, "w", encoding="utf-8") as handle:
+        return write_dense_rows(handle, ids, matrix)
+
+
+def write_dense_rows(handle: TextIO, ids: Sequence[str], matrix: np.ndarray) -> int:
+    """Append the ``{"docid", "vector"}`` lines of `ids` and their unit rows to `handle` (so
+    that a corpus can be written a batch at a time)."""
     matrix = check_unit_rows(matrix)
     if len(ids) != len(matrix):
         raise BadValueError(f"{len(ids)} ids for {len(matrix)} vectors")
-    with open(path, "w", encoding="utf-8") as handle:
-        for docid, row in zip(ids, matrix.tolist()):
-            handle.write(json.dumps({"docid": docid, "vector": row}, ensure_ascii=False) + "\n")
+    for docid, row in zip(ids, matrix.tolist()):
+        handle.write(json.dumps({"docid": docid, "vector": row}, ensure_ascii=False) + "\n")
     return len(ids)
 
 

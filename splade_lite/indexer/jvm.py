@@ -43,6 +43,7 @@ _started = False
 # Java logger objects we lowered the level of; java.util.logging keeps loggers only weakly,
 # so we hold them here or the setting would be forgotten at the next garbage collection.
 _quieted_loggers: list[Any] = []
+_VECTORIZATION_LOGGER = "org.apache.lucene.internal.vectorization.VectorizationProvider"
 
 
 class JavaError(SpladeLiteError, RuntimeError):
@@ -276,9 +277,11 @@ def _quiet_java_logging() -> None:
     try:
         jul_logger = jnius.autoclass("java.util.logging.Logger")
         jul_level = jnius.autoclass("java.util.logging.Level")
-        logger = jul_logger.getLogger("org.apache.lucene.store.MMapDirectory")
-        logger.setLevel(jul_level.SEVERE)
-        _quieted_loggers.append(logger)
+        # MMapDirectory's, and the Vector API advice dense (flat vector) searches print
+        for name in ("org.apache.lucene.store.MMapDirectory", _VECTORIZATION_LOGGER):
+            logger = jul_logger.getLogger(name)
+            logger.setLevel(jul_level.SEVERE)
+            _quieted_loggers.append(logger)
     except Exception:
         pass
 

@@ -90,6 +90,26 @@ def _add_terms_df(folder: Path, field: str, out: dict[str, int]) -> None:
                 term = terms_enum.next()
 
 
+def vector_dimensions(index_dir: str | Path) -> dict[str, int]:
+    """The dense vector fields of a Lucene index and their dimensions (per segment; a field
+    whose segments disagree is refused)."""
+    out: dict[str, int] = {}
+    with _Reader(index_dir) as r, java_errors(r.path):
+        for leaf_context in r.reader.leaves().toArray():
+            infos = leaf_context.reader().getFieldInfos()
+            for number in range(int(infos.size())):
+                info = infos.fieldInfo(number)
+                dim = int(info.getVectorDimension()) if info is not None else 0
+                if dim <= 0:
+                    continue
+                name = str(info.name)
+                if out.setdefault(name, dim) != dim:
+                    raise LuceneError(
+                        f"{r.path}: field {name!r} has {out[name]} and {dim} dimensions"
+                    )
+    return out
+
+
 def read_document_vectors(
     index_dir: LuceneFolders, field: str = CONTENTS_FIELD
 ) -> Iterator[tuple[str, dict[str, int]]]:
