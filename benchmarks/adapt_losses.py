@@ -43,6 +43,7 @@ def main() -> None:
         steps = [WINDOW * (i + 1) for i in range(len(means))]
         ax.plot(steps, means, marker="o", markersize=3, label=run.name)
         print(run.name, [round(m, 1) for m in means])
+    ax.set_yscale("log")  # runs on different query sets differ tenfold in size
     ax.set_xlabel("step")
     ax.set_ylabel(f"loss (mean of {WINDOW} steps)")
     ax.set_title("splade-lite adapt: distillation + regulariser loss")

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from training_helpers import DOCS, make_beir
 
 from splade_lite.encoders.models import ModelNotFoundError
+from splade_lite.errors import BadValueError
 from splade_lite.io import Doc, InputError
 from splade_lite.training import generate as gen
 
@@ -305,3 +306,39 @@ def test_smollm2_writes_a_deterministic_completion():
     assert isinstance(first, str) and first.strip()
     assert "\n" not in first.strip()  # decoding stops at the end of the line
     assert generator(prompt, gen.seed_for(0, "d7")) == first  # greedy: the same again
+
+
+def test_a_completion_runs_on_the_generator_threads_and_restores_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    (tmp_path / "config.json").write_text("{}")  # a causal-LM folder, never loaded here
+    seen: list[int] = []
+
+    class Inputs(dict):
+        def to(self, _device):
+            return self
+
+    class Tokenizer:
+        pad_token_id, eos_token_id = 0, 0
+
+        def __call__(self, prompt, return_tensors):
+            return Inputs(input_ids=torch.tensor([[1, 2, 3]]))
+
+        def decode(self, ids, skip_special_tokens):
+            return " ".join(str(int(i)) for i in ids)
+
+    class Model:
+        def generate(self, **_options):
+            seen.append(torch.get_num_threads())
+            return torch.tensor([[1, 2, 3, 7, 8]])
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        generator = gen.CausalGenerator(str(tmp_path))
+        generator.model, generator.tokenizer = Model(), Tokenizer()
+        assert generator("prompt", 0) == "7 8"  # only the new tokens
+        assert seen == [1] and torch.get_num_threads() == 2
+        with pytest.raises(BadValueError, match="at least one thread"):
+            gen.CausalGenerator(str(tmp_path), threads=0)
+    finally:
+        torch.set_num_threads(before)

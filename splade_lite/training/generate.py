@@ -356,7 +356,10 @@ class CausalGenerator:
     """A transformers causal LM (or GGUF file, dequantised at load) that completes prompts.
 
     Loaded on first use, so that a run whose queries are all cached never loads it. Greedy
-    decoding by default; `temperature` > 0 samples, seeded per prompt.
+    decoding by default; `temperature` > 0 samples, seeded per prompt. Each completion runs
+    on `threads` torch threads (torch's own count is restored after it): decoding one token
+    at a time is too small a job to share, and with a second thread it slowed tenfold when
+    another program held a core.
     """
 
     def __init__(
@@ -366,8 +369,12 @@ class CausalGenerator:
         max_new_tokens: int = 32,
         temperature: float = 0.0,
         device: str | None = None,
+        threads: int = 1,
     ) -> None:
+        if threads < 1:
+            raise BadValueError(f"a generator needs at least one thread, got {threads}")
         self.name, self.max_new_tokens, self.temperature = name, max_new_tokens, temperature
+        self.threads = threads
         self.device = device or "cpu"
         self.folder, self.gguf_file = resolve_generator(name)
         if self.gguf_file is not None and importlib.util.find_spec("gguf") is None:
@@ -427,8 +434,13 @@ class CausalGenerator:
         if self.temperature > 0:
             torch.manual_seed(seed)
             options.update(do_sample=True, temperature=self.temperature, top_p=0.95)
-        with torch.no_grad():
-            out = self.model.generate(**inputs, **options)
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.no_grad():
+                out = self.model.generate(**inputs, **options)
+        finally:
+            torch.set_num_threads(before)
         return tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
