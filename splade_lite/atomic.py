@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import io
 import os
 import secrets
@@ -151,3 +152,12 @@ def _cannot_write(target: Path, err: OSError) -> OSError:
     new.errno = err.errno  # not passed to the constructor, which would add "[Errno N]"
     new.unwritten = str(target)  # type: ignore[attr-defined]
     return new
+
+
+def sha256_file(path: PathLike) -> str:
+    """The sha256 of a file's bytes, read in blocks (model weights run to gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -234,14 +234,7 @@ def dense_problems(dense: Any) -> list[str]:
     for key in ("model", "resolved"):
         if not isinstance(dense.get(key), str) or not dense.get(key):
             problems.append(f"dense {key} {short_repr(dense.get(key))} is not a name")
-    for key, least in (("dim", 1), ("num_docs", 0)):
-        value = dense.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            problems.append(f"dense {key} {short_repr(value)} is not an integer >= {least}")
-    sha = dense.get("model_sha256")
-    if sha is not None and not isinstance(sha, str):
-        problems.append(f"dense model_sha256 {short_repr(sha)} is not a string")
-    return problems
+    return problems + _counts_and_hash_problems(dense, (("dim", 1), ("num_docs", 0)), "dense ")
 
 
 def encoding_problems(meta: dict) -> list[str]:
@@ -257,13 +250,22 @@ def encoding_problems(meta: dict) -> list[str]:
         check_scale(meta.get("scale"))
     except ValueError as err:
         problems.append(str(err))
-    for key, least in (("max_length", 1), ("num_docs", 0)):
-        value = meta.get(key)
+    return problems + _counts_and_hash_problems(meta, (("max_length", 1), ("num_docs", 0)))
+
+
+def _counts_and_hash_problems(
+    record: dict, counts: tuple[tuple[str, int], ...], prefix: str = ""
+) -> list[str]:
+    """What is malformed among a record's whole-number `counts` (each with its least value)
+    and its optional ``model_sha256``; `prefix` names the record in the messages."""
+    problems = []
+    for key, least in counts:
+        value = record.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            problems.append(f"{key} {short_repr(value)} is not an integer >= {least}")
-    sha = meta.get("model_sha256")
+            problems.append(f"{prefix}{key} {short_repr(value)} is not an integer >= {least}")
+    sha = record.get("model_sha256")
     if sha is not None and not isinstance(sha, str):
-        problems.append(f"model_sha256 {short_repr(sha)} is not a string")
+        problems.append(f"{prefix}model_sha256 {short_repr(sha)} is not a string")
     return problems
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from splade_lite.atomic import sha256_file
 from splade_lite.encoders.models import ModelNotFoundError, hub_reachable
 from splade_lite.errors import BadValueError
 
@@ -140,21 +141,13 @@ def dense_weights_sha256(where: str) -> str | None:
     ``relative path<TAB>hash`` lines of every file; None when no weights file is found."""
     files = dense_weight_files(where)
     if len(files) == 1:
-        return _sha256(files[0])
+        return sha256_file(files[0])
     if not files:
         return None
     folder = _model_folder(where)
-    named = sorted((f.resolve().relative_to(folder).as_posix(), _sha256(f)) for f in files)  # type: ignore[arg-type]
+    named = sorted((f.resolve().relative_to(folder).as_posix(), sha256_file(f)) for f in files)  # type: ignore[arg-type]
     lines = "".join(f"{name}\t{digest}\n" for name, digest in named)
     return hashlib.sha256(lines.encode("utf-8")).hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def offline_variable() -> str | None:

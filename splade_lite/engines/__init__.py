@@ -14,7 +14,6 @@ native code that prints to the process's own stdout.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import secrets
@@ -24,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from splade_lite.atomic import fsync_folder
+from splade_lite.atomic import fsync_folder, sha256_file
 from splade_lite.errors import BadValueError, StateError
 
 
@@ -35,14 +34,6 @@ def check_number(name: str, value: Any, low: float, high: float = float("inf"), 
         what = "a whole number" if whole else "a number"
         raise BadValueError(f"{name} must be {what} in [{low:g}, {high:g}], got {value!r}")
     return value
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_entry(path: Path) -> dict[str, Any]:
