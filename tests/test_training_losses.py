@@ -75,6 +75,19 @@ def test_idf_flops_penalises_low_idf_terms_more():
     )
 
 
+def test_shortfall_counts_only_weights_that_fall_below_the_base():
+    base = torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]])
+    reps = torch.tensor([[0.5, 3.0, 1.0], [0.0, 1.0, 1.0]], requires_grad=True)
+    value = losses.shortfall(reps, base)
+    # row 1 falls 0.5 on term 0 (gains elsewhere are free); row 2 falls 2.0 on term 2
+    assert value.item() == pytest.approx((0.5**2 + 2.0**2) / 2)
+    value.backward()
+    assert reps.grad[0, 0].item() == pytest.approx(-2 * 0.5 / 2)  # pushed back up
+    assert reps.grad[1, 2].item() == pytest.approx(-2 * 2.0 / 2)
+    assert reps.grad[0, 1] == 0 and reps.grad[0, 2] == 0  # weights above the base: no pull
+    assert losses.shortfall(base + 1.0, base).item() == 0.0
+
+
 def test_quadratic_warmup():
     assert losses.quadratic_warmup(0, 1.0, 10) == 0.0
     assert losses.quadratic_warmup(5, 1.0, 10) == pytest.approx(0.25)

@@ -193,6 +193,13 @@ def test_cli_train_and_adapt(tiny, tmp_path):
     assert (tmp_path / "a" / "idf.json").is_file()
     meta = json.loads((tmp_path / "a" / "splade_lite_model.json").read_text())
     assert meta["recipe"]["config"]["doc_regularizer"] == "idf-flops"
+    assert meta["recipe"]["config"]["anchor"] == 0.0
+    anchored = ["adapt", str(beir / "corpus.jsonl"), "--out", str(tmp_path / "an"), "--mode",
+                "inference-free", "--depth", "5", "--anchor", "2.5", *common]  # fmt: skip
+    result = CliRunner().invoke(main, anchored)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "an" / "splade_lite_model.json").read_text())
+    assert meta["recipe"]["config"]["anchor"] == 2.5
     cloze = ["adapt", str(beir / "corpus.jsonl"), "--out", str(tmp_path / "c"), "--cloze", "1",
              "--depth", "5", *common]  # fmt: skip
     result = CliRunner().invoke(main, cloze)
@@ -264,3 +271,42 @@ def test_learned_query_weights_are_saved_as_the_idf_table(tiny, tmp_path):
     assert all(np.array_equal(straight[n], again[n]) for n in straight)
     with pytest.raises(ValueError, match="inference-free"):
         replace(config, mode="splade")
+
+
+def _shortfall(trained, base, texts) -> float:
+    """Mean summed squared fall of the trained model's document weights below the base's."""
+    from splade_lite.training.losses import shortfall
+    from splade_lite.training.model import load_trainable
+
+    with torch.no_grad():
+        new = load_trainable(trained, "cpu").eval().encode(texts, 32)
+        old = load_trainable(base, "cpu").eval().encode(texts, 32)
+    return shortfall(new, old).item()
+
+
+@pytest.mark.slow  # two 15-step training runs
+def test_anchor_keeps_the_documents_near_the_starting_model(tiny, tmp_path):
+    """--anchor: under a FLOPS weight that strips the documents, the anchored run keeps
+    its starting model's term weights far better; run.json records it only when set."""
+    model, beir = tiny
+    texts = [f"{title} {body}" for title, body in DOCS.values()]
+    falls = {}
+    for anchor in (0.0, 5.0):
+        out = tmp_path / f"anchor-{anchor}"
+        config = _config(model, max_steps=15, flops_doc=3.0, flops_query=3.0, anchor=anchor)
+        train_supervised(beir, out, config, progress=False)
+        falls[anchor] = _shortfall(out, model, texts)
+        options = json.loads((out / "training" / "run.json").read_text())["options"]
+        assert ("anchor" in options) == (anchor > 0)
+        recipe = json.loads((out / "splade_lite_model.json").read_text())["recipe"]
+        assert recipe["config"]["anchor"] == anchor
+    assert falls[0.0] > 0 and falls[5.0] < 0.5 * falls[0.0], falls
+
+
+def test_anchor_must_not_be_negative(tiny):
+    from splade_lite.errors import BadValueError
+
+    model, _ = tiny
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(BadValueError, match="anchor"):
+            _config(model, anchor=bad)

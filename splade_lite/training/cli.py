@@ -150,6 +150,15 @@ def _common(default_loss: str, losses: tuple[str, ...], max_steps: int):
             help="Steps over which the FLOPS weights grow (quadratically) to their value.",
         ),
         click.option(
+            "--anchor",
+            default=0.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            help="Weight of the anchor to the starting model: document term weights that "
+            "fall below the frozen starting model's cost this much (squared), so training "
+            "keeps expansion terms; 0: none.",
+        ),
+        click.option(
             "--doc-reg",
             type=click.Choice(["flops", "idf-flops"]),
             default=None,
@@ -255,6 +264,7 @@ def _config(options: dict) -> TrainConfig:
         flops_query=options.pop("flops_query"),
         flops_warmup=options.pop("flops_warmup"),
         doc_regularizer=doc_reg,
+        anchor=options.pop("anchor"),
         temperature=options.pop("temperature"),
         query_weight_lr=options.pop("query_weight_lr"),
         seed=options.pop("seed"),

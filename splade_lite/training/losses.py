@@ -68,6 +68,18 @@ def idf_flops(reps: torch.Tensor, idf: torch.Tensor, min_idf: float = 0.1) -> to
     return (weight * reps.abs().mean(dim=0) ** 2).sum()
 
 
+def shortfall(reps: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """Anchor to a frozen base model: the mean over texts of the summed squares of how far
+    each term weight falls below the base model's weight for the same text.
+
+    Distillation on pseudo-queries tends to drop a document's expansion terms (a query cut
+    from the document shares its own tokens, so removing the rest is the easy way to beat
+    the negatives). Only losses count here: the student may add terms or raise weights
+    freely (the FLOPS term prices that), but pays for every weight it takes away.
+    """
+    return (torch.relu(base - reps) ** 2).sum(dim=1).mean()
+
+
 def quadratic_warmup(step: int, target: float, warmup_steps: int) -> float:
     """Regularisation weight at `step` (1-based): target × min(1, step / warmup_steps)²."""
     if warmup_steps <= 0 or step >= warmup_steps:

@@ -34,6 +34,7 @@ from splade_lite.training.trainer import (
     TrainResult,
     load_run_data,
     open_run,
+    run_options,
     run_training,
     save_run_data,
 )
@@ -232,9 +233,8 @@ def adapt_corpus(
         "depth": depth,
         "skip": skip,
         **_new_options(dense_teachers, generator, generate_docs, generated_only),
-        **asdict(config),
+        **run_options(config),
     }
-    options.pop("teacher_scale")  # derived from the data
     with hold_output(out_dir):  # held from the first check to the end
         resuming = open_run(out_dir, options, resume=resume, overwrite=overwrite)
         docs = load_corpus(corpus)
@@ -333,9 +333,8 @@ def train_supervised(
         "depth": depth,
         "skip": skip,
         **_new_options(dense_teachers, None, 0, False),
-        **asdict(config),
+        **run_options(config),
     }
-    options.pop("teacher_scale")
     with hold_output(out_dir):  # held from the first check to the end
         resuming = open_run(out_dir, options, resume=resume, overwrite=overwrite)
         docs = load_corpus(corpus)

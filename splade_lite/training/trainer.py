@@ -71,6 +71,9 @@ class TrainConfig:
     flops_query: float = 1e-3  # query regularisation weight (splade mode only)
     flops_warmup: int = 200  # steps of the quadratic warm-up of both weights
     doc_regularizer: str = "flops"  # or idf-flops (inference-free only)
+    # weight of the anchor to the base model (losses.shortfall): document term weights that
+    # fall below the frozen base model's cost this much per squared unit; 0: no anchor
+    anchor: float = 0.0
     temperature: float = 1.0
     # inference-free: learn each token's query weight (saved as idf.json), starting from the
     # IDF, at this learning rate; 0 keeps the IDF
@@ -92,6 +95,8 @@ class TrainConfig:
         for name in ("max_steps", "batch_size", "max_length", "query_max_length"):
             if getattr(self, name) < 1:
                 raise BadValueError(f"{name} must be at least 1")
+        if not math.isfinite(self.anchor) or self.anchor < 0:
+            raise BadValueError("anchor must be a finite number, not negative")
         if self.query_weight_lr < 0 or (self.query_weight_lr > 0 and self.mode != "inference-free"):
             raise BadValueError("query_weight_lr is for inference-free training, and not negative")
         if self.negatives < 0 or (self.negatives == 0 and self.loss != "info-nce"):
@@ -108,6 +113,17 @@ class TrainResult:
     steps: int
     seconds: float
     losses: list[float] = field(default_factory=list)  # total loss of each step
+
+
+def run_options(config: TrainConfig) -> dict:
+    """The config as run.json records it: without teacher_scale (derived from the data), and
+    without options added later while they keep their default, so that a run interrupted
+    before they existed can still be resumed."""
+    options = asdict(config)
+    options.pop("teacher_scale")
+    if not options["anchor"]:
+        options.pop("anchor")
+    return options
 
 
 class RunExistsError(SpladeLiteError, FileExistsError):
@@ -225,6 +241,10 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model: TrainableSplade = load_trainable(config.base, device)
         self.model.train()
+        self.base_model: TrainableSplade | None = None
+        if config.anchor > 0:  # frozen, in eval mode: the weights the anchor holds to
+            self.base_model = load_trainable(config.base, device).eval()
+            self.base_model.requires_grad_(False)
         self.idf = None
         self.idf_queries: IdfQueryEncoder | None = None
         self.query_log_weight: torch.nn.Parameter | None = None
@@ -260,7 +280,8 @@ class Trainer:
         cfg, model = self.config, self.model
         group = cfg.group
         ids = [d for ex in batch for d in ex.docs[:group]]
-        docs = model.encode([self.texts[d] for d in ids], cfg.max_length)  # [B*G, V]
+        doc_texts = [self.texts[d] for d in ids]
+        docs = model.encode(doc_texts, cfg.max_length)  # [B*G, V]
         queries_text = [ex.query for ex in batch]
         if cfg.mode == "splade":
             queries = model.encode(queries_text, cfg.query_max_length)
@@ -289,6 +310,12 @@ class Trainer:
         else:
             doc_reg = losses.flops(docs)
         total = rank + losses.quadratic_warmup(step, cfg.flops_doc, cfg.flops_warmup) * doc_reg
+        anchor = torch.zeros(())
+        if self.base_model is not None:
+            with torch.no_grad():
+                base = self.base_model.encode(doc_texts, cfg.max_length)
+            anchor = losses.shortfall(docs, base)
+            total = total + cfg.anchor * anchor
         query_reg = torch.zeros(())
         if cfg.mode == "splade":
             query_reg = losses.flops(queries)
@@ -299,6 +326,7 @@ class Trainer:
             "rank": rank.item(),
             "doc_reg": doc_reg.item(),
             "query_reg": query_reg.item(),
+            "anchor": anchor.item(),
             "doc_nnz": (docs > 0).sum(dim=1).float().mean().item(),
         }
         return total, parts
@@ -399,7 +427,9 @@ def _run_training(
             value = trainer.train_step()
             average = value if average is None else 0.9 * average + 0.1 * value
             bar.update(1)
-            bar.set_postfix(loss=f"{average:.4f}", doc_nnz=f"{trainer.last_parts['doc_nnz']:.0f}")
+            parts = trainer.last_parts
+            bar.set_postfix(loss=f"{average:.4f}", doc_nnz=f"{parts['doc_nnz']:.0f}",
+                            anchor=f"{parts['anchor']:.3g}")  # fmt: skip
             if trainer.step % config.checkpoint_every == 0 and trainer.step < config.max_steps:
                 trainer.save_checkpoint(checkpoint)
             if on_step is not None:
