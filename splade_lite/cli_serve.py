@@ -74,8 +74,8 @@ def _missing_extra(err: ImportError) -> click.ClickException:
 )  # fmt: skip
 @click.option(
     "--threads", default=1, show_default=True, type=click.IntRange(1, 256),
-    help="Torch threads of each query encoding: queries are short, so requests side by side "
-    "use the cores better than threads of one request.",
+    help="Torch threads of each query encoding (SPLADE and dense): queries are short, so "
+    "requests side by side use the cores better than threads of one request.",
 )  # fmt: skip
 @quiet_option
 @json_option
@@ -104,7 +104,7 @@ def serve(
         raise _missing_extra(err) from None
     if not quiet:
         _log(f"opening {len(index_dirs)} index{'es' * (len(index_dirs) > 1)}")
-    registry = Registry(index_dirs, concurrency=concurrency)
+    registry = Registry(index_dirs, concurrency=concurrency, threads=threads)
     registry.warm()
     if "torch" in sys.modules:  # a SPLADE index's query encoder (inference-free: Java only)
         sys.modules["torch"].set_num_threads(threads)

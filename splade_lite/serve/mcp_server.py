@@ -73,9 +73,18 @@ def build_mcp(registry: Registry, limits: Limits = Limits()) -> MCPServer:  # no
             Literal["sparse", "bm25", "hybrid"],
             Field(description="sparse (learned), bm25, or hybrid (both fused)."),
         ] = "sparse",
+        dense: Annotated[
+            bool,
+            Field(
+                description="Rank with the index's dense model (list_indexes says which have "
+                "one): alone with mode sparse, fused as a third list with mode hybrid."
+            ),
+        ] = False,
     ) -> SearchResponse:
         """Search an index: the top k documents for the query, with title and text start."""
-        return answer(service.search, SearchRequest, index=index, query=query, k=k, mode=mode)
+        return answer(
+            service.search, SearchRequest, index=index, query=query, k=k, mode=mode, dense=dense
+        )
 
     @server.tool(annotations=READ_ONLY)
     def explain(

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from splade_lite.feedback import MAX_BETA
-from splade_lite.fusion import FUSIONS
+from splade_lite.fusion import DENSE_NORM, FUSIONS, NORMALISATIONS
 
 #: Characters in one query text: far past any real question, short of a costly one.
 MAX_QUERY_CHARS = 2000
@@ -30,6 +30,9 @@ MAX_ID_CHARS = 512
 MAX_DEPTH = 10_000
 #: Feedback documents and terms, at most.
 MAX_FEEDBACK = 1000
+#: Numbers in a hybrid's weights, at most (three are wanted; more are refused as search
+#: refuses them, but not parsed first by the thousand).
+MAX_WEIGHTS = 10
 
 Mode = Literal["sparse", "bm25", "hybrid"]
 MODES: tuple[str, ...] = ("sparse", "bm25", "hybrid")
@@ -63,13 +66,28 @@ class _Strict(BaseModel):
 
 
 class HybridSettings(_Strict):
-    """How the learned sparse and BM25 lists are fused (defaults: the index's)."""
+    """How the learned sparse and BM25 lists are fused, and the dense list with them when
+    ``dense`` is true (unset fields: the defaults of the index's mode)."""
 
     fusion: Literal["interpolate", "rrf"] | None = Field(
         None, description=f"One of {', '.join(FUSIONS)}."
     )
-    alpha: float | None = Field(None, ge=0, le=1, description="Weight of the sparse scores.")
+    alpha: float | None = Field(
+        None, ge=0, le=1, description="Weight of the sparse scores (without dense only)."
+    )
     depth: int | None = Field(None, ge=1, le=MAX_DEPTH, description="Hits of each list fused.")
+    # the number of weights and their values are checked by Hybrid, as search checks them
+    weights: list[float] | None = Field(
+        None,
+        max_length=MAX_WEIGHTS,
+        description="With dense only: weights of the sparse, BM25 and dense lists (three "
+        "numbers >= 0, not all 0).",
+    )
+    norm: Literal["min-max", "max", "z-score"] | None = Field(
+        None,
+        description=f"With dense only: how each list's scores are scaled, one of "
+        f"{', '.join(NORMALISATIONS)} [default: {DENSE_NORM}].",
+    )
 
 
 class FeedbackSettings(_Strict):
@@ -89,6 +107,11 @@ class SearchOptions(_Strict):
     hybrid: HybridSettings | None = Field(None, description="Only with mode hybrid.")
     feedback: bool | FeedbackSettings = Field(
         False, description="Pseudo-relevance feedback: true (defaults) or its settings."
+    )
+    dense: bool = Field(
+        False,
+        description="Rank with the index's dense model (where it has one): alone with mode "
+        "sparse, as the third list fused with mode hybrid.",
     )
 
 
@@ -125,6 +148,7 @@ class HitOut(BaseModel):
 class SearchResponse(BaseModel):
     index: str
     mode: Mode
+    dense: bool = Field(False, description="The dense model ranked (alone or in the hybrid).")
     query: str
     hits: list[HitOut]
 
@@ -137,6 +161,7 @@ class BatchResult(BaseModel):
 class BatchSearchResponse(BaseModel):
     index: str
     mode: Mode
+    dense: bool = Field(False, description="The dense model ranked (alone or in the hybrid).")
     results: list[BatchResult]
 
 
@@ -187,6 +212,10 @@ class IndexInfo(BaseModel):
     engine: str
     documents: int | None
     pruning: str | None
+    dense: bool = Field(
+        False, description="It has a dense index: requests may ask for dense (not with bm25)."
+    )
+    dense_model: str | None = Field(None, description="The model of its dense index.")
 
 
 class IndexesResponse(BaseModel):

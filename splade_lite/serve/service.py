@@ -102,6 +102,7 @@ def _within(limits: Limits, *, k: int, texts: list[str], batch: int = 1) -> None
 
 
 def hybrid_settings(given: HybridSettings | None) -> Hybrid | None:
+    """The :class:`Hybrid` of the request's settings (it refuses values that do not fit)."""
     if given is None:
         return None
     return Hybrid(**{name: v for name, v in given.model_dump().items() if v is not None})
@@ -123,6 +124,7 @@ def _searcher(registry: Registry, options: SearchOptions):
             options.mode,
             hybrid_settings(options.hybrid),
             feedback_settings(options.feedback),
+            options.dense,
         )
     return served, searcher
 
@@ -146,7 +148,11 @@ def search(registry: Registry, request: SearchRequest, limits: Limits) -> Search
     with answering(served), registry.working():
         found = searcher.search(request.query, k=request.k, text=True)
     return SearchResponse(
-        index=served.name, mode=request.mode, query=request.query, hits=_hits(found)
+        index=served.name,
+        mode=request.mode,
+        dense=request.dense,
+        query=request.query,
+        hits=_hits(found),
     )
 
 
@@ -163,6 +169,7 @@ def batch_search(
     return BatchSearchResponse(
         index=served.name,
         mode=request.mode,
+        dense=request.dense,
         results=[{"id": qid, "hits": _hits(hits)} for qid, hits in run.items()],
     )
 
