@@ -13,6 +13,7 @@ from splade_lite.io import Doc
 from splade_lite.training import teacher as teachers
 from splade_lite.training.data import (
     CLOZE_MARK,
+    TITLE_CLOZE_MARK,
     TrainExample,
     cloze_positives,
     cloze_texts,
@@ -69,6 +70,32 @@ def test_inverse_cloze_positives_lose_their_span():
     assert cloze_positives(examples, docs, 0.0, np.random.default_rng(0)) == examples
     half = cloze_positives([examples[0]] * 200, docs, 0.5, np.random.default_rng(1))
     assert 60 < sum(ex.docs[0].endswith(CLOZE_MARK) for ex in half) < 140
+
+
+def test_title_cloze_positives_are_the_body_alone():
+    doc = Doc("a", "one two three", "The title")
+    docs = {"a": doc, "u": Doc("u", "no title here", ""), "n": Doc("n", "seven eight", "")}
+    examples = [
+        TrainExample("The title", ["a", "n"], [1.0, 0.1], "title:a"),
+        TrainExample("two three", ["a", "n"], [1.0, 0.2], "span:a"),  # share 0: stays whole
+        TrainExample("The title", ["u", "n"], [1.0, 0.1], "title:u"),  # no title to take out
+    ]
+    cut = cloze_positives(examples, docs, 0.0, np.random.default_rng(0), title_share=1.0)
+    assert [ex.docs[0] for ex in cut] == ["a" + TITLE_CLOZE_MARK, "a", "u"]
+    assert cut[0].scores == [1.0, 0.1] and cut[0].docs[1:] == ["n"]
+    assert cloze_texts(cut, docs) == {"a" + TITLE_CLOZE_MARK: "one two three"}
+    # a document cut both ways has two texts, under two ids
+    both = cloze_positives(examples[:2], docs, 1.0, np.random.default_rng(0), title_share=1.0)
+    assert cloze_texts(both, docs) == {
+        "a" + TITLE_CLOZE_MARK: "one two three",
+        "a" + CLOZE_MARK: "The title one",
+    }
+    # without title_share, titles draw nothing: the span draws are those of before
+    spans = [examples[1]] * 50
+    mixed = [examples[0], *spans]
+    alone = cloze_positives(spans, docs, 0.5, np.random.default_rng(3))
+    with_title = cloze_positives(mixed, docs, 0.5, np.random.default_rng(3))
+    assert [ex.docs[0] for ex in with_title[1:]] == [ex.docs[0] for ex in alone]
 
 
 def test_qrels_pairs_and_missing_train_qrels(tmp_path):

@@ -201,7 +201,7 @@ def test_cli_train_and_adapt(tiny, tmp_path):
     meta = json.loads((tmp_path / "an" / "splade_lite_model.json").read_text())
     assert meta["recipe"]["config"]["anchor"] == 2.5
     cloze = ["adapt", str(beir / "corpus.jsonl"), "--out", str(tmp_path / "c"), "--cloze", "1",
-             "--depth", "5", *common]  # fmt: skip
+             "--title-cloze", "0.5", "--depth", "5", *common]  # fmt: skip
     result = CliRunner().invoke(main, cloze)
     assert result.exit_code == 0, result.output
     from splade_lite.training.data import CLOZE_MARK, read_examples
@@ -214,6 +214,12 @@ def test_cli_train_and_adapt(tiny, tmp_path):
         ]
         == 1.0
     )
+    run = json.loads((tmp_path / "c" / "training" / "run.json").read_text())["options"]
+    assert (
+        run["title_cloze"] == 0.5
+        and "title_cloze"
+        not in json.loads((tmp_path / "a" / "training" / "run.json").read_text())["options"]
+    )  # recorded only when used, so older runs still resume
     result = CliRunner().invoke(main, args)  # a second time: refused, one line
     assert result.exit_code != 0 and "--overwrite" in result.output
 

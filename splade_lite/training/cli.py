@@ -342,6 +342,11 @@ def train(data_dir, corpus, queries, qrels, negatives_index, **options):
     "(inverse cloze task): only expansion terms can match it.",
 )  # fmt: skip
 @click.option(
+    "--title-cloze", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+    help="Share of title queries whose positive is their document's body alone, so that "
+    "the body learns the terms its title would add.",
+)  # fmt: skip
+@click.option(
     "--teacher-vectors",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Vectors folder of CORPUS made by `splade-lite encode` with the teacher (splade "
@@ -364,8 +369,8 @@ def train(data_dir, corpus, queries, qrels, negatives_index, **options):
 @_common("margin-mse", ("margin-mse", "kl"), ADAPT_STEPS)
 @_friendly
 def adapt(
-    corpus, max_queries, cloze, teacher_vectors, generator, generate_docs, generated_only,
-    **options,
+    corpus, max_queries, cloze, title_cloze, teacher_vectors, generator, generate_docs,
+    generated_only, **options,
 ):  # fmt: skip
     """Adapt a sparse encoder to CORPUS without labels (pseudo-queries, BM25 + encoder teachers).
 
@@ -389,6 +394,7 @@ def adapt(
         teacher_vectors=teacher_vectors,
         max_queries=max_queries,
         cloze=cloze,
+        title_cloze=title_cloze,
         **extra,
         **settings,
     )

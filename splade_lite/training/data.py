@@ -186,22 +186,49 @@ def without_span(doc: Doc, span: str) -> str | None:
     return None
 
 
+#: Joins a document id and a marker into the id of that document's body without its title.
+TITLE_CLOZE_MARK = "\x1ftitle-cloze"
+
+
+def body_alone(doc: Doc) -> str | None:
+    """`doc`'s body without its title (the positive of a title query in the inverse cloze
+    task); None when it has no title or no body."""
+    return doc.text if doc.title.strip() and doc.text.strip() else None
+
+
+def _cut(doc: Doc, example: TrainExample) -> str | None:
+    """The text of `example`'s positive with its query taken out (None: it cannot be)."""
+    if example.source.startswith("title:"):
+        return body_alone(doc) if doc.title == example.query else None
+    return without_span(doc, example.query)
+
+
+def _mark(example: TrainExample) -> str:
+    return TITLE_CLOZE_MARK if example.source.startswith("title:") else CLOZE_MARK
+
+
 def cloze_positives(
-    examples: Sequence[TrainExample], docs: Mapping[str, Doc], share: float, rng
+    examples: Sequence[TrainExample],
+    docs: Mapping[str, Doc],
+    share: float,
+    rng,
+    title_share: float = 0.0,
 ) -> list[TrainExample]:
     """`examples` where a `share` of the span queries (drawn with `rng`) have, as positive,
-    their document without the span (id ``<doc id>`` + :data:`CLOZE_MARK`); the teacher's
-    score stays that of the whole document. Only expansion terms can then match the
-    query's words, which is what an inference-free document needs to learn."""
+    their document without the span, and a `title_share` of the title queries their body
+    alone (ids ``<doc id>`` + :data:`CLOZE_MARK` or :data:`TITLE_CLOZE_MARK`); the teacher's
+    score stays that of the whole document. Only expansion terms can then match the query's
+    words, which is what an inference-free document needs to learn."""
     out = []
     for ex in examples:
         positive = ex.docs[0]
-        if (
-            ex.source.startswith("span:")
-            and rng.random() < share
-            and without_span(docs[positive], ex.query) is not None
-        ):
-            ex = TrainExample(ex.query, [positive + CLOZE_MARK, *ex.docs[1:]], ex.scores, ex.source)
+        wanted = share if ex.source.startswith("span:") else 0.0
+        if ex.source.startswith("title:"):
+            wanted = title_share
+        # no draw for a kind that is never cut, so runs without title_share draw as before
+        if wanted > 0 and rng.random() < wanted and _cut(docs[positive], ex) is not None:
+            cut = [positive + _mark(ex), *ex.docs[1:]]
+            ex = TrainExample(ex.query, cut, ex.scores, ex.source)
         out.append(ex)
     return out
 
@@ -212,11 +239,14 @@ def cloze_texts(examples: Iterable[TrainExample], docs: Mapping[str, Doc]) -> di
     out = {}
     for ex in examples:
         for doc_id in ex.docs:
-            if doc_id.endswith(CLOZE_MARK):
-                base = doc_id[: -len(CLOZE_MARK)]
+            mark = next((m for m in (CLOZE_MARK, TITLE_CLOZE_MARK) if doc_id.endswith(m)), None)
+            if mark is not None:
+                if mark != _mark(ex):
+                    raise BadValueError(f"{doc_id!r}: not the cut its query's kind makes")
+                base = doc_id[: -len(mark)]
                 if base not in docs:
                     raise BadValueError(f"an example names document {base!r}, not in the corpus")
-                text = without_span(docs[base], ex.query)
+                text = _cut(docs[base], ex)
                 if text is None:
                     raise BadValueError(f"{doc_id!r}: its query is not in the document any more")
                 out[doc_id] = text

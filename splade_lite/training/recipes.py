@@ -193,6 +193,7 @@ def adapt_corpus(
     dense_teachers: Sequence[str] = (),
     max_queries: int = 20_000,
     cloze: float = 0.0,
+    title_cloze: float = 0.0,
     generator: str | None = None,
     generate_docs: int = 1000,
     generated_only: bool = False,
@@ -213,10 +214,12 @@ def adapt_corpus(
     source document as positive, hard negatives from the fused ranking of BM25,
     `teacher_model` and any `dense_teachers`, and fused teacher scores for distillation
     (`config.loss` margin-mse or kl). A `cloze` share of the span queries get their document
-    without the span as positive (:func:`~splade_lite.training.data.cloze_positives`).
+    without the span as positive, and a `title_cloze` share of the title queries their body
+    alone (:func:`~splade_lite.training.data.cloze_positives`).
     """
-    if not 0.0 <= cloze <= 1.0:
-        raise BadValueError(f"cloze must be within [0, 1], got {cloze}")
+    for name, share in (("cloze", cloze), ("title_cloze", title_cloze)):
+        if not 0.0 <= share <= 1.0:
+            raise BadValueError(f"{name} must be within [0, 1], got {share}")
     if config.loss == "info-nce":
         raise BadValueError("adapt distils teacher scores: use loss margin-mse or kl")
     if generated_only and generator is None:
@@ -233,6 +236,7 @@ def adapt_corpus(
         "depth": depth,
         "skip": skip,
         **_new_options(dense_teachers, generator, generate_docs, generated_only),
+        **({"title_cloze": title_cloze} if title_cloze else {}),
         **run_options(config),
     }
     with hold_output(out_dir):  # held from the first check to the end
@@ -269,8 +273,8 @@ def adapt_corpus(
                 examples, scale = _distilled(teacher, queries, config, idf, rng, skip, log)
                 teachers_used = teacher.names
             del teacher  # its model and document vectors are not needed while training
-            if cloze > 0:
-                examples = cloze_positives(examples, docs, cloze, rng)
+            if cloze > 0 or title_cloze > 0:
+                examples = cloze_positives(examples, docs, cloze, rng, title_cloze)
             extra = {"teacher_scale": scale, "num_docs": len(docs), "teachers": teachers_used}
             if facts is not None:
                 extra["generation"] = facts
@@ -279,8 +283,8 @@ def adapt_corpus(
             examples, idf, extra = saved
             log(f"resuming with the {len(examples)} examples of the interrupted run")
         config = TrainConfig(**{**asdict(config), "teacher_scale": extra["teacher_scale"]})
-        keys = ("command", "corpus", "teacher", "dense_teachers", "cloze", "generator",
-                "generated_only")  # fmt: skip
+        keys = ("command", "corpus", "teacher", "dense_teachers", "cloze", "title_cloze",
+                "generator", "generated_only")  # fmt: skip
         info = {"data": {k: v for k, v in options.items() if k in keys}}
         info["data"].update({k: extra[k] for k in ("teachers", "generation") if k in extra})
         info["data"]["num_examples"] = len(examples)
