@@ -278,6 +278,14 @@ def test_values_the_searcher_refuses_are_400(client):
         {"index": "index", "query": "x", "colour": "red"},
         {"index": "index", "query": "x", "hybrid": {"alpha": 2}},
         {"index": "index", "query": "x", "feedback": {"docs": 0}},
+        # true, false and strings are not numbers or flags (lax parsing would take them)
+        {"index": "index", "query": "x", "k": True},
+        {"index": "index", "query": "x", "k": "3"},
+        {"index": "index", "query": "x", "feedback": {"beta": False}},
+        {"index": "index", "query": "x", "feedback": {"terms": False}},
+        {"index": "index", "query": "x", "feedback": 1},
+        {"index": "index", "query": "x", "hybrid": {"alpha": True}},
+        {"index": "index", "query": "x", "dense": 1},
         {"index": "index", "query": "\ud800"},
         {"index": "", "query": "x"},
         ["not", "an", "object"],
@@ -288,6 +296,12 @@ def test_requests_of_the_wrong_shape_are_422_in_one_line(client, body):
     refused(
         client.post("/api/search", content=raw, headers={"content-type": "application/json"}), 422
     )
+
+
+@jvm
+def test_a_whole_number_written_with_a_point_is_a_number(client):
+    got = post(client, "/api/search", index="index", query="bees", k=2.0)
+    assert got.status_code == 200 and len(got.json()["hits"]) <= 2
 
 
 @jvm

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from splade_lite.feedback import MAX_BETA
 from splade_lite.fusion import DENSE_NORM, FUSIONS, NORMALISATIONS
@@ -61,6 +61,22 @@ def _utf8(text: str) -> str:
 Text = Annotated[str, AfterValidator(_utf8)]
 
 
+def _json_number(value: object) -> object:
+    """Refuse true, false and strings where a number is wanted (pydantic's lax mode would
+    read false as 0 and "3" as 3, which the API's schema does not allow)."""
+    if isinstance(value, (bool, str)):
+        raise ValueError("a number is wanted")
+    return value
+
+
+#: Numbers of a request: JSON's 2.0 is a whole number as 2 is, but true is not 1. (The
+#: optional ones wrap the whole union: an optional alias loses its bounds from the schema.)
+Int = Annotated[int, BeforeValidator(_json_number)]
+Number = Annotated[float, BeforeValidator(_json_number)]
+OptionalInt = Annotated[int | None, BeforeValidator(_json_number)]
+OptionalNumber = Annotated[float | None, BeforeValidator(_json_number)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -72,12 +88,12 @@ class HybridSettings(_Strict):
     fusion: Literal["interpolate", "rrf"] | None = Field(
         None, description=f"One of {', '.join(FUSIONS)}."
     )
-    alpha: float | None = Field(
+    alpha: OptionalNumber = Field(
         None, ge=0, le=1, description="Weight of the sparse scores (without dense only)."
     )
-    depth: int | None = Field(None, ge=1, le=MAX_DEPTH, description="Hits of each list fused.")
+    depth: OptionalInt = Field(None, ge=1, le=MAX_DEPTH, description="Hits of each list fused.")
     # the number of weights and their values are checked by Hybrid, as search checks them
-    weights: list[float] | None = Field(
+    weights: list[Number] | None = Field(
         None,
         max_length=MAX_WEIGHTS,
         description="With dense only: weights of the sparse, BM25 and dense lists (three "
@@ -93,22 +109,22 @@ class HybridSettings(_Strict):
 class FeedbackSettings(_Strict):
     """A round of sparse pseudo-relevance feedback (unset fields: the defaults)."""
 
-    docs: int | None = Field(None, ge=1, le=MAX_FEEDBACK)
-    terms: int | None = Field(None, ge=0, le=MAX_FEEDBACK)
-    beta: float | None = Field(None, ge=0, le=MAX_BETA)
+    docs: OptionalInt = Field(None, ge=1, le=MAX_FEEDBACK)
+    terms: OptionalInt = Field(None, ge=0, le=MAX_FEEDBACK)
+    beta: OptionalNumber = Field(None, ge=0, le=MAX_BETA)
 
 
 class SearchOptions(_Strict):
     """What ranks, shared by single and batch searches."""
 
     index: str = Field(min_length=1, max_length=MAX_ID_CHARS, description="An index's name.")
-    k: int = Field(10, ge=1, le=MAX_K, description="Hits per query.")
+    k: Int = Field(10, ge=1, le=MAX_K, description="Hits per query.")
     mode: Mode = Field("sparse", description="sparse (learned sparse), bm25 or hybrid.")
     hybrid: HybridSettings | None = Field(None, description="Only with mode hybrid.")
-    feedback: bool | FeedbackSettings = Field(
+    feedback: StrictBool | FeedbackSettings = Field(
         False, description="Pseudo-relevance feedback: true (defaults) or its settings."
     )
-    dense: bool = Field(
+    dense: StrictBool = Field(
         False,
         description="Rank with the index's dense model (where it has one): alone with mode "
         "sparse, as the third list fused with mode hybrid.",
@@ -134,7 +150,7 @@ class ExplainRequest(_Strict):
     index: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     query: Text = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     docid: Text = Field(min_length=1, max_length=MAX_ID_CHARS)
-    feedback: bool | FeedbackSettings = False
+    feedback: StrictBool | FeedbackSettings = False
 
 
 class HitOut(BaseModel):
