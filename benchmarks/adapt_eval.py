@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import ndcg_at_10, ranked
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "splade_lite.cli"]
@@ -47,13 +48,8 @@ def dense_lists(cache: Path, texts: list[str]) -> list:
 
     ids = json.loads((cache / "dense-minilm-ids.json").read_text())
     matrix = np.load(cache / "dense-minilm.npy")
-    scores = embed(load_dense_model("minilm", "cpu"), texts, "query", 32) @ matrix.T
-    out = []
-    for row in scores:
-        top = np.argpartition(-row, DEPTH)[:DEPTH]
-        top = top[np.lexsort((top, -row[top]))]
-        out.append([(ids[i], float(row[i])) for i in top])
-    return out
+    queries = embed(load_dense_model("minilm", "cpu"), texts, "query", 32)
+    return ranked(ids, queries @ matrix.T, DEPTH)
 
 
 def main() -> None:
@@ -69,7 +65,6 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=256)
     args = parser.parse_args()
 
-    from splade_lite.evaluate import evaluate
     from splade_lite.fusion import interpolate, weighted
     from splade_lite.search import Searcher
     from splade_lite.trec import read_qrels, read_queries
@@ -96,8 +91,7 @@ def main() -> None:
     qids, texts = [q.id for q in queries], [q.text for q in queries]
 
     def ndcg(lists: list) -> float:
-        run = {qid: dict(hits[:DEPTH]) for qid, hits in zip(qids, lists)}
-        return round(evaluate(run, qrels, ("nDCG@10",))["nDCG@10"], 4)
+        return ndcg_at_10(qids, qrels, lists, DEPTH)
 
     bm25 = json.loads((args.cache / args.collection / "lists-bm25.json").read_text())
     dense = dense_lists(args.cache / args.collection, texts)

@@ -1,4 +1,5 @@
-"""What the collection benchmarks share: their command-line arguments and how a report is written.
+"""What the collection benchmarks share: their command-line arguments, how a report is written,
+and how a score matrix becomes ranked lists and ranked lists an nDCG@10.
 
 Each script is run as ``python benchmarks/<name>.py``, so this module is imported as
 ``common`` (the script's own folder is first on ``sys.path``).
@@ -45,3 +46,25 @@ def write_report(out: Path, results: list, **extra: object) -> None:
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
+
+
+def ranked(ids: list[str], scores, depth: int = 1000) -> list[list[tuple[str, float]]]:
+    """Each row of `scores` [queries, documents] as its top `depth` (doc id, score), best
+    first, ties by position: the exact ranking Lucene's flat dense search gives."""
+    import numpy as np
+
+    out = []
+    for row in scores:
+        top = np.argpartition(-row, min(depth, len(row) - 1))[:depth]
+        top = top[np.lexsort((top, -row[top]))]
+        out.append([(ids[i], float(row[i])) for i in top])
+    return out
+
+
+def ndcg_at_10(qids: list[str], qrels: dict, lists: list, depth: int = 1000) -> float:
+    """nDCG@10 (ir-measures, through splade_lite.evaluate) of one ranked list of (doc id,
+    score) per query, in the order of `qids`, each cut at `depth`; 4 decimals."""
+    from splade_lite.evaluate import evaluate
+
+    run = {qid: dict(hits[:depth]) for qid, hits in zip(qids, lists)}
+    return round(evaluate(run, qrels, ("nDCG@10",))["nDCG@10"], 4)

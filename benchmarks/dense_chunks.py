@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import collection_parser, write_report
+from common import collection_parser, ndcg_at_10, ranked, write_report
 
 MODEL = "minilm"
 DEPTH = 1000
@@ -82,15 +82,6 @@ def embedded_windows(data: Path, work: Path, name: str, model) -> tuple[list, np
     return facts["ids"], matrix, facts
 
 
-def top(ids: list[str], scores: np.ndarray) -> list:
-    out = []
-    for row in scores:
-        best = np.argpartition(-row, min(DEPTH, len(row) - 1))[:DEPTH]
-        best = best[np.lexsort((best, -row[best]))]
-        out.append([(ids[i], float(row[i])) for i in best])
-    return out
-
-
 def variants(ids, matrix, facts, queries: np.ndarray) -> dict[str, list]:
     """Each way of turning window embeddings into a document ranking, for every query."""
     owner, start = np.asarray(facts["owner"]), np.asarray(facts["start"])
@@ -104,21 +95,20 @@ def variants(ids, matrix, facts, queries: np.ndarray) -> dict[str, list]:
         rows, mat = owner[keep], matrix[keep]
         window_scores = queries @ mat.T
         if label == "first":
-            out["first"] = top(ids, window_scores[:, np.argsort(rows)])
+            out["first"] = ranked(ids, window_scores[:, np.argsort(rows)], DEPTH)
             continue
         best = np.full((len(queries), n), -np.inf, dtype=np.float32)
         np.maximum.at(best.T, rows, window_scores.T)
-        out[f"max-{label}"] = top(ids, best)
+        out[f"max-{label}"] = ranked(ids, best, DEPTH)
         mean = np.zeros((n, matrix.shape[1]), dtype=np.float32)
         np.add.at(mean, rows, mat)
         mean /= np.linalg.norm(mean, axis=1, keepdims=True)
-        out[f"mean-{label}"] = top(ids, queries @ mean.T)
+        out[f"mean-{label}"] = ranked(ids, queries @ mean.T, DEPTH)
     return out
 
 
 def main() -> None:
     from splade_lite.encoders.dense import embed, load_dense_model
-    from splade_lite.evaluate import evaluate
     from splade_lite.fusion import weighted
     from splade_lite.trec import read_qrels, read_queries
 
@@ -133,8 +123,7 @@ def main() -> None:
         q = embed(model, [x.text for x in queries], "query", 32)
 
         def ndcg(lists: list, qids=qids, qrels=qrels) -> float:
-            run = {qid: dict(hits[:DEPTH]) for qid, hits in zip(qids, lists)}
-            return round(evaluate(run, qrels, ("nDCG@10",))["nDCG@10"], 4)
+            return ndcg_at_10(qids, qrels, lists, DEPTH)
 
         cached = {
             system: json.loads((args.work / name / f"lists-{system}.json").read_text())

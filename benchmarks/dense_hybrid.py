@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import collection_parser, write_report
+from common import collection_parser, ndcg_at_10, ranked, write_report
 
 MODEL = "minilm"
 DEPTH = 1000
@@ -62,13 +62,7 @@ def embedded_corpus(data: Path, work: Path, name: str, model) -> tuple[list[str]
 
 
 def dense_lists(ids: list[str], matrix: np.ndarray, queries: np.ndarray) -> list:
-    scores = queries @ matrix.T
-    out = []
-    for row in scores:
-        top = np.argpartition(-row, min(DEPTH, len(row) - 1))[:DEPTH]
-        top = top[np.lexsort((top, -row[top]))]
-        out.append([(ids[i], float(row[i])) for i in top])
-    return out
+    return ranked(ids, queries @ matrix.T, DEPTH)
 
 
 def settings(partners: int) -> dict[str, dict]:
@@ -97,7 +91,6 @@ def apply(lists: list, setting: dict) -> list:
 
 def main() -> None:
     from splade_lite.encoders.dense import embed, load_dense_model
-    from splade_lite.evaluate import evaluate
     from splade_lite.trec import read_qrels, read_queries
 
     args = collection_parser(__doc__, "dense_hybrid.json").parse_args()
@@ -117,8 +110,7 @@ def main() -> None:
         dense = dense_lists(ids, matrix, q)
 
         def ndcg(lists: list, qids=qids, qrels=qrels) -> float:
-            run = {qid: dict(hits[:DEPTH]) for qid, hits in zip(qids, lists)}
-            return round(evaluate(run, qrels, ("nDCG@10",))["nDCG@10"], 4)
+            return ndcg_at_10(qids, qrels, lists, DEPTH)
 
         cached = {
             system: json.loads((args.work / name / f"lists-{system}.json").read_text())

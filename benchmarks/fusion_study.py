@@ -22,7 +22,7 @@ import json
 import time
 from pathlib import Path
 
-from common import collection_parser, write_report
+from common import collection_parser, ndcg_at_10, write_report
 
 MODES = {"splade": "index-splade", "inference-free": "index-if"}
 ALPHAS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -117,7 +117,6 @@ def fused_lists(sparse: list, bm25: list, setting: dict, depth: int) -> list:
 
 
 def main() -> None:
-    from splade_lite.evaluate import evaluate
     from splade_lite.fusion import DEFAULT_DEPTHS
     from splade_lite.trec import read_qrels, read_queries
 
@@ -131,8 +130,7 @@ def main() -> None:
         ids, texts = [q.id for q in queries], [q.text for q in queries]
 
         def ndcg(lists: list, ids=ids, qrels=qrels) -> float:
-            run = {qid: dict(hits[:DEPTH]) for qid, hits in zip(ids, lists)}
-            return round(evaluate(run, qrels, ("nDCG@10",))["nDCG@10"], 4)
+            return ndcg_at_10(ids, qrels, lists, DEPTH)
 
         bm25 = cached_lists(args.work, name, "bm25", texts)
         row: dict = {"collection": name, "bm25": ndcg(bm25)}

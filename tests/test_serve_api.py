@@ -15,8 +15,9 @@ pytest.importorskip("httpx")
 
 from click.testing import CliRunner  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
+from serve_helpers import BASE, expected_hits, post, refused  # noqa: E402
 
-from splade_lite.cli_render import explanation_json, hits_json  # noqa: E402
+from splade_lite.cli_render import explanation_json  # noqa: E402
 from splade_lite.cli_serve import api_key_from, is_loopback, serve  # noqa: E402
 from splade_lite.errors import StateError  # noqa: E402
 from splade_lite.feedback import Feedback  # noqa: E402
@@ -24,7 +25,6 @@ from splade_lite.fusion import Hybrid  # noqa: E402
 from splade_lite.serve.registry import Registry, unique_names  # noqa: E402
 from splade_lite.serve.schemas import MAX_K, MAX_QUERY_CHARS, Limits  # noqa: E402
 
-BASE = "http://127.0.0.1"
 QUERIES = ["vitamin deficiency", "sleep and heart", "coffee", "northern lights", "café"]
 
 
@@ -97,24 +97,6 @@ def client(registry):
 
     with TestClient(create_app(registry, mcp=False), base_url=BASE) as c:
         yield c
-
-
-def post(client, path, **body):
-    return client.post(path, json=body)
-
-
-def refused(response, status: int, *words: str) -> str:
-    assert response.status_code == status, response.text
-    detail = response.json()["detail"]
-    assert isinstance(detail, str) and "\n" not in detail and "Traceback" not in detail
-    for word in words:
-        assert word in detail, detail
-    return detail
-
-
-def expected_hits(searcher, query, k=10):
-    found = searcher.search(query, k=k, text=True)
-    return [{**h, "text": hit.text} for h, hit in zip(hits_json(found), found)]
 
 
 @jvm

@@ -14,8 +14,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
+from serve_helpers import BASE, expected_hits, post, refused  # noqa: E402
 
-from splade_lite.cli_render import hits_json  # noqa: E402
 from splade_lite.errors import BadValueError, MissingFileError  # noqa: E402
 from splade_lite.feedback import Feedback  # noqa: E402
 from splade_lite.fusion import NORMALISATIONS, Hybrid  # noqa: E402
@@ -24,7 +24,6 @@ from splade_lite.serve.registry import Registry  # noqa: E402
 
 pytestmark = pytest.mark.jvm
 
-BASE = "http://127.0.0.1"
 QUERIES = ["bees", "what rises in bread dough", "steam trains in England", "café au lait"]
 
 
@@ -48,24 +47,6 @@ def client(registry):
 
     with TestClient(create_app(registry, mcp=False), base_url=BASE) as c:
         yield c
-
-
-def post(client, path, **body):
-    return client.post(path, json=body)
-
-
-def refused(response, status: int, *words: str) -> str:
-    assert response.status_code == status, response.text
-    detail = response.json()["detail"]
-    assert isinstance(detail, str) and "\n" not in detail and "Traceback" not in detail
-    for word in words:
-        assert word in detail, detail
-    return detail
-
-
-def expected_hits(searcher, query, k):
-    found = searcher.search(query, k=k, text=True)
-    return [{**h, "text": hit.text} for h, hit in zip(hits_json(found), found)]
 
 
 def _search(client, index, query, k=5, **body):
