@@ -222,9 +222,7 @@ def cloze_positives(
     out = []
     for ex in examples:
         positive = ex.docs[0]
-        wanted = share if ex.source.startswith("span:") else 0.0
-        if ex.source.startswith("title:"):
-            wanted = title_share
+        wanted = {"span": share, "title": title_share}.get(ex.source.split(":", 1)[0], 0.0)
         # no draw for a kind that is never cut, so runs without title_share draw as before
         if wanted > 0 and rng.random() < wanted and _cut(docs[positive], ex) is not None:
             cut = [positive + _mark(ex), *ex.docs[1:]]

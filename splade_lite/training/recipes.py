@@ -150,7 +150,11 @@ def _check_models(teacher: str, dense_teachers: Sequence[str], generator: str | 
 
 
 def _new_options(
-    dense_teachers: Sequence[str], generator: str | None, generate_docs: int, only: bool
+    dense_teachers: Sequence[str],
+    generator: str | None,
+    generate_docs: int,
+    only: bool,
+    title_cloze: float = 0.0,
 ) -> dict:
     """The run options added since run.json first had its keys, present only when used (so
     that a run interrupted before they existed can still be resumed)."""
@@ -159,6 +163,8 @@ def _new_options(
         options["dense_teachers"] = list(dense_teachers)
     if generator is not None:
         options.update(generator=generator, generate_docs=generate_docs, generated_only=only)
+    if title_cloze:
+        options["title_cloze"] = title_cloze
     return options
 
 
@@ -235,8 +241,7 @@ def adapt_corpus(
         "cloze": cloze,
         "depth": depth,
         "skip": skip,
-        **_new_options(dense_teachers, generator, generate_docs, generated_only),
-        **({"title_cloze": title_cloze} if title_cloze else {}),
+        **_new_options(dense_teachers, generator, generate_docs, generated_only, title_cloze),
         **run_options(config),
     }
     with hold_output(out_dir):  # held from the first check to the end
